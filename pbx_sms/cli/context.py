@@ -1,0 +1,38 @@
+"""What every CLI command shares: the config path given on the command line, and settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+
+from pbx_sms.config import ConfigError, Settings, load_settings
+
+
+@dataclass
+class CliState:
+    config_path: Path | None = None
+    _settings: Settings | None = None
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_path)
+            except ConfigError as exc:
+                fail(str(exc))
+        assert self._settings is not None
+        return self._settings
+
+
+def state(ctx: typer.Context) -> CliState:
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliState):
+        root.obj = CliState()
+    return root.obj
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print a user error to stderr and exit (1 = validation/user error)."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)

@@ -1,0 +1,35 @@
+"""The ``pbx-sms`` command: one Typer app; each sub-command lives in its own module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pbx_sms.cli.context import CliState
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Send SMS after Asterisk calls, by rules kept in a database.",
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="TOML config file (default: $PBX_SMS_CONFIG, else none)."),
+    ] = None,
+) -> None:
+    ctx.obj = CliState(config_path=config)
+
+
+# Sub-commands register themselves on import (one line per module).
+
+
+def main() -> None:
+    app()
