@@ -1,0 +1,164 @@
+"""Accounts (tenants): create, change, remove, and which account owns a company number."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from pbx_sms.storage.errors import AlreadyExists, NotFound, Refused
+from pbx_sms.storage.hooks import rule_deleted
+from pbx_sms.storage.models import Account, CompanyNumber, OptOut, RuleRow, Sender
+from pbx_sms.storage.records import DEFAULT_ACCOUNT, AccountConfig
+from pbx_sms.storage.values import (
+    check_country,
+    check_daily_cap,
+    check_timezone,
+    decode_list,
+    encode_countries,
+)
+
+
+def ensure_default_account(session: Session, timezone: str, country: str) -> None:
+    """Create the ``default`` account if it is missing (safe when several processes start at once)."""
+    values = {
+        "name": DEFAULT_ACCOUNT,
+        "timezone": check_timezone(timezone),
+        "country": check_country(country),
+        "allowed_countries": check_country(country),
+        "sms_enabled": True,
+        "daily_cap": None,
+    }
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(Account).values(**values).on_conflict_do_nothing(index_elements=["name"]))
+
+
+def get_account(session: Session, name: str) -> Account:
+    account = session.scalar(select(Account).where(Account.name == name))
+    if account is None:
+        raise NotFound(f"account {name!r} does not exist (see `pbx-sms accounts list`)")
+    return account
+
+
+def list_accounts(session: Session) -> Sequence[Account]:
+    return session.scalars(select(Account).order_by(Account.name)).all()
+
+
+def add_account(
+    session: Session,
+    name: str,
+    *,
+    timezone: str,
+    country: str,
+    allowed_countries: Sequence[str] = (),
+    sms_enabled: bool = True,
+    daily_cap: int | None = None,
+) -> Account:
+    name = name.strip()
+    if not name:
+        raise Refused("account name: must not be empty")
+    if session.scalar(select(Account.id).where(Account.name == name)) is not None:
+        raise AlreadyExists(f"account {name!r} already exists")
+    country = check_country(country)
+    account = Account(
+        name=name,
+        timezone=check_timezone(timezone),
+        country=country,
+        allowed_countries=encode_countries(allowed_countries or [country]),
+        sms_enabled=sms_enabled,
+        daily_cap=check_daily_cap(daily_cap),
+    )
+    session.add(account)
+    session.flush()
+    return account
+
+
+@dataclass(frozen=True)
+class AccountChanges:
+    """Fields to change; None = leave as is. ``clear_daily_cap`` removes the cap."""
+
+    timezone: str | None = None
+    country: str | None = None
+    allowed_countries: Sequence[str] | None = None
+    sms_enabled: bool | None = None
+    daily_cap: int | None = None
+    clear_daily_cap: bool = False
+
+
+def update_account(session: Session, name: str, changes: AccountChanges) -> Account:
+    account = get_account(session, name)
+    if changes.timezone is not None:
+        account.timezone = check_timezone(changes.timezone)
+    if changes.country is not None:
+        account.country = check_country(changes.country)
+    if changes.allowed_countries is not None:
+        account.allowed_countries = encode_countries(changes.allowed_countries)
+    if changes.sms_enabled is not None:
+        account.sms_enabled = changes.sms_enabled
+    if changes.clear_daily_cap:
+        account.daily_cap = None
+    elif changes.daily_cap is not None:
+        account.daily_cap = check_daily_cap(changes.daily_cap)
+    session.flush()
+    return account
+
+
+@dataclass(frozen=True)
+class AccountContents:
+    numbers: int
+    senders: int
+    rules: int
+    optouts: int
+
+
+def account_contents(session: Session, account: Account) -> AccountContents:
+    def count(model: type[CompanyNumber] | type[Sender] | type[RuleRow] | type[OptOut]) -> int:
+        return session.scalar(select(func.count()).select_from(model).where(model.account_id == account.id)) or 0
+
+    return AccountContents(count(CompanyNumber), count(Sender), count(RuleRow), count(OptOut))
+
+
+def remove_account(session: Session, name: str) -> AccountContents:
+    """Remove an account with its numbers, senders, rules and opt-outs. ``default`` cannot be removed."""
+    if name == DEFAULT_ACCOUNT:
+        raise Refused("account 'default' cannot be removed: calls to numbers no account owns belong to it")
+    account = get_account(session, name)
+    contents = account_contents(session, account)
+    for rule_id, rule_name in session.execute(
+        select(RuleRow.id, RuleRow.name).where(RuleRow.account_id == account.id)
+    ).all():
+        rule_deleted(session, rule_id=rule_id, account_name=name, rule_name=rule_name)
+    for model in (RuleRow, Sender, CompanyNumber, OptOut):
+        session.execute(delete(model).where(model.account_id == account.id))
+    session.delete(account)
+    session.flush()
+    return contents
+
+
+def to_config(account: Account) -> AccountConfig:
+    return AccountConfig(
+        id=account.id,
+        name=account.name,
+        timezone=account.timezone,
+        country=account.country,
+        allowed_countries=tuple(decode_list(account.allowed_countries)),
+        sms_enabled=account.sms_enabled,
+        daily_cap=account.daily_cap,
+    )
+
+
+def account_for_number(session: Session, e164: str | None) -> Account:
+    """The account that owns a company number; ``default`` when no account does (or there is none)."""
+    if e164:
+        owner = session.scalar(
+            select(Account)
+            .join(CompanyNumber, CompanyNumber.account_id == Account.id)
+            .where(CompanyNumber.e164 == e164)
+        )
+        if owner is not None:
+            return owner
+    return get_account(session, DEFAULT_ACCOUNT)

@@ -1,0 +1,97 @@
+"""Engine and sessions: one code path for SQLite and PostgreSQL.
+
+SQLite gets WAL (readers never block the writer), a busy timeout (writers queue instead of failing)
+and foreign keys. pysqlite's own transaction handling is switched off so that SQLAlchemy's BEGIN is
+real, DDL included (Alembic migrations are then atomic), and so that a writer can ask for
+``BEGIN IMMEDIATE``: a read-then-write transaction that only upgrades its lock at the first write can
+fail with "database is locked" however long the busy timeout is.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session, sessionmaker
+
+from pbx_sms.storage.url import is_sqlite, normalise_database_url
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Execution option read by the SQLite "begin" hook: "" (deferred) or "IMMEDIATE".
+SQLITE_BEGIN_OPTION = "pbx_sms_sqlite_begin"
+
+
+def _install_sqlite_hooks(engine: Engine, in_memory: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "")
+        connection.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def make_engine(url: str | URL) -> Engine:
+    """An engine for a user-given URL (see ``normalise_database_url``), with the SQLite hooks installed."""
+    parsed = normalise_database_url(url) if isinstance(url, str) else url
+    if is_sqlite(parsed):
+        in_memory = parsed.database in (None, "", ":memory:")
+        engine = create_engine(parsed)
+        _install_sqlite_hooks(engine, in_memory)
+        return engine
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+@dataclass
+class Database:
+    """An open configuration database: the engine and its session factories."""
+
+    engine: Engine
+
+    def __post_init__(self) -> None:
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        write_engine = self.engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        self._write_sessions = sessionmaker(write_engine, expire_on_commit=False)
+
+    @property
+    def url(self) -> URL:
+        return self.engine.url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return is_sqlite(self.engine.url)
+
+    def new_session(self) -> Session:
+        return self._sessions()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session for reads (and writes that do not read first); commits on success."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def write_session(self) -> Iterator[Session]:
+        """A session that reads and then writes: on SQLite it takes the write lock up front."""
+        with self._write_sessions() as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,112 @@
+"""Company numbers (DIDs) and sender IDs of an account; refusing removals that enabled rules depend on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pbx_sms.core.phone import normalise
+from pbx_sms.storage.accounts import get_account
+from pbx_sms.storage.errors import AlreadyExists, InvalidValue, NotFound, Refused
+from pbx_sms.storage.models import Account, CompanyNumber, RuleRow, Sender
+from pbx_sms.storage.values import check_sender_id, decode_list
+
+
+def to_e164(raw: str, country: str) -> str:
+    e164 = normalise(raw, country)
+    if e164 is None:
+        raise InvalidValue(f"number {raw!r}: not a valid phone number (read with default country {country})")
+    return e164
+
+
+def add_number(session: Session, raw: str, account_name: str) -> CompanyNumber:
+    account = get_account(session, account_name)
+    e164 = to_e164(raw, account.country)
+    owner = session.scalar(
+        select(Account.name)
+        .join(CompanyNumber, CompanyNumber.account_id == Account.id)
+        .where(CompanyNumber.e164 == e164)
+    )
+    if owner is not None:
+        raise AlreadyExists(f"number {e164} already belongs to account {owner!r}")
+    number = CompanyNumber(e164=e164, account_id=account.id)
+    session.add(number)
+    session.flush()
+    return number
+
+
+def list_numbers(session: Session, account_name: str | None = None) -> Sequence[tuple[str, str]]:
+    """(E.164, account name) pairs, of one account or of all."""
+    query = select(CompanyNumber.e164, Account.name).join(Account, CompanyNumber.account_id == Account.id)
+    if account_name is not None:
+        query = query.where(Account.id == get_account(session, account_name).id)
+    return [(e164, name) for e164, name in session.execute(query.order_by(Account.name, CompanyNumber.e164))]
+
+
+def enabled_rules_using(
+    session: Session, account_id: int, *, number: str | None = None, sender: str | None = None
+) -> list[str]:
+    """Names of the account's enabled rules that name this company number or this sender."""
+    rows = session.execute(
+        select(RuleRow.name, RuleRow.numbers, RuleRow.sender)
+        .where(RuleRow.account_id == account_id, RuleRow.enabled.is_(True))
+        .order_by(RuleRow.name)
+    ).all()
+    names = []
+    for name, numbers, rule_sender in rows:
+        if (number is not None and number in decode_list(numbers)) or (sender is not None and sender == rule_sender):
+            names.append(name)
+    return names
+
+
+def remove_number(session: Session, raw: str, account_name: str) -> str:
+    account = get_account(session, account_name)
+    e164 = to_e164(raw, account.country)
+    number = session.scalar(
+        select(CompanyNumber).where(CompanyNumber.e164 == e164, CompanyNumber.account_id == account.id)
+    )
+    if number is None:
+        raise NotFound(f"number {e164} is not a number of account {account.name!r}")
+    users = enabled_rules_using(session, account.id, number=e164)
+    if users:
+        raise Refused(f"number {e164} is used by enabled rules of account {account.name!r}: {', '.join(users)}")
+    session.delete(number)
+    session.flush()
+    return e164
+
+
+def add_sender(session: Session, sender: str, account_name: str) -> Sender:
+    account = get_account(session, account_name)
+    sender = check_sender_id(sender)
+    if session.scalar(select(Sender.id).where(Sender.account_id == account.id, Sender.sender == sender)):
+        raise AlreadyExists(f"sender {sender!r} already belongs to account {account.name!r}")
+    row = Sender(account_id=account.id, sender=sender)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_senders(session: Session, account_name: str | None = None) -> Sequence[tuple[str, str]]:
+    """(sender, account name) pairs, of one account or of all."""
+    query = select(Sender.sender, Account.name).join(Account, Sender.account_id == Account.id)
+    if account_name is not None:
+        query = query.where(Account.id == get_account(session, account_name).id)
+    return [(sender, name) for sender, name in session.execute(query.order_by(Account.name, Sender.sender))]
+
+
+def account_senders(session: Session, account_id: int) -> set[str]:
+    return set(session.scalars(select(Sender.sender).where(Sender.account_id == account_id)))
+
+
+def remove_sender(session: Session, sender: str, account_name: str) -> None:
+    account = get_account(session, account_name)
+    row = session.scalar(select(Sender).where(Sender.account_id == account.id, Sender.sender == sender))
+    if row is None:
+        raise NotFound(f"sender {sender!r} is not a sender of account {account.name!r}")
+    users = enabled_rules_using(session, account.id, sender=sender)
+    if users:
+        raise Refused(f"sender {sender!r} is used by enabled rules of account {account.name!r}: {', '.join(users)}")
+    session.delete(row)
+    session.flush()

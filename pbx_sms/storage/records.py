@@ -1,0 +1,29 @@
+"""Plain, immutable views of configuration rows, for code that must not hold ORM objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pbx_sms.storage.values import ANY_COUNTRY
+
+DEFAULT_ACCOUNT = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountConfig:
+    """What the rule matcher and the outbox need to know about an account."""
+
+    id: int
+    name: str
+    timezone: str
+    country: str
+    allowed_countries: tuple[str, ...]
+    sms_enabled: bool
+    daily_cap: int | None
+
+    def allows_country(self, region: str | None) -> bool:
+        """Whether an SMS to a number in ``region`` (ISO code) may be sent."""
+        if ANY_COUNTRY in self.allowed_countries:
+            return True
+        allowed = self.allowed_countries or (self.country,)
+        return region is not None and region.upper() in allowed

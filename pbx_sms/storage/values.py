@@ -1,0 +1,68 @@
+"""Validation and encoding of configuration values (pure): sender IDs, countries, time zones, lists."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pbx_sms.storage.errors import InvalidValue
+
+ANY_COUNTRY = "*"
+_ALPHANUMERIC_SENDER = re.compile(r"[A-Za-z0-9 ._-]{1,11}")
+_NUMERIC_SENDER = re.compile(r"\+?[0-9]{1,15}")
+
+
+def check_sender_id(value: str) -> str:
+    """A sender ID per SPEC §1: alphanumeric (1–11 of A–Z a–z 0–9 space - _ ., at least one letter)
+    or numeric (up to 15 digits, international format, optional leading +). Returned unchanged."""
+    if _NUMERIC_SENDER.fullmatch(value):
+        return value
+    if _ALPHANUMERIC_SENDER.fullmatch(value) and any(char.isalpha() for char in value):
+        if value != value.strip():
+            raise InvalidValue(f"sender ID {value!r}: no leading or trailing spaces")
+        return value
+    raise InvalidValue(
+        f"sender ID {value!r}: expected 1–11 characters of A–Z a–z 0–9 space - _ . with at least one letter, "
+        "or up to 15 digits (international format)"
+    )
+
+
+def check_country(value: str) -> str:
+    code = value.strip().upper()
+    if len(code) != 2 or not code.isalpha() or not code.isascii():
+        raise InvalidValue(f"country {value!r}: expected a two-letter ISO code like PL")
+    return code
+
+
+def check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidValue(f"time zone {value!r}: expected an IANA name like Europe/Warsaw") from None
+    return value
+
+
+def check_daily_cap(value: int | None) -> int | None:
+    if value is not None and value < 0:
+        raise InvalidValue(f"daily cap {value}: expected 0 or more (or none)")
+    return value
+
+
+def encode_countries(codes: Iterable[str]) -> str:
+    """Allowed countries → the column text: sorted ISO codes joined by commas, or ``*`` for any."""
+    cleaned = {code.strip() for code in codes}
+    if ANY_COUNTRY in cleaned:
+        return ANY_COUNTRY
+    return ",".join(sorted(check_country(code) for code in cleaned if code))
+
+
+def decode_list(column: str | None) -> list[str]:
+    """Comma-separated column text → its items, blanks dropped (admins write ``'a, b'`` too)."""
+    if not column:
+        return []
+    return [item.strip() for item in column.split(",") if item.strip()]
+
+
+def encode_list(items: Iterable[str]) -> str:
+    return ",".join(items)
