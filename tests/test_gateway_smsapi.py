@@ -1,0 +1,298 @@
+"""The smsapi gateway against a real HTTP server on 127.0.0.1 that checks requests as SMSAPI documents them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from urllib.parse import parse_qs
+
+import pytest
+
+from pbx_sms.config import Settings
+from pbx_sms.gateways.base import GatewayConfigError, OutgoingSms
+from pbx_sms.gateways.smsapi import SmsapiGateway, SmsapiSettings, create, interpret_response
+
+TOKEN = "smsapi-sekret-token-0123456789"
+POLISH = "Zażółć gęślą jaźń"
+
+
+@dataclass
+class Request:
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: bytes
+
+
+Reply = tuple[int, str, str]  # status, content type, body
+Handler = Callable[[Request], Awaitable[Reply]]
+
+
+class HttpServer:
+    """A minimal HTTP/1.1 server (one request per connection) driven by an async handler."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> HttpServer:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            method, target, _ = lines[0].split(" ", 2)
+            headers = {}
+            for line in lines[1:]:
+                key, sep, value = line.partition(":")
+                if sep:
+                    headers[key.strip().lower()] = value.strip()
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            status, content_type, text = await self.handler(Request(method, target, headers, body))
+            payload = text.encode()
+            writer.write(
+                f"HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {len(payload)}\r\n"
+                f"Connection: close\r\n\r\n".encode()
+                + payload
+            )
+            await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+
+@dataclass
+class FakeSmsapi:
+    """SMSAPI's sms.do as documented: bearer token, form fields, idx/check_idx, JSON answers."""
+
+    token: str = TOKEN
+    delivered: list[dict[str, str]] = field(default_factory=list)
+    idx_seen: set[str] = field(default_factory=set)
+    canned: list[Reply] = field(default_factory=list)
+    answer_delay_s: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+    async def __call__(self, request: Request) -> Reply:
+        if request.method != "POST" or request.target != "/sms.do":
+            self.problems.append(f"{request.method} {request.target}")
+            return 404, "text/plain", "not found"
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            return 401, "application/json", json.dumps({"error": 101, "message": "Authorization failed"})
+        if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            self.problems.append("content type " + request.headers.get("content-type", ""))
+        # Strict: a body that is not ASCII percent-encoding of UTF-8 fails the test.
+        form = {
+            key: values[0]
+            for key, values in parse_qs(request.body.decode("ascii"), strict_parsing=True, errors="strict").items()
+        }
+        if self.canned:
+            return self.canned.pop(0)
+        for key, expected in (("format", "json"), ("encoding", "utf-8"), ("check_idx", "1")):
+            if form.get(key) != expected:
+                self.problems.append(f"{key}={form.get(key)!r}")
+        idx = form["idx"]
+        if idx in self.idx_seen:
+            return 200, "application/json", json.dumps({"error": 53, "message": "Not unique idx"})
+        self.idx_seen.add(idx)
+        self.delivered.append(form)
+        message_id = f"5F{len(self.delivered):08d}"
+        answer = {
+            "count": 1,
+            "list": [{"id": message_id, "points": 0.16, "number": form["to"], "status": "QUEUE", "idx": idx}],
+        }
+        if self.answer_delay_s:
+            await asyncio.sleep(self.answer_delay_s)
+        return 200, "application/json", json.dumps(answer)
+
+
+def sms(key: str = "0b7e3a52-2f4e-4a0e-9d35-1f7c1c4f0a01", text: str = POLISH) -> OutgoingSms:
+    return OutgoingSms(idempotency_key=key, to="+48500100200", sender="Firma", text=text, parts=1, encoding="ucs2")
+
+
+def gateway(url: str, **overrides: object) -> SmsapiGateway:
+    return SmsapiGateway(SmsapiSettings.model_validate({"token": TOKEN, "base_url": url, "timeout_s": 2, **overrides}))
+
+
+async def test_sends_documented_form_with_bearer_token_and_stores_message_id() -> None:
+    fake = FakeSmsapi()
+    async with HttpServer(fake) as server:
+        gw = gateway(server.url, normalize=True)
+        result = await gw.send(sms())
+        await gw.close()
+    assert result.outcome == "sent"
+    assert result.message_id == "5F00000001"
+    assert fake.problems == []
+    assert fake.delivered == [
+        {
+            "to": "48500100200",
+            "from": "Firma",
+            "message": POLISH,
+            "format": "json",
+            "encoding": "utf-8",
+            "idx": "0b7e3a52-2f4e-4a0e-9d35-1f7c1c4f0a01",
+            "check_idx": "1",
+            "normalize": "1",
+        }
+    ]
+
+
+async def test_same_idempotency_key_twice_is_delivered_once() -> None:
+    fake = FakeSmsapi()
+    async with HttpServer(fake) as server:
+        gw = gateway(server.url)
+        first = await gw.send(sms())
+        second = await gw.send(sms())
+        third = await gw.send(sms(key="another-key"))
+        await gw.close()
+    assert (first.outcome, second.outcome, third.outcome) == ("sent", "sent", "sent")
+    assert second.message_id is None
+    assert [form["idx"] for form in fake.delivered] == ["0b7e3a52-2f4e-4a0e-9d35-1f7c1c4f0a01", "another-key"]
+
+
+async def test_answer_lost_after_acceptance_then_retry_does_not_send_twice() -> None:
+    fake = FakeSmsapi(answer_delay_s=1.0)
+    async with HttpServer(fake) as server:
+        gw = gateway(server.url, timeout_s=0.3)
+        lost = await gw.send(sms())
+        fake.answer_delay_s = 0
+        retried = await gw.send(sms())
+        await gw.close()
+    assert lost.outcome == "transient"
+    assert "outcome unknown" in (lost.reason or "")
+    assert retried.outcome == "sent"
+    assert len(fake.delivered) == 1
+
+
+@pytest.mark.parametrize(
+    ("reply", "fragment"),
+    [
+        ((200, "application/json", '{"error": 8, "message": "Error in request"}'), "SMSAPI error 8"),
+        ((200, "application/json", '{"error": 201, "message": "System internal error"}'), "SMSAPI error 201"),
+        ((200, "application/json", '{"error": 203, "message": "Too many requests"}'), "SMSAPI error 203"),
+        ((200, "application/json", '{"error": 999, "message": "System internal error"}'), "SMSAPI error 999"),
+        ((503, "text/html", "<html>Service Unavailable</html>"), "HTTP 503"),
+        ((429, "text/plain", "slow down"), "HTTP 429"),
+    ],
+)
+async def test_transient_failures_are_retried_later(reply: Reply, fragment: str) -> None:
+    fake = FakeSmsapi(canned=[reply])
+    async with HttpServer(fake) as server:
+        gw = gateway(server.url)
+        failed = await gw.send(sms())
+        retried = await gw.send(sms())
+        await gw.close()
+    assert failed.outcome == "transient"
+    assert fragment in (failed.reason or "")
+    assert retried.outcome == "sent"
+    assert len(fake.delivered) == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        (11, "Message too long or there is no message"),
+        (13, "No correct phone numbers"),
+        (14, "Invalid sender field"),
+        (57, "Number is on the blacklist"),
+        (103, "Not enough points"),
+        (105, "Invalid IP address"),
+    ],
+)
+async def test_permanent_error_codes_are_not_retried(code: int, message: str) -> None:
+    fake = FakeSmsapi(canned=[(200, "application/json", json.dumps({"error": code, "message": message}))])
+    async with HttpServer(fake) as server:
+        gw = gateway(server.url)
+        result = await gw.send(sms())
+        await gw.close()
+    assert result.outcome == "permanent"
+    assert result.reason == f"SMSAPI error {code}: {message}"
+    assert fake.delivered == []
+
+
+async def test_wrong_token_is_permanent_and_the_token_never_leaks(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    fake = FakeSmsapi(token="the-right-token")
+    async with HttpServer(fake) as server:
+        gw = gateway(server.url)
+        result = await gw.send(sms())
+        await gw.close()
+    assert result.outcome == "permanent"
+    assert result.reason == "SMSAPI error 101: Authorization failed"
+    assert TOKEN not in caplog.text
+    assert TOKEN not in repr(gw) and TOKEN not in repr(gw.config) and TOKEN not in str(result)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        (200, "text/html", "<html><body>Hello from a captive portal</body></html>"),
+        (200, "application/json", '{"count": 1, "list": []}'),
+        (200, "application/json", '{"error": "banana"}'),
+        (302, "text/plain", ""),
+    ],
+)
+async def test_nonsense_answer_is_logged_transient_and_the_gateway_keeps_working(
+    reply: Reply, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeSmsapi(canned=[reply])
+    async with HttpServer(fake) as server:
+        gw = gateway(server.url)
+        odd = await gw.send(sms())
+        fine = await gw.send(sms())
+        await gw.close()
+    assert odd.outcome == "transient"
+    assert "unexpected answer" in (odd.reason or "")
+    assert "smsapi: transient" in caplog.text
+    assert fine.outcome == "sent" and len(fake.delivered) == 1
+
+
+async def test_unreachable_api_is_transient_not_sent() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    gw = gateway(f"http://127.0.0.1:{port}")
+    result = await gw.send(sms())
+    await gw.close()
+    assert result.outcome == "transient"
+    assert "cannot reach" in (result.reason or "")
+
+
+def test_interpret_response_reads_the_message_id() -> None:
+    body = '{"count":1,"list":[{"id":"17FBD3F1A","points":0.16,"number":"48500100200","status":"QUEUE"}]}'
+    assert interpret_response(200, body).message_id == "17FBD3F1A"
+
+
+def test_settings_from_environment_and_errors_name_the_variable() -> None:
+    settings = Settings(extra={"smsapi_token": TOKEN, "smsapi_base_url": "http://127.0.0.1:1", "smsapi_test": "1"})
+    gw = create(settings)
+    assert gw.config.test is True and gw.config.base_url == "http://127.0.0.1:1"
+    with pytest.raises(GatewayConfigError, match="PBX_SMS_SMSAPI_TOKEN: Field required"):
+        create(Settings(extra={}))
+    with pytest.raises(GatewayConfigError) as bad:
+        create(Settings(extra={"smsapi_token": TOKEN, "smsapi_base_url": "ftp://x", "smsapi_tokn": "x"}))
+    assert "PBX_SMS_SMSAPI_BASE_URL" in str(bad.value) and "PBX_SMS_SMSAPI_TOKN: unknown setting" in str(bad.value)
+    assert TOKEN not in str(bad.value)
+
+
+def test_registered_as_entry_point() -> None:
+    (entry,) = entry_points(group="pbx_sms.gateways", name="smsapi")
+    assert entry.load() is create
