@@ -1,0 +1,159 @@
+"""What the outbox holds: SMS to queue, rows as stored, and the outcomes a worker reports (pure data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pbx_sms.gateways.base import OutgoingSms
+
+
+class Status(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+    CANCELLED = "cancelled"
+
+
+FINAL_STATUSES = frozenset({Status.SENT, Status.FAILED, Status.SUPPRESSED, Status.CANCELLED})
+
+
+class Reason(StrEnum):
+    """Why a row was suppressed or cancelled (stored in ``reason``, shown in the SMS log)."""
+
+    SERVICE_INACTIVE = "sms_service_inactive"
+    OPTED_OUT = "opted_out"
+    DAILY_CAP = "daily_cap_reached"
+    MIN_INTERVAL = "min_interval"
+    REACHED_PERSON = "reached_person"
+    RULE_DELETED = "rule_deleted"
+    CANCELLED_BY_ADMIN = "cancelled_by_admin"
+
+
+@dataclass(frozen=True, slots=True)
+class NewSms:
+    """One SMS to queue, as planned by the rule matcher for one completed call.
+
+    ``reason`` set means the matcher already suppressed it (anonymous caller, landline ...): the row
+    is stored as ``suppressed`` for the log and never sent.  ``other_party`` is the call's other party
+    (the recipient may be a fixed number); cancel-on-reach and the minimum interval key on it.
+    """
+
+    account_id: int
+    rule_id: int
+    rule_name: str
+    call_id: str
+    other_party: str
+    call_ended_at: datetime
+    to: str
+    sender: str
+    text: str
+    encoding: str
+    parts: int
+    due_at: datetime
+    to_other_party: bool = True
+    min_interval_s: int = 0
+    cancel_on_reach: bool = False
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One outbox row: an SMS and its history so far (the SMS log is these rows)."""
+
+    id: int
+    idempotency_key: str
+    account_id: int
+    rule_id: int
+    rule_name: str
+    call_id: str
+    other_party: str
+    call_ended_at: datetime
+    to: str
+    sender: str
+    text: str
+    encoding: str
+    parts: int
+    to_other_party: bool
+    min_interval_s: int
+    cancel_on_reach: bool
+    status: Status
+    reason: str | None
+    scheduled_at: datetime
+    due_at: datetime
+    attempts: int
+    locked_by: str | None
+    locked_until: datetime | None
+    last_attempt_at: datetime | None
+    last_error: str | None
+    gateway: str | None
+    message_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    def outgoing(self) -> OutgoingSms:
+        return OutgoingSms(
+            idempotency_key=self.idempotency_key,
+            to=self.to,
+            sender=self.sender,
+            text=self.text,
+            parts=self.parts,
+            encoding=self.encoding,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for name in self.__slots__:  # type: ignore[attr-defined]
+            value = getattr(self, name)
+            data[name] = value.isoformat() if isinstance(value, datetime) else value
+        data["status"] = str(self.status)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueReport:
+    queued: tuple[int, ...] = ()
+    suppressed: tuple[tuple[int, str], ...] = ()
+    duplicates: int = 0
+    cancelled_by_reach: int = 0
+
+
+# What a worker reports about a claimed row; applied only while the worker still holds its lease.
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    row_id: int
+    gateway: str
+    message_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RetryLater:
+    row_id: int
+    due_at: datetime
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    row_id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    """Handed back unsent (shutdown): queued again at once, attempts kept (the gateway may have seen it)."""
+
+    row_id: int
+
+
+Outcome = Sent | RetryLater | Failed | Released
+
+
+class OutboxError(Exception):
+    """A request the outbox refuses (unknown row, wrong state); the message says which and why."""

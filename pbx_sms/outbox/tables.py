@@ -1,0 +1,67 @@
+"""The outbox table (also the SMS log), on the configuration database's declarative Base.
+
+No foreign keys to rules or accounts: the log outlives a deleted rule (it keeps the rule's name) and
+is history, not configuration.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from pbx_sms.storage.models import Base
+from pbx_sms.storage.types import UtcDateTime
+
+NOTIFY_CHANNEL = "pbx_sms_outbox"
+STATUS_VALUES = ("queued", "sending", "sent", "failed", "suppressed", "cancelled")
+
+
+class OutboxRecord(Base):
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(36), unique=True)
+    account_id: Mapped[int] = mapped_column(Integer)
+    rule_id: Mapped[int] = mapped_column(Integer)
+    rule_name: Mapped[str] = mapped_column(String(200))
+    call_id: Mapped[str] = mapped_column(String(100))
+    other_party: Mapped[str] = mapped_column(String(64))
+    call_ended_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    recipient: Mapped[str] = mapped_column(String(32))
+    sender: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    encoding: Mapped[str] = mapped_column(String(8))
+    parts: Mapped[int] = mapped_column(Integer)
+    to_other_party: Mapped[bool] = mapped_column(Boolean)
+    min_interval_s: Mapped[int] = mapped_column(Integer)
+    cancel_on_reach: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # scheduled_at: the original due time (retry age counts from it); due_at: the next attempt.
+    scheduled_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(Integer)
+    locked_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    gateway: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    message_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("rule_id", "call_id", "recipient"),
+        CheckConstraint("status IN " + str(STATUS_VALUES), name="status_known"),
+        Index("ix_outbox_status_due_at", "status", "due_at"),
+        Index("ix_outbox_status_locked_until", "status", "locked_until"),
+        Index("ix_outbox_account_id_last_attempt_at", "account_id", "last_attempt_at"),
+        Index("ix_outbox_rule_id_recipient_last_attempt_at", "rule_id", "recipient", "last_attempt_at"),
+        Index("ix_outbox_account_id_other_party", "account_id", "other_party"),
+        Index("ix_outbox_created_at", "created_at"),
+    )
+
+
+outbox_table = OutboxRecord.__table__
