@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from pbx_sms.outbox.model import EnqueueReport, NewSms, Outcome, OutboxRow, Status
+from pbx_sms.outbox.model import EnqueueReport, NewSms, OutboxRow, Outcome, Status
 
 
 class OutboxStore(Protocol):
