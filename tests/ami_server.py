@@ -103,7 +103,7 @@ class AmiSession:
         ``pause_s`` between the pieces makes each arrive as its own TCP read on loopback.
         """
         start = 0
-        for offset in sorted(set(split_at)) + [len(data)]:
+        for offset in [*sorted(set(split_at)), len(data)]:
             if offset <= start:
                 continue
             self.writer.write(data[start:offset])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -10,12 +11,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from ami_server import AmiSession, FakeAmiServer
 from pydantic import SecretStr
 
 from pbx_sms.ami.connection import AmiConnection, ConnectionConfig, ConnectionState, ReconnectBackoff
 from pbx_sms.ami.parser import AmiMessage
 from pbx_sms.config import Settings
-from ami_server import AmiSession, FakeAmiServer
 
 SECRET = "t0p-s3cret-value"
 EVENT = (
@@ -106,7 +107,7 @@ def test_backoff_grows_with_jitter_and_is_capped() -> None:
     real = ReconnectBackoff(0.1, 3.0)
     delays = [real.next_delay_s() for _ in range(12)]
     assert all(0.05 <= d <= 3.0 for d in delays)
-    assert all(later >= earlier for earlier, later in zip(delays[:5], delays[1:6], strict=True))
+    assert all(later >= earlier for earlier, later in itertools.pairwise(delays[:5]))
     assert len(set(delays)) > 1
 
 
@@ -171,7 +172,7 @@ async def test_reconnects_after_drop_with_growing_backoff() -> None:
         await server.wait_sessions(6, timeout_s=5)
         await eventually(lambda: len(recorder.downs) >= 5)
     times = [attempt.at_s for attempt in server.logins[:6]]
-    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     # Delays 0.04, 0.08, 0.16, 0.32, then the cap 0.4 (plus connect time).
     expected = [0.04, 0.08, 0.16, 0.32, 0.4]
     for gap, delay in zip(gaps, expected, strict=True):
