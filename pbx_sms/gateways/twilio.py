@@ -1,0 +1,193 @@
+"""Twilio Programmable Messaging: ``POST {base_url}/2010-04-01/Accounts/{Sid}/Messages.json``.
+
+HTTP basic auth (Account SID, Auth Token), form fields ``To``, ``From`` (or
+``MessagingServiceSid``) and ``Body``; the answer's ``sid`` is the message id.
+
+Twilio documents no idempotency for creating a message (its error 20500 page: a retried
+POST that sends an SMS "may" send it twice).  The key still goes out as
+``I-Twilio-Idempotency-Token`` (harmless, and useful in Twilio's request logs), but what
+prevents a double send is this: when an attempt ends without a clear answer (timeout
+after the request was written, HTTP 500/502/504), the gateway remembers the key, and
+before it sends that key again it lists the recipient's recent messages and returns the
+earlier message's sid if one with the same body was created since the first attempt.
+That memory lives in the process: after a restart an unclear attempt is sent again.
+
+Error codes: 20429 (too many requests), 20500/20503 and HTTP 5xx/429 are transient;
+21211 (invalid To), 21614 (not a mobile number), 21610 (recipient replied STOP),
+21408/21612 (region/route not enabled), 30004–30007 (blocked, unreachable, landline,
+filtered) and every other 4xx are permanent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import OrderedDict
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from pbx_sms.config import Settings
+from pbx_sms.gateways.base import OutgoingSms, SendResult
+from pbx_sms.gateways.http_errors import http_status_class, request_not_sent, short_text, transport_failure
+from pbx_sms.gateways.section import load_section
+
+log = logging.getLogger(__name__)
+
+NAME = "twilio"
+DEFAULT_BASE_URL = "https://api.twilio.com"
+IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
+
+TRANSIENT_CODES = frozenset({20429, 20500, 20503})
+PERMANENT_CODES = frozenset({21211, 21408, 21610, 21612, 21614, 30004, 30005, 30006, 30007})
+# HTTP answers after which Twilio may or may not have created the message.
+UNCLEAR_STATUSES = frozenset({500, 502, 504})
+# Clock skew allowed between this host and Twilio when matching an earlier attempt.
+MATCH_SKEW_S = 120.0
+MAX_REMEMBERED_KEYS = 10_000
+
+
+class TwilioSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
+    auth_token: SecretStr = Field(min_length=1)
+    base_url: str = Field(DEFAULT_BASE_URL, pattern=r"^https?://")
+    # Send through a Messaging Service instead of the SMS's own sender ID.
+    messaging_service_sid: str | None = Field(None, pattern=r"^MG[0-9a-fA-F]{32}$")
+    status_callback: str | None = Field(None, pattern=r"^https?://")
+    timeout_s: float = Field(15.0, gt=0, le=300)
+
+
+def form_fields(sms: OutgoingSms, config: TwilioSettings) -> dict[str, str]:
+    fields = {"To": sms.to, "Body": sms.text}
+    if config.messaging_service_sid:
+        fields["MessagingServiceSid"] = config.messaging_service_sid
+    else:
+        fields["From"] = sms.sender
+    if config.status_callback:
+        fields["StatusCallback"] = config.status_callback
+    return fields
+
+
+def interpret_response(status_code: int, body: str) -> SendResult:
+    """Twilio's answer → sent / transient / permanent (pure: no I/O)."""
+    try:
+        payload: Any = json.loads(body)
+    except ValueError:
+        payload = None
+    status = http_status_class(status_code)
+    if status == "ok":
+        if isinstance(payload, dict) and isinstance(payload.get("sid"), str) and payload["sid"]:
+            return SendResult.sent(payload["sid"])
+        return SendResult.transient(f"Twilio HTTP {status_code}, unexpected answer: {short_text(body)}")
+    code = payload.get("code") if isinstance(payload, dict) else None
+    if isinstance(code, int):
+        reason = f"Twilio error {code}: {short_text(str(payload.get('message') or 'no message'))}"
+        if code in TRANSIENT_CODES:
+            return SendResult.transient(reason)
+        if code in PERMANENT_CODES:
+            return SendResult.permanent(reason)
+    else:
+        reason = f"Twilio HTTP {status_code}: {short_text(body)}"
+    if status == "permanent":
+        return SendResult.permanent(reason)
+    if status == "transient":
+        return SendResult.transient(reason)
+    return SendResult.transient(f"Twilio HTTP {status_code}, unexpected answer: {short_text(body)}")
+
+
+def find_earlier_message(payload: Any, sms: OutgoingSms, since_epoch_s: float) -> str | None:
+    """The sid of a message in a Messages list page that an earlier attempt of ``sms`` created."""
+    messages = payload.get("messages") if isinstance(payload, dict) else None
+    if not isinstance(messages, list):
+        raise ValueError("no 'messages' list in the answer")
+    for message in messages:
+        if not isinstance(message, dict) or message.get("to") != sms.to or message.get("body") != sms.text:
+            continue
+        try:
+            created_s = parsedate_to_datetime(str(message.get("date_created"))).timestamp()
+        except (TypeError, ValueError):
+            continue
+        if created_s >= since_epoch_s - MATCH_SKEW_S and message.get("sid"):
+            return str(message["sid"])
+    return None
+
+
+class TwilioGateway:
+    name = NAME
+
+    def __init__(self, config: TwilioSettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.config = config
+        self.timeout_s = config.timeout_s
+        base = f"{config.base_url.rstrip('/')}/2010-04-01/Accounts/{config.account_sid}"
+        self._messages_url = f"{base}/Messages.json"
+        self._client = httpx.AsyncClient(
+            timeout=config.timeout_s,
+            transport=transport,
+            auth=httpx.BasicAuth(config.account_sid, config.auth_token.get_secret_value()),
+            follow_redirects=False,
+        )
+        # Idempotency key → time of the first attempt whose outcome is unknown.
+        self._unclear: OrderedDict[str, float] = OrderedDict()
+
+    def __repr__(self) -> str:
+        return f"TwilioGateway(account_sid={self.config.account_sid!r}, base_url={self.config.base_url!r})"
+
+    async def send(self, sms: OutgoingSms) -> SendResult:
+        since = self._unclear.get(sms.idempotency_key)
+        if since is not None:
+            earlier = await self._check_earlier_attempt(sms, since)
+            if earlier is not None:
+                return earlier
+        started = time.time()
+        result, unclear = await self._create(sms)
+        if unclear:
+            self._remember_unclear(sms.idempotency_key, started)
+        elif result.outcome == "sent":
+            self._unclear.pop(sms.idempotency_key, None)
+        if result.outcome != "sent":
+            log.warning("twilio: %s (key %s): %s", result.outcome, sms.idempotency_key, result.reason)
+        return result
+
+    async def _create(self, sms: OutgoingSms) -> tuple[SendResult, bool]:
+        headers = {IDEMPOTENCY_HEADER: sms.idempotency_key}
+        try:
+            response = await self._client.post(self._messages_url, data=form_fields(sms, self.config), headers=headers)
+        except httpx.HTTPError as exc:
+            return transport_failure(NAME, exc), not request_not_sent(exc)
+        return interpret_response(response.status_code, response.text), response.status_code in UNCLEAR_STATUSES
+
+    async def _check_earlier_attempt(self, sms: OutgoingSms, since: float) -> SendResult | None:
+        """sent(sid) if an unclear earlier attempt went out, transient if that cannot be told, else None."""
+        try:
+            response = await self._client.get(self._messages_url, params={"To": sms.to, "PageSize": "50"})
+            response.raise_for_status()
+            sid = find_earlier_message(response.json(), sms, since)
+        except (httpx.HTTPError, ValueError) as exc:
+            reason = f"twilio: cannot check whether an earlier attempt was sent ({type(exc).__name__})"
+            log.warning("%s (key %s); not sending blind", reason, sms.idempotency_key)
+            return SendResult.transient(reason)
+        if sid is None:
+            self._unclear.pop(sms.idempotency_key, None)
+            return None
+        log.info("twilio: earlier attempt of key %s was sent as %s; not sending again", sms.idempotency_key, sid)
+        self._unclear.pop(sms.idempotency_key, None)
+        return SendResult.sent(sid)
+
+    def _remember_unclear(self, key: str, started: float) -> None:
+        self._unclear.setdefault(key, started)
+        self._unclear.move_to_end(key)
+        while len(self._unclear) > MAX_REMEMBERED_KEYS:
+            self._unclear.popitem(last=False)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def create(settings: Settings) -> TwilioGateway:
+    """Entry point ``pbx_sms.gateways: twilio``."""
+    return TwilioGateway(load_section(settings, NAME, TwilioSettings))

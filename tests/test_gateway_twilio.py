@@ -1,0 +1,300 @@
+"""The twilio gateway against a real HTTP server on 127.0.0.1 that behaves as Twilio documents the Messages API."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from importlib.metadata import entry_points
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from pbx_sms.config import Settings
+from pbx_sms.gateways.base import GatewayConfigError, OutgoingSms
+from pbx_sms.gateways.twilio import TwilioGateway, TwilioSettings, create
+
+SID = "AC" + "0123456789abcdef" * 2
+TOKEN = "twilio-auth-token-sekret-42"
+POLISH = "Zażółć gęślą jaźń"
+MESSAGES_PATH = f"/2010-04-01/Accounts/{SID}/Messages.json"
+
+
+@dataclass
+class Request:
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: bytes
+
+
+Reply = tuple[int, str, str]  # status, content type, body
+Handler = Callable[[Request], Awaitable[Reply]]
+
+
+class HttpServer:
+    """A minimal HTTP/1.1 server (one request per connection) driven by an async handler."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> HttpServer:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            method, target, _ = lines[0].split(" ", 2)
+            headers = {}
+            for line in lines[1:]:
+                key, sep, value = line.partition(":")
+                if sep:
+                    headers[key.strip().lower()] = value.strip()
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            status, content_type, text = await self.handler(Request(method, target, headers, body))
+            payload = text.encode()
+            writer.write(
+                f"HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {len(payload)}\r\n"
+                f"Connection: close\r\n\r\n".encode()
+                + payload
+            )
+            await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+
+@dataclass
+class FakeTwilio:
+    """Twilio's Messages resource: basic auth, form fields, JSON errors; no server-side deduplication."""
+
+    token: str = TOKEN
+    created: list[dict[str, str]] = field(default_factory=list)
+    idempotency_tokens: list[str] = field(default_factory=list)
+    canned: list[Reply] = field(default_factory=list)
+    # Create the message, then answer with this status instead of 201 (a lost answer).
+    fail_after_create: int | None = None
+    answer_delay_s: float = 0.0
+    list_calls: int = 0
+
+    def error(self, status: int, code: int, message: str) -> Reply:
+        body = {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}"}
+        return status, "application/json", json.dumps({**body, "status": status})
+
+    async def __call__(self, request: Request) -> Reply:
+        expected = "Basic " + base64.b64encode(f"{SID}:{self.token}".encode()).decode()
+        if request.headers.get("authorization") != expected:
+            return self.error(401, 20003, "Authenticate")
+        url = urlsplit(request.target)
+        if url.path != MESSAGES_PATH:
+            return self.error(404, 20404, "The requested resource was not found")
+        if request.method == "GET":
+            self.list_calls += 1
+            to = parse_qs(url.query)["To"][0]
+            page = [message for message in reversed(self.created) if message["to"] == to]
+            return 200, "application/json", json.dumps({"messages": page, "page_size": 50})
+        form = {
+            key: values[0]
+            for key, values in parse_qs(request.body.decode("ascii"), strict_parsing=True, errors="strict").items()
+        }
+        self.idempotency_tokens.append(request.headers.get("i-twilio-idempotency-token", ""))
+        if self.canned:
+            return self.canned.pop(0)
+        if not form.get("To", "").startswith("+"):
+            return self.error(400, 21211, f"The 'To' number {form.get('To')} is not a valid phone number.")
+        message = {
+            "sid": f"SM{len(self.created) + 1:032x}",
+            "to": form["To"],
+            "from": form.get("From"),
+            "messaging_service_sid": form.get("MessagingServiceSid"),
+            "body": form["Body"],
+            "status": "queued",
+            "date_created": format_datetime(datetime.now(UTC), usegmt=False),
+        }
+        self.created.append(message)
+        if self.answer_delay_s:
+            await asyncio.sleep(self.answer_delay_s)
+        if self.fail_after_create is not None:
+            status, self.fail_after_create = self.fail_after_create, None
+            return self.error(status, 20500, "Internal Server Error")
+        return 201, "application/json", json.dumps(message)
+
+
+def sms(key: str = "5b1f0c0e-8d5e-4d43-9a5e-2f3c7b9d1e11", text: str = POLISH, to: str = "+48500100200") -> OutgoingSms:
+    return OutgoingSms(idempotency_key=key, to=to, sender="+48226000000", text=text, parts=1, encoding="ucs2")
+
+
+def gateway(url: str, **overrides: object) -> TwilioGateway:
+    values = {"account_sid": SID, "auth_token": TOKEN, "base_url": url, "timeout_s": 2, **overrides}
+    return TwilioGateway(TwilioSettings.model_validate(values))
+
+
+async def test_sends_to_from_body_with_basic_auth_and_stores_the_sid() -> None:
+    fake = FakeTwilio()
+    async with HttpServer(fake) as server:
+        gw = gateway(server.url)
+        result = await gw.send(sms())
+        await gw.close()
+    assert result.outcome == "sent"
+    assert result.message_id == "SM" + "0" * 31 + "1"
+    assert [(m["to"], m["from"], m["body"]) for m in fake.created] == [("+48500100200", "+48226000000", POLISH)]
+    assert fake.idempotency_tokens == ["5b1f0c0e-8d5e-4d43-9a5e-2f3c7b9d1e11"]
+
+
+async def test_messaging_service_replaces_from() -> None:
+    fake = FakeTwilio()
+    service = "MG" + "f" * 32
+    async with HttpServer(fake) as server:
+        gw = gateway(server.url, messaging_service_sid=service)
+        assert (await gw.send(sms())).outcome == "sent"
+        await gw.close()
+    assert fake.created[0]["from"] is None and fake.created[0]["messaging_service_sid"] == service
+
+
+@pytest.mark.parametrize("unclear", ["http_500", "timeout"])
+async def test_retry_after_an_unclear_answer_finds_the_earlier_message_instead_of_sending_twice(unclear: str) -> None:
+    fake = FakeTwilio()
+    if unclear == "http_500":
+        fake.fail_after_create = 500
+    else:
+        fake.answer_delay_s = 1.0
+    async with HttpServer(fake) as server:
+        gw = gateway(server.url, timeout_s=0.3)
+        first = await gw.send(sms())
+        fake.answer_delay_s = 0
+        retried = await gw.send(sms())
+        await gw.close()
+    assert first.outcome == "transient"
+    assert retried.outcome == "sent"
+    assert retried.message_id == fake.created[0]["sid"]
+    assert len(fake.created) == 1
+    assert fake.list_calls == 1
+
+
+async def test_retry_after_an_unclear_answer_sends_when_nothing_went_out() -> None:
+    fake = FakeTwilio(canned=[(502, "text/html", "<html>Bad Gateway</html>")])
+    async with HttpServer(fake) as server:
+        gw = gateway(server.url)
+        first = await gw.send(sms())
+        retried = await gw.send(sms())
+        again = await gw.send(sms(key="other"))
+        await gw.close()
+    assert first.outcome == "transient" and "HTTP 502" in (first.reason or "")
+    assert retried.outcome == "sent" and again.outcome == "sent"
+    assert len(fake.created) == 2
+    assert fake.list_calls == 1  # only the unclear key is checked
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(429, 20429), (503, 20503)],
+)
+async def test_transient_errors_retry_without_a_lookup(status: int, code: int) -> None:
+    fake = FakeTwilio()
+    fake.canned = [fake.error(status, code, "Too many requests")]
+    async with HttpServer(fake) as server:
+        gw = gateway(server.url)
+        failed = await gw.send(sms())
+        retried = await gw.send(sms())
+        await gw.close()
+    assert failed.outcome == "transient" and f"Twilio error {code}" in (failed.reason or "")
+    assert retried.outcome == "sent" and len(fake.created) == 1 and fake.list_calls == 0
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(400, 21211), (400, 21614), (400, 21610), (400, 30004), (400, 30005), (400, 30006), (400, 30007), (400, 21408)],
+)
+async def test_permanent_errors_are_not_retried(status: int, code: int) -> None:
+    fake = FakeTwilio()
+    fake.canned = [fake.error(status, code, "refused")]
+    async with HttpServer(fake) as server:
+        gw = gateway(server.url)
+        result = await gw.send(sms())
+        await gw.close()
+    assert result.outcome == "permanent"
+    assert result.reason == f"Twilio error {code}: refused"
+
+
+async def test_invalid_number_is_permanent() -> None:
+    fake = FakeTwilio()
+    async with HttpServer(fake) as server:
+        gw = gateway(server.url)
+        result = await gw.send(sms(to="500100200"))
+        await gw.close()
+    assert result.outcome == "permanent" and (result.reason or "").startswith("Twilio error 21211")
+
+
+async def test_bad_credentials_are_permanent_and_never_logged(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    fake = FakeTwilio(token="another-token")
+    async with HttpServer(fake) as server:
+        gw = gateway(server.url)
+        result = await gw.send(sms())
+        await gw.close()
+    assert result.outcome == "permanent" and result.reason == "Twilio error 20003: Authenticate"
+    basic = base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
+    for secret in (TOKEN, basic):
+        assert secret not in caplog.text and secret not in repr(gw) and secret not in repr(gw.config)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [(201, "text/plain", "OK!"), (200, "application/json", '{"status": "queued"}'), (500, "text/html", "<h1>")],
+)
+async def test_nonsense_is_logged_and_survived(reply: Reply, caplog: pytest.LogCaptureFixture) -> None:
+    fake = FakeTwilio(canned=[reply])
+    async with HttpServer(fake) as server:
+        gw = gateway(server.url)
+        odd = await gw.send(sms())
+        fine = await gw.send(sms(key="next"))
+        await gw.close()
+    assert odd.outcome == "transient"
+    assert "twilio: transient" in caplog.text
+    assert fine.outcome == "sent"
+
+
+async def test_unreachable_api_is_transient() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    gw = gateway(f"http://127.0.0.1:{port}")
+    result = await gw.send(sms())
+    await gw.close()
+    assert result.outcome == "transient" and "cannot reach" in (result.reason or "")
+
+
+def test_settings_errors_name_the_variable_never_the_token() -> None:
+    gw = create(Settings(extra={"twilio_account_sid": SID, "twilio_auth_token": TOKEN}))
+    assert gw.config.base_url == "https://api.twilio.com"
+    with pytest.raises(GatewayConfigError) as bad:
+        create(Settings(extra={"twilio_account_sid": "nope", "twilio_auth_token": TOKEN}))
+    assert "PBX_SMS_TWILIO_ACCOUNT_SID" in str(bad.value) and TOKEN not in str(bad.value)
+    with pytest.raises(GatewayConfigError, match="PBX_SMS_TWILIO_AUTH_TOKEN: Field required"):
+        create(Settings(extra={"twilio_account_sid": SID}))
+
+
+def test_registered_as_entry_point() -> None:
+    (entry,) = entry_points(group="pbx_sms.gateways", name="twilio")
+    assert entry.load() is create
