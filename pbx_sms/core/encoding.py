@@ -68,65 +68,58 @@ _GSM7_SCHEME: Final = _Scheme("GSM-7", _GSM7_EXTENSION_RE, GSM7_SINGLE_SEPTETS, 
 _UCS2_SCHEME: Final = _Scheme("UCS-2", _ASTRAL_RE, UCS2_SINGLE_UNITS, UCS2_PART_UNITS)
 
 
-@dataclass(frozen=True, slots=True)
-class _Layout:
-    encoding: Encoding
-    units: int
-    # Unit offsets where a 2-unit character (escape pair / surrogate pair) starts, ascending.
-    double_starts: list[int]
-    single_limit: int
-    part_limit: int
+def _scheme(text: str) -> _Scheme:
+    return _GSM7_SCHEME if is_gsm7(text) else _UCS2_SCHEME
 
 
-def _layout(text: str) -> _Layout:
-    scheme = _GSM7_SCHEME if is_gsm7(text) else _UCS2_SCHEME
-    # The k-th 2-unit character at index i starts at unit i + k (k earlier ones each took one extra unit).
-    double_starts = [match.start() + k for k, match in enumerate(scheme.double_unit_re.finditer(text))]
-    units = len(text) + len(double_starts)
-    return _Layout(scheme.encoding, units, double_starts, scheme.single_limit, scheme.part_limit)
+def _double_starts(text: str, scheme: _Scheme) -> list[int]:
+    """Unit offsets, ascending, where a 2-unit character (escape pair / surrogate pair) starts."""
+    # The k-th 2-unit character at index i starts at unit i + k (the k before it each took one extra unit).
+    return [match.start() + k for k, match in enumerate(scheme.double_unit_re.finditer(text))]
 
 
-def _part_ends(layout: _Layout) -> list[int]:
-    """Unit offset where each part ends; greedy, a part ends early rather than cut a 2-unit character."""
-    total = layout.units
-    if total <= layout.single_limit:
-        return [total]
-    limit = layout.part_limit
-    if not layout.double_starts:
-        return [*range(limit, total, limit), total]
-    double_starts = set(layout.double_starts)
+def _part_ends(units: int, double_starts: list[int], scheme: _Scheme) -> list[int]:
+    """Unit offset where each part ends; greedy, a part ends one unit early rather than cut a 2-unit character."""
+    if units <= scheme.single_limit:
+        return [units]
+    limit = scheme.part_limit
+    if not double_starts:
+        return [*range(limit, units, limit), units]
+    starts = set(double_starts)
     ends: list[int] = []
     start = 0
-    while total - start > limit:
+    while units - start > limit:
         end = start + limit
-        if end - 1 in double_starts:
+        if end - 1 in starts:
             end -= 1
         ends.append(end)
         start = end
-    ends.append(total)
+    ends.append(units)
     return ends
 
 
 def analyse(text: str) -> SmsEncoding:
     """Encoding, total units and number of parts (1 for an empty text) of ``text`` as a phone would send it."""
-    layout = _layout(text)
-    if layout.units <= layout.single_limit:
-        parts = 1
-    elif not layout.double_starts:
-        parts = -(-layout.units // layout.part_limit)
-    else:
-        parts = len(_part_ends(layout))
-    return SmsEncoding(layout.encoding, parts, layout.units)
+    scheme = _scheme(text)
+    if scheme.double_unit_re.search(text) is None:
+        units = len(text)
+        parts = 1 if units <= scheme.single_limit else -(-units // scheme.part_limit)
+        return SmsEncoding(scheme.encoding, parts, units)
+    double_starts = _double_starts(text, scheme)
+    units = len(text) + len(double_starts)
+    return SmsEncoding(scheme.encoding, len(_part_ends(units, double_starts, scheme)), units)
 
 
 def split_parts(text: str) -> list[str]:
-    """The text cut into the parts a phone would receive; ``"".join(split_parts(t)) == t``."""
-    layout = _layout(text)
+    """The text cut into the parts a phone would receive; ``"".join(split_parts(text)) == text``."""
+    scheme = _scheme(text)
+    double_starts = _double_starts(text, scheme)
     pieces: list[str] = []
     start_index = 0
-    for end_unit in _part_ends(layout):
-        # Every 2-unit character that starts before end_unit lies wholly before it, so this is exact.
-        end_index = end_unit - bisect_left(layout.double_starts, end_unit)
+    for end_unit in _part_ends(len(text) + len(double_starts), double_starts, scheme):
+        # No part end falls inside a 2-unit character, so the characters before end_unit are exactly
+        # end_unit minus the 2-unit characters that start before it.
+        end_index = end_unit - bisect_left(double_starts, end_unit)
         pieces.append(text[start_index:end_index])
         start_index = end_index
     return pieces
@@ -148,7 +141,7 @@ _EXPLICIT: Final[dict[str, str]] = {
     # Latin letters without a Unicode decomposition.
     "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "Th", "ħ": "h", "Ħ": "H", "ı": "i",
     "ŧ": "t", "Ŧ": "T", "œ": "oe", "Œ": "OE", "ŉ": "'n", "ĸ": "q", "ẞ": "SS",
-    "…": "...", "•": "-", "\u2028": "\n", "\u2029": "\n",
+    "…": "...", "•": "-", "©": "(c)", "®": "(R)", "×": "x", "⁄": "/", "\u2028": "\n", "\u2029": "\n",
     **dict.fromkeys(_APOSTROPHES, "'"),
     **dict.fromkeys(_QUOTES, '"'),
     **dict.fromkeys(_DASHES, "-"),
