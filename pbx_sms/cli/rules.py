@@ -1,0 +1,45 @@
+"""``pbx-sms rules``: rule files. ``validate`` checks files and never touches a database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pbx_sms.core.rulefile import RuleFileInvalid, load_rule_file
+
+app = typer.Typer(no_args_is_help=True, help="Rules: check rule files (YAML, see docs/rules.md).")
+
+
+@app.callback()
+def _rules() -> None:
+    """Rules: check rule files (YAML, see docs/rules.md)."""
+
+
+@app.command("validate")
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Rule files (YAML) to check.", show_default=False)],
+) -> None:
+    """Check rule files: print every problem as FILE:LINE: FIELD: MESSAGE; exit 1 if there is any.
+
+    Reads only the files: no database is opened or created.
+    """
+    invalid = 0
+    for path in files:
+        try:
+            rule_file = load_rule_file(path)
+        except RuleFileInvalid as exc:
+            invalid += 1
+            for error in exc.errors:
+                typer.echo(str(error))
+            count = len(exc.errors)
+            typer.echo(f"{path}: invalid, {count} problem{'s' if count != 1 else ''}; nothing in it is used")
+            continue
+        enabled = sum(rule.enabled for rule in rule_file.rules)
+        total = len(rule_file.rules)
+        typer.echo(
+            f"{path}: OK, account {rule_file.account!r}, {total} rule{'s' if total != 1 else ''} ({enabled} enabled)"
+        )
+    if invalid:
+        raise typer.Exit(1)

@@ -1,0 +1,146 @@
+"""``pbx-sms simulate``: one call described on the command line → which rules fire and the exact SMS.
+
+With ``--rules`` it reads only those files: no database is opened or created.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pbx_sms.cli.context import fail, state
+from pbx_sms.core.call import CompletedCall
+from pbx_sms.core.matching import AccountPolicy, PlannedSms, match_call
+from pbx_sms.core.phone import normalise
+from pbx_sms.core.rulefile import RuleFileInvalid, load_rule_file
+from pbx_sms.core.rules import Rule, duplicate_names
+from pbx_sms.core.schedule import zone
+
+OUTPUT_KEYS = ("rule", "to", "sender", "text", "encoding", "parts", "due_at", "reason")
+
+
+class CallDirection(StrEnum):
+    incoming = "in"
+    outgoing = "out"
+
+
+class CallStatusOption(StrEnum):
+    answered = "answered"
+    no_answer = "no_answer"
+    busy = "busy"
+    failed = "failed"
+
+
+def simulate(
+    ctx: typer.Context,
+    direction: Annotated[CallDirection, typer.Option("--direction", help="Call direction.", show_default=False)],
+    number: Annotated[
+        str, typer.Option("--number", help="Company number (dialled DID or presented number).", show_default=False)
+    ],
+    other: Annotated[
+        str,
+        typer.Option(
+            "--other", help="Other party: caller of an incoming, callee of an outgoing call.", show_default=False
+        ),
+    ],
+    status: Annotated[CallStatusOption, typer.Option("--status", help="Call status.", show_default=False)],
+    rules: Annotated[
+        list[Path] | None, typer.Option("--rules", help="Rule file (YAML); may repeat.", show_default=False)
+    ] = None,
+    talk_s: Annotated[int, typer.Option("--talk-s", min=0, help="Talk time in seconds.")] = 0,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at", help="End of the call, ISO 8601 (default: now; no offset = account time zone).", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Show which rules fire for one call and the exact SMS: one JSON object per line (nothing is sent).
+
+    Keys: rule, to, sender, text, encoding, parts, due_at (end of call + delay), reason (null = would be
+    sent, else why it is suppressed). Numbers are read with the configured country.
+    """
+    if not rules:
+        fail("--rules FILE is required: reading the rules from the database is not supported yet")
+    settings = state(ctx).settings()
+    account_name, rule_list = _load_rules(rules or [])
+    account = AccountPolicy(
+        name=account_name,
+        timezone=settings.timezone,
+        country=settings.country,
+        allowed_countries=frozenset({settings.country}),
+        sms_enabled=True,
+    )
+    company_number = normalise(number, settings.country)
+    if company_number is None:
+        fail(f"--number {number!r} is not a valid phone number (read with country {settings.country})")
+    ended_at = _call_end(at, settings.timezone)
+    call = CompletedCall(
+        call_id="simulated",
+        direction=direction.value,  # type: ignore[arg-type]
+        number=company_number,
+        other_party=normalise(other, settings.country) or other.strip(),
+        status=status.value,  # type: ignore[arg-type]
+        talk_s=talk_s,
+        started_at=ended_at - timedelta(seconds=talk_s),
+        ended_at=ended_at,
+    )
+    planned = match_call(call, account, rule_list, internal_max_digits=settings.internal_max_digits)
+    for sms in planned:
+        typer.echo(json.dumps(_as_json(sms, settings.timezone), ensure_ascii=False))
+    if not planned:
+        typer.echo("no rule matched this call", err=True)
+
+
+def _load_rules(paths: list[Path]) -> tuple[str, list[Rule]]:
+    accounts: dict[str, Path] = {}
+    rules: list[Rule] = []
+    problems: list[str] = []
+    for path in paths:
+        try:
+            rule_file = load_rule_file(path)
+        except RuleFileInvalid as exc:
+            problems.extend(str(error) for error in exc.errors)
+            continue
+        accounts.setdefault(rule_file.account, path)
+        rules.extend(rule_file.rules)
+    if problems:
+        fail("invalid rule file:\n" + "\n".join(problems))
+    if len(accounts) > 1:
+        named = ", ".join(f"{name!r} ({path})" for name, path in accounts.items())
+        fail(f"the rule files are for different accounts: {named}; a call belongs to one account")
+    duplicates = duplicate_names([rule.name for rule in rules])
+    if duplicates:
+        fail("rule names must be unique across the files: " + ", ".join(repr(name) for name in duplicates))
+    return next(iter(accounts)), rules
+
+
+def _call_end(at: str | None, timezone: str) -> datetime:
+    if at is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        fail(f"--at {at!r}: expected an ISO 8601 time such as 2026-11-25T10:00:00+01:00")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone(timezone))
+    return moment.astimezone(UTC)
+
+
+def _as_json(sms: PlannedSms, timezone: str) -> dict[str, object]:
+    values: dict[str, object] = {
+        "rule": sms.rule,
+        "to": sms.to,
+        "sender": sms.sender,
+        "text": sms.text,
+        "encoding": sms.encoding,
+        "parts": sms.parts,
+        "due_at": sms.due_at.astimezone(zone(timezone)).isoformat(),
+        "reason": sms.reason,
+    }
+    return {key: values[key] for key in OUTPUT_KEYS}
