@@ -29,6 +29,11 @@ def _root(
 
 
 # Sub-commands register themselves on import (one line per module).
+from pbx_sms.cli import rules as rules_cli  # noqa: E402
+from pbx_sms.cli import simulate as simulate_cli  # noqa: E402
+
+app.add_typer(rules_cli.app, name="rules")
+app.command("simulate")(simulate_cli.simulate)
 
 
 def main() -> None:
