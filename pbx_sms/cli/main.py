@@ -34,6 +34,17 @@ from pbx_sms.cli import simulate as simulate_cli  # noqa: E402
 
 app.add_typer(rules_cli.app, name="rules")
 app.command("simulate")(simulate_cli.simulate)
+from pbx_sms.cli import accounts, db, numbers, optout, senders  # noqa: E402
+
+app.add_typer(accounts.app, name="accounts")
+app.add_typer(numbers.app, name="numbers")
+app.add_typer(senders.app, name="senders")
+app.add_typer(optout.app, name="optout")
+app.add_typer(db.app, name="db")
+
+from pbx_sms.cli import replay  # noqa: E402
+
+app.command("replay")(replay.replay)
 
 
 def main() -> None:

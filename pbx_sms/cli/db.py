@@ -1,0 +1,121 @@
+"""``pbx-sms db``: schema migrations; and what every command that uses the database shares."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from pbx_sms.cli.context import fail, state
+from pbx_sms.storage import Database, open_database
+from pbx_sms.storage.engine import make_engine
+from pbx_sms.storage.errors import StorageError
+from pbx_sms.storage.migrate import current_revision, head_revision, upgrade_schema
+from pbx_sms.storage.url import DatabaseUrlError, normalise_database_url, safe_url
+
+app = typer.Typer(no_args_is_help=True, help="The configuration database: schema migrations.")
+
+ACCOUNT_HELP = "Account (tenant) name."
+
+
+@contextmanager
+def opened_database(ctx: typer.Context) -> Iterator[Database]:
+    """The configuration database of the settings, created/upgraded on first use; user errors exit 1."""
+    settings = state(ctx).settings()
+    try:
+        database = open_database(settings.database_url, timezone=settings.timezone, country=settings.country)
+    except DatabaseUrlError as exc:
+        fail(str(exc))
+    except OperationalError as exc:
+        fail(f"cannot open the database {_where(settings.database_url)}: {exc.orig or exc}")
+    try:
+        yield database
+    except StorageError as exc:
+        fail(str(exc))
+    except OperationalError as exc:
+        fail(f"database {_where(settings.database_url)}: {exc.orig or exc}")
+    finally:
+        database.close()
+
+
+@contextmanager
+def write_session(ctx: typer.Context) -> Iterator[Session]:
+    """One transaction that reads and writes; committed when the command succeeds."""
+    with opened_database(ctx) as database, database.write_session() as session:
+        yield session
+
+
+@contextmanager
+def read_session(ctx: typer.Context) -> Iterator[Session]:
+    with opened_database(ctx) as database, database.session() as session:
+        yield session
+
+
+def _where(url: str) -> str:
+    try:
+        return safe_url(normalise_database_url(url))
+    except DatabaseUrlError:
+        return "(invalid URL)"
+
+
+def print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], empty: str = "(none)") -> None:
+    """Plain aligned columns: readable in a terminal, greppable, no colour codes."""
+    if not rows:
+        typer.echo(empty)
+        return
+    cells = [[_cell(value) for value in row] for row in rows]
+    widths = [max(len(header), *(len(row[index]) for row in cells)) for index, header in enumerate(headers)]
+    lines = [headers, *cells]
+    for line in lines:
+        typer.echo("  ".join(value.ljust(width) for value, width in zip(line, widths, strict=True)).rstrip())
+
+
+def confirm_or_exit(question: str) -> None:
+    """Ask on a terminal; without one (a script), refuse: destructive commands need --yes there."""
+    if not sys.stdin.isatty():
+        fail(f"{question} No terminal to ask on: add --yes to confirm.")
+    if not typer.confirm(question, default=False):
+        fail("cancelled")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+@app.command("upgrade")
+def upgrade(ctx: typer.Context) -> None:
+    """Create the schema or bring it to the newest version (commands also do this on first use)."""
+    settings = state(ctx).settings()
+    try:
+        engine = make_engine(settings.database_url)
+    except DatabaseUrlError as exc:
+        fail(str(exc))
+    try:
+        with engine.connect() as connection:
+            before = current_revision(connection)
+        applied = upgrade_schema(engine)
+    except OperationalError as exc:
+        fail(f"cannot upgrade the database {_where(settings.database_url)}: {exc.orig or exc}")
+    finally:
+        engine.dispose()
+    # The default account is part of a usable schema.
+    with opened_database(ctx):
+        pass
+    if applied:
+        typer.echo(f"upgraded {_where(settings.database_url)} from {before or 'empty'} to {head_revision()}")
+    else:
+        typer.echo(f"{_where(settings.database_url)} is up to date (revision {head_revision()})")
