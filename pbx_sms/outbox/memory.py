@@ -203,7 +203,8 @@ class MemoryOutbox:
         return min(times, default=None)
 
     def get(self, row_id: int) -> OutboxRow | None:
-        return self._rows.get(row_id)
+        with self._lock:
+            return self._rows.get(row_id)
 
     def list(
         self,
@@ -214,9 +215,11 @@ class MemoryOutbox:
         limit: int | None = None,
     ) -> list[OutboxRow]:
         wanted = set(statuses) if statuses is not None else None
+        with self._lock:
+            snapshot = list(self._rows.values())
         rows = [
             row
-            for row in self._rows.values()
+            for row in snapshot
             if (wanted is None or row.status in wanted)
             and (since is None or row.created_at >= since)
             and (number is None or number in (row.to, row.other_party))

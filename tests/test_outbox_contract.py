@@ -1,0 +1,346 @@
+"""The OutboxStore contract, run against the in-memory twin, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from outbox_world import T0, MemoryWorld, SqlWorld, sms, sql_world
+
+from pbx_sms.outbox.model import Failed, OutboxError, Reason, Released, RetryLater, Sent, Status
+from pbx_sms.outbox.policy import AccountLimits
+
+World = MemoryWorld | SqlWorld
+LEASE_S = 30.0
+A = "+48601000001"
+B = "+48601000002"
+MANAGER = "+48600100100"
+
+
+class OutboxContract:
+    """Every test here runs on each store; subclasses provide the ``world`` fixture."""
+
+    # --- queueing and claiming ---------------------------------------------------------------
+
+    def test_row_is_claimed_only_once_due(self, world: World) -> None:
+        account = world.account()
+        report = world.store.enqueue([sms(account, due_at=T0 + timedelta(seconds=60))], T0)
+        assert len(report.queued) == 1
+        assert world.store.claim_due("w1", T0 + timedelta(seconds=59), 10, LEASE_S) == []
+        [row] = world.store.claim_due("w1", T0 + timedelta(seconds=60), 10, LEASE_S)
+        assert row.id == report.queued[0]
+        assert row.status is Status.SENDING
+        assert row.attempts == 1
+        assert row.locked_by == "w1"
+        assert row.locked_until == T0 + timedelta(seconds=60 + LEASE_S)
+        assert row.text == "Dziękujemy za rozmowę"
+        assert row.due_at.tzinfo is not None
+
+    def test_same_rule_call_and_recipient_is_queued_once(self, world: World) -> None:
+        account = world.account()
+        first = sms(account, call_id="linked-1")
+        report = world.store.enqueue([first], T0)
+        again = world.store.enqueue([first, sms(account, call_id="linked-1", to=MANAGER, other_party=A)], T0)
+        assert again.duplicates == 1
+        assert len(again.queued) == 1
+        assert len(world.store.list()) == 2
+        assert report.queued[0] not in again.queued
+
+    def test_idempotency_keys_are_random_uuids(self, world: World) -> None:
+        account = world.account()
+        world.store.enqueue([sms(account) for _ in range(5)], T0)
+        keys = {row.idempotency_key for row in world.store.list()}
+        assert len(keys) == 5
+        assert all(uuid.UUID(key).version == 4 for key in keys)
+
+    def test_claim_takes_earliest_first_and_respects_limit(self, world: World) -> None:
+        account = world.account()
+        world.store.enqueue([sms(account, due_at=T0 + timedelta(seconds=s)) for s in (3, 1, 2)], T0)
+        claimed = world.store.claim_due("w1", T0 + timedelta(seconds=5), 2, LEASE_S)
+        assert [row.due_at for row in claimed] == [T0 + timedelta(seconds=1), T0 + timedelta(seconds=2)]
+        [last] = world.store.claim_due("w1", T0 + timedelta(seconds=5), 2, LEASE_S)
+        assert last.due_at == T0 + timedelta(seconds=3)
+
+    def test_leased_row_is_not_claimed_again_until_the_lease_expires(self, world: World) -> None:
+        account = world.account()
+        world.store.enqueue([sms(account)], T0)
+        [first] = world.store.claim_due("w1", T0, 10, LEASE_S)
+        assert world.store.claim_due("w2", T0 + timedelta(seconds=LEASE_S - 1), 10, LEASE_S) == []
+        [again] = world.store.claim_due("w2", T0 + timedelta(seconds=LEASE_S), 10, LEASE_S)
+        assert again.id == first.id
+        assert again.idempotency_key == first.idempotency_key
+        assert again.attempts == 2
+        assert again.locked_by == "w2"
+        # The first worker lost its lease: its late report must not overwrite the new holder's.
+        assert world.store.apply("w1", [Sent(first.id, "http", "late")], T0 + timedelta(seconds=LEASE_S + 1)) == 0
+        assert world.store.apply("w2", [Sent(first.id, "http", "m-2")], T0 + timedelta(seconds=LEASE_S + 1)) == 1
+        row = world.store.get(first.id)
+        assert row is not None
+        assert (row.status, row.message_id, row.locked_by) == (Status.SENT, "m-2", None)
+
+    # --- outcomes ------------------------------------------------------------------------------
+
+    def test_outcomes_are_recorded(self, world: World) -> None:
+        account = world.account()
+        world.store.enqueue([sms(account) for _ in range(4)], T0)
+        rows = world.store.claim_due("w1", T0, 10, LEASE_S)
+        later = T0 + timedelta(seconds=90)
+        now = T0 + timedelta(seconds=1)
+        applied = world.store.apply(
+            "w1",
+            [
+                Sent(rows[0].id, "http", "msg-1"),
+                RetryLater(rows[1].id, later, "HTTP 503: busy"),
+                Failed(rows[2].id, "permanent: HTTP 400: bad number"),
+                Released(rows[3].id),
+            ],
+            now,
+        )
+        assert applied == 4
+        sent, retried, failed, released = (world.store.get(row.id) for row in rows)
+        assert sent and (sent.status, sent.gateway, sent.message_id) == (Status.SENT, "http", "msg-1")
+        assert retried and (retried.status, retried.due_at, retried.last_error) == (
+            Status.QUEUED,
+            later,
+            "HTTP 503: busy",
+        )
+        assert retried.attempts == 1 and retried.locked_by is None
+        assert failed and (failed.status, failed.reason) == (Status.FAILED, "permanent: HTTP 400: bad number")
+        assert released and (released.status, released.due_at, released.attempts) == (Status.QUEUED, now, 1)
+        assert world.store.next_due_at() == now
+
+    def test_next_due_at_covers_queued_rows_and_expiring_leases(self, world: World) -> None:
+        account = world.account()
+        assert world.store.next_due_at() is None
+        world.store.enqueue([sms(account, due_at=T0), sms(account, due_at=T0 + timedelta(hours=1))], T0)
+        assert world.store.next_due_at() == T0
+        world.store.claim_due("w1", T0, 1, LEASE_S)
+        assert world.store.next_due_at() == T0 + timedelta(seconds=LEASE_S)
+
+    # --- limits: at enqueue and at claim ------------------------------------------------------
+
+    def test_matcher_suppression_is_stored_with_its_reason(self, world: World) -> None:
+        account = world.account()
+        report = world.store.enqueue([sms(account, to="anonymous", reason="anonymous")], T0)
+        assert report.queued == ()
+        [(row_id, reason)] = report.suppressed
+        assert reason == "anonymous"
+        row = world.store.get(row_id)
+        assert row and (row.status, row.reason) == (Status.SUPPRESSED, "anonymous")
+        assert world.store.claim_due("w1", T0, 10, LEASE_S) == []
+
+    def test_inactive_service_suppresses_at_enqueue_and_at_claim(self, world: World) -> None:
+        off = world.account(AccountLimits(sms_enabled=False))
+        report = world.store.enqueue([sms(off)], T0)
+        assert [reason for _, reason in report.suppressed] == [Reason.SERVICE_INACTIVE]
+        on = world.account()
+        [queued] = world.store.enqueue([sms(on)], T0).queued
+        world.set_limits(on, AccountLimits(sms_enabled=False))
+        assert world.store.claim_due("w1", T0, 10, LEASE_S) == []
+        row = world.store.get(queued)
+        assert row and (row.status, row.reason) == (Status.SUPPRESSED, Reason.SERVICE_INACTIVE)
+
+    def test_opt_outs_per_account_and_global(self, world: World) -> None:
+        account, other = world.account(), world.account()
+        world.optout(A, account_id=account)
+        world.optout(MANAGER)
+        report = world.store.enqueue([sms(account, to=A), sms(account, to=MANAGER), sms(other, to=A)], T0)
+        assert sorted(reason for _, reason in report.suppressed) == [Reason.OPTED_OUT, Reason.OPTED_OUT]
+        [allowed] = report.queued
+        row = world.store.get(allowed)
+        assert row and (row.account_id, row.to) == (other, A)
+
+    def test_opt_out_after_queueing_suppresses_at_claim(self, world: World) -> None:
+        account = world.account()
+        [row_id] = world.store.enqueue([sms(account, to=B)], T0).queued
+        world.optout(B)
+        assert world.store.claim_due("w1", T0, 10, LEASE_S) == []
+        row = world.store.get(row_id)
+        assert row and (row.status, row.reason) == (Status.SUPPRESSED, Reason.OPTED_OUT)
+
+    def test_daily_cap_counts_sent_sms_of_the_local_day(self, world: World) -> None:
+        # Warsaw is UTC+1 in March: the local day of T0 (09:00 UTC) began at 23:00 UTC the day before.
+        account = world.account(AccountLimits(daily_cap=2, timezone="Europe/Warsaw"))
+        yesterday_local = datetime(2026, 3, 9, 22, 30, tzinfo=UTC)
+        world.store.enqueue([sms(account, due_at=yesterday_local)], yesterday_local)
+        [old] = world.store.claim_due("w1", yesterday_local, 10, LEASE_S)
+        world.store.apply("w1", [Sent(old.id, "log", None)], yesterday_local)
+        report = world.store.enqueue([sms(account, to=f"+4860100000{i}") for i in range(3)], T0)
+        assert len(report.queued) == 3
+        claimed = world.store.claim_due("w1", T0, 10, LEASE_S)
+        assert len(claimed) == 2
+        [capped] = world.store.list(statuses=[Status.SUPPRESSED])
+        assert capped.reason == Reason.DAILY_CAP
+        # A full cap also stops new SMS at the door.
+        late = world.store.enqueue([sms(account, to=B)], T0 + timedelta(hours=1))
+        assert [reason for _, reason in late.suppressed] == [Reason.DAILY_CAP]
+        # The next local day starts afresh (23:00 UTC = midnight in Warsaw).
+        tomorrow = datetime(2026, 3, 10, 23, 0, tzinfo=UTC)
+        assert len(world.store.enqueue([sms(account, to=B, due_at=tomorrow)], T0).queued) == 1
+
+    def test_min_interval_protects_the_other_party_only(self, world: World) -> None:
+        account = world.account()
+        first = sms(account, to=A, min_interval_s=3600)
+        world.store.enqueue([first, sms(account, to=MANAGER, other_party=A, to_other_party=False)], T0)
+        assert len(world.store.claim_due("w1", T0, 10, LEASE_S)) == 2
+        later = T0 + timedelta(minutes=30)
+        report = world.store.enqueue(
+            [
+                sms(account, to=A, min_interval_s=3600, due_at=later),
+                sms(account, to=MANAGER, other_party=A, to_other_party=False, min_interval_s=3600, due_at=later),
+                sms(account, rule_id=2, to=A, min_interval_s=3600, due_at=later),
+            ],
+            later,
+        )
+        [(_, reason)] = report.suppressed
+        assert reason == Reason.MIN_INTERVAL
+        assert len(report.queued) == 2
+        after = T0 + timedelta(seconds=3600)
+        assert len(world.store.enqueue([sms(account, to=A, min_interval_s=3600, due_at=after)], after).queued) == 1
+
+    def test_min_interval_holds_within_one_claim_batch(self, world: World) -> None:
+        account = world.account()
+        # Two missed calls a minute apart: both queued, only the first one goes out.
+        world.store.enqueue([sms(account, to=A, min_interval_s=600, due_at=T0)], T0)
+        world.store.enqueue([sms(account, to=A, min_interval_s=600, due_at=T0 + timedelta(seconds=1))], T0)
+        claimed = world.store.claim_due("w1", T0 + timedelta(seconds=2), 10, LEASE_S)
+        assert [row.due_at for row in claimed] == [T0]
+        [suppressed] = world.store.list(statuses=[Status.SUPPRESSED])
+        assert suppressed.reason == Reason.MIN_INTERVAL
+
+    def test_cap_holds_under_concurrent_claimers(self, world: World) -> None:
+        account = world.account(AccountLimits(daily_cap=7, timezone="UTC"))
+        world.store.enqueue([sms(account, to=f"+486010{i:05d}") for i in range(40)], T0)
+        claimed: list[int] = []
+        barrier = threading.Barrier(4)
+
+        def claim(worker: str) -> None:
+            barrier.wait()
+            for _ in range(20):
+                claimed.extend(row.id for row in world.store.claim_due(worker, T0, 3, LEASE_S))
+
+        threads = [threading.Thread(target=claim, args=(f"w{i}",)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(claimed) == len(set(claimed)) == 7
+        assert len(world.store.list(statuses=[Status.SUPPRESSED])) == 33
+
+    def test_concurrent_claimers_never_share_a_row(self, world: World) -> None:
+        account = world.account()
+        world.store.enqueue([sms(account, to=f"+486011{i:05d}") for i in range(60)], T0)
+        claimed: dict[str, list[int]] = {f"w{i}": [] for i in range(4)}
+        barrier = threading.Barrier(4)
+
+        def claim(worker: str) -> None:
+            barrier.wait()
+            while batch := world.store.claim_due(worker, T0, 4, LEASE_S):
+                claimed[worker].extend(row.id for row in batch)
+
+        threads = [threading.Thread(target=claim, args=(name,)) for name in claimed]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        every = [row_id for ids in claimed.values() for row_id in ids]
+        assert len(every) == len(set(every)) == 60
+
+    # --- cancelling ---------------------------------------------------------------------------
+
+    def test_answered_call_cancels_pending_sms_for_that_party(self, world: World) -> None:
+        account, other = world.account(), world.account()
+        due = T0 + timedelta(minutes=10)
+        ended = T0
+        report = world.store.enqueue(
+            [
+                sms(account, to=A, cancel_on_reach=True, due_at=due, call_ended_at=ended),
+                sms(
+                    account,
+                    to=MANAGER,
+                    other_party=A,
+                    to_other_party=False,
+                    cancel_on_reach=True,
+                    due_at=due,
+                    call_ended_at=ended,
+                ),
+                sms(account, to=B, cancel_on_reach=True, due_at=due, call_ended_at=ended),
+                sms(account, rule_id=3, to=A, cancel_on_reach=False, due_at=due, call_ended_at=ended),
+                sms(other, to=A, cancel_on_reach=True, due_at=due, call_ended_at=ended),
+            ],
+            T0,
+        )
+        assert len(report.queued) == 5
+        assert world.store.cancel_reached(account, A, "answered-call", T0 + timedelta(minutes=2)) == 2
+        cancelled = world.store.list(statuses=[Status.CANCELLED])
+        assert {(row.to, row.reason) for row in cancelled} == {(A, Reason.REACHED_PERSON), (MANAGER, "reached_person")}
+        assert len(world.store.list(statuses=[Status.QUEUED])) == 3
+
+    def test_an_earlier_answered_call_cancels_nothing(self, world: World) -> None:
+        account = world.account()
+        world.store.enqueue([sms(account, to=A, cancel_on_reach=True, call_ended_at=T0)], T0)
+        assert world.store.cancel_reached(account, A, "older-call", T0 - timedelta(minutes=5)) == 0
+
+    def test_admin_cancel_and_retry(self, world: World) -> None:
+        account = world.account()
+        world.store.enqueue([sms(account), sms(account)], T0)
+        first, second = world.store.claim_due("w1", T0, 1, LEASE_S) + world.store.list(statuses=[Status.QUEUED])
+        with pytest.raises(OutboxError, match="only queued"):
+            world.store.cancel(first.id, T0)
+        cancelled = world.store.cancel(second.id, T0)
+        assert (cancelled.status, cancelled.reason) == (Status.CANCELLED, Reason.CANCELLED_BY_ADMIN)
+        world.store.apply("w1", [Failed(first.id, "permanent: HTTP 400")], T0)
+        later = T0 + timedelta(hours=2)
+        retried = world.store.retry(first.id, later)
+        assert (retried.status, retried.due_at, retried.attempts, retried.reason) == (Status.QUEUED, later, 0, None)
+        assert retried.idempotency_key == first.idempotency_key
+        with pytest.raises(OutboxError, match="only failed"):
+            world.store.retry(first.id, later)
+        with pytest.raises(OutboxError, match="no SMS with id 999999"):
+            world.store.cancel(999999, T0)
+
+    def test_deleted_rule_cancels_its_queued_sms_and_keeps_its_name(self, world: World) -> None:
+        account = world.account()
+        world.store.enqueue([sms(account, rule_id=7), sms(account, rule_id=7), sms(account, rule_id=8)], T0)
+        assert world.store.cancel_rule(7, T0) == 2
+        cancelled = world.store.list(statuses=[Status.CANCELLED])
+        assert {(row.rule_name, row.reason) for row in cancelled} == {("rule 7", Reason.RULE_DELETED)}
+
+    # --- the SMS log --------------------------------------------------------------------------
+
+    def test_list_filters_newest_first(self, world: World) -> None:
+        account = world.account()
+        world.store.enqueue([sms(account, to=A)], T0)
+        world.store.enqueue([sms(account, to=B)], T0 + timedelta(minutes=1))
+        world.store.enqueue([sms(account, to=MANAGER, other_party=A, to_other_party=False)], T0 + timedelta(minutes=2))
+        assert [row.to for row in world.store.list()] == [MANAGER, B, A]
+        assert [row.to for row in world.store.list(number=A)] == [MANAGER, A]
+        assert [row.to for row in world.store.list(since=T0 + timedelta(minutes=1))] == [MANAGER, B]
+        assert [row.to for row in world.store.list(limit=1)] == [MANAGER]
+        assert world.store.list(statuses=[Status.SENT]) == []
+
+
+class TestMemoryOutbox(OutboxContract):
+    @pytest.fixture
+    def world(self) -> MemoryWorld:
+        return MemoryWorld()
+
+
+class TestSqlOutbox(OutboxContract):
+    @pytest.fixture
+    def world(self, database_url: str) -> Iterator[SqlWorld]:
+        with sql_world(database_url) as world:
+            yield world
+
+    def test_rule_deletion_hook_cancels_in_the_callers_transaction(self, world: SqlWorld) -> None:
+        from pbx_sms.storage.hooks import rule_deleted
+
+        account = world.account()
+        world.store.enqueue([sms(account, rule_id=11, due_at=T0 + timedelta(days=1))], T0)
+        with world.database.session() as session:
+            assert rule_deleted(session, rule_id=11, account_name="x", rule_name="rule 11") == 1
+        [row] = world.store.list()
+        assert (row.status, row.reason, row.rule_name) == (Status.CANCELLED, Reason.RULE_DELETED, "rule 11")
