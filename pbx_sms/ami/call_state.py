@@ -1,0 +1,102 @@
+"""What the call tracker remembers about one call (one Linkedid) while it is in progress.
+
+Plain mutable records, no logic beyond bookkeeping: the tracker fills them from AMI events,
+the classifier (pbx_sms.ami.classify) reads them once the call is over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Caller ID values Asterisk uses as a placeholder before the real one is known.
+PLACEHOLDER_IDS = frozenset({"", "<unknown>"})
+# Extensions that carry no dialled number ("s" = start, used by Originate and PJSIP endpoints).
+PLACEHOLDER_EXTENS = frozenset({"", "s"})
+
+
+@dataclass(slots=True)
+class ChannelState:
+    """One channel (one Uniqueid) of a call."""
+
+    uniqueid: str
+    name: str
+    created_at_s: float
+    # The first real dialplan location and caller ID the channel showed: where the call entered
+    # the PBX and who placed it (later events may show values the dialplan rewrote).
+    context: str = ""
+    exten: str = ""
+    caller_num: str = ""
+    # The caller ID the channel shows last (an outbound route may set the company number here).
+    last_caller_num: str = ""
+    was_up: bool = False
+    # Rung by a Dial/Queue/Originate: its answering is a callee's, not the PBX taking the call.
+    dial_destination: bool = False
+    bridge_id: str | None = None
+    hung_up_at_s: float | None = None
+    hangup_cause: str = ""
+
+    @property
+    def hung_up(self) -> bool:
+        return self.hung_up_at_s is not None
+
+    def note_location(self, context: str, exten: str) -> None:
+        if not self.exten and exten not in PLACEHOLDER_EXTENS:
+            self.context = context
+            self.exten = exten
+
+    def note_caller(self, caller_num: str) -> None:
+        if caller_num in PLACEHOLDER_IDS:
+            return
+        if not self.caller_num:
+            self.caller_num = caller_num
+        self.last_caller_num = caller_num
+
+
+@dataclass(slots=True)
+class CdrRecord:
+    """The part of a Cdr event the classifier may fall back on (never its local-time fields)."""
+
+    uniqueid: str
+    disposition: str
+    destination_channel: str
+    billable_s: int
+
+
+@dataclass(slots=True)
+class CallState:
+    """Everything known about one Linkedid so far."""
+
+    linkedid: str
+    opened_now_s: float
+    started_at_s: float
+    channels: dict[str, ChannelState] = field(default_factory=dict)
+    direction_var: str = ""
+    did_var: str = ""
+    # Outcomes of dial attempts made by a caller channel (not Originate-level), in order.
+    dial_statuses: list[str] = field(default_factory=list)
+    dialled_legs: set[str] = field(default_factory=set)
+    ended_legs: set[str] = field(default_factory=set)
+    # The moment a person answered (DialEnd ANSWER / AgentConnect) and who did.
+    person_answer_at_s: float | None = None
+    answered_legs: set[str] = field(default_factory=set)
+    # Periods in which two parties of this call were bridged together.
+    connected_since_s: float | None = None
+    first_connected_at_s: float | None = None
+    last_disconnected_at_s: float | None = None
+    cdrs: list[CdrRecord] = field(default_factory=list)
+    ended_at_s: float | None = None
+    # Set (in tracker clock) once every channel has hung up: emit after this deadline.
+    emit_deadline_s: float | None = None
+
+    @property
+    def open_channels(self) -> int:
+        return sum(1 for channel in self.channels.values() if not channel.hung_up)
+
+    def origin(self) -> ChannelState | None:
+        """The channel that started the call: the one whose Uniqueid is the Linkedid, else the oldest."""
+        channel = self.channels.get(self.linkedid)
+        if channel is not None:
+            return channel
+        if not self.channels:
+            return None
+        return min(self.channels.values(), key=lambda c: (c.created_at_s, c.uniqueid))

@@ -1,0 +1,196 @@
+"""Turn the tracked state of a finished call into a CompletedCall (pure).
+
+Status, over all legs of the call:
+- ``answered``: a person's leg was connected to the caller: a dial attempt by a caller channel ended
+  in ANSWER (a queue's member answering is one too), or two parties of the call were bridged.
+  The PBX answering the caller itself (IVR, queue ``Answer()``) is not a person.
+- ``no_answer``: a leg rang unanswered (NOANSWER), the caller hung up while it rang (CANCEL), or the
+  PBX had answered the caller (queue/IVR) and nobody took the call before it ended.
+- ``busy``: a leg was busy.
+- ``failed``: congestion, unreachable, or any other failure.
+Talk time runs from the person's answer until the last moment two parties were bridged, floored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from pbx_sms.ami.call_state import CallState, ChannelState
+from pbx_sms.core.call import CallStatus, CompletedCall, Direction
+from pbx_sms.core.phone import Party, classify_party, normalise
+
+if TYPE_CHECKING:
+    from pbx_sms.ami.tracker import TrackerConfig
+
+# DialEnd statuses meaning a leg rang (or was about to) and nobody took it.
+RANG_STATUSES = frozenset({"NOANSWER", "CANCEL", "RINGING", "PROGRESS", "PROCEEDING", "ABORT"})
+BUSY_STATUSES = frozenset({"BUSY"})
+# Cdr dispositions (fallback when no dial events were seen at all).
+CDR_STATUS: dict[str, CallStatus] = {
+    "ANSWERED": "answered",
+    "NO ANSWER": "no_answer",
+    "BUSY": "busy",
+    "FAILED": "failed",
+    "CONGESTION": "failed",
+}
+# Q.850 hangup causes of a call that never reached any leg.
+BUSY_CAUSES = frozenset({"17"})
+FAILURE_CAUSES = frozenset({"1", "2", "3", "22", "27", "28", "34", "38", "41", "42", "44", "47", "58", "88"})
+DIRECTION_VALUES: dict[str, Direction] = {
+    "in": "in",
+    "inbound": "in",
+    "incoming": "in",
+    "out": "out",
+    "outbound": "out",
+    "outgoing": "out",
+    "internal": "internal",
+}
+UNKNOWN_CALLER = "<unknown>"
+
+
+@dataclass(frozen=True, slots=True)
+class Parties:
+    direction: Direction
+    number: str | None
+    other_party: str
+
+
+def classify_call(call: CallState, config: TrackerConfig) -> CompletedCall:
+    """The CompletedCall for a call whose channels have all hung up (or that is flushed)."""
+    ended_at_s = call.ended_at_s if call.ended_at_s is not None else call.started_at_s
+    status, talk_s = call_status(call, ended_at_s)
+    parties = call_parties(call, config)
+    return CompletedCall(
+        call_id=call.linkedid,
+        direction=parties.direction,
+        number=parties.number,
+        other_party=parties.other_party,
+        status=status,
+        talk_s=talk_s,
+        started_at=_utc(call.started_at_s),
+        ended_at=_utc(max(ended_at_s, call.started_at_s)),
+    )
+
+
+def call_status(call: CallState, ended_at_s: float) -> tuple[CallStatus, int]:
+    """(status, talk seconds) over all legs of the call."""
+    answer_at_s = _earliest(call.person_answer_at_s, call.first_connected_at_s)
+    if answer_at_s is not None:
+        return "answered", _floor_seconds(_talk_end_s(call, ended_at_s) - answer_at_s)
+    statuses = set(call.dial_statuses)
+    unresolved_legs = call.dialled_legs - call.ended_legs
+    if statuses & RANG_STATUSES or unresolved_legs:
+        return "no_answer", 0
+    if any(channel.was_up and not channel.dial_destination for channel in call.channels.values()):
+        # The PBX itself answered (queue, IVR) and no person ever took the call: the caller waited
+        # and gave up or was timed out, whatever the legs tried meanwhile said (busy members...).
+        return "no_answer", 0
+    if statuses & BUSY_STATUSES:
+        return "busy", 0
+    if statuses:
+        return "failed", 0
+    return _status_without_dials(call, call.origin())
+
+
+def _status_without_dials(call: CallState, origin: ChannelState | None) -> tuple[CallStatus, int]:
+    # No dial events at all (lost, or a dialplan that never dialled): fall back on the CDRs of dial
+    # attempts (those with a destination channel; the caller's own CDR only says the PBX answered).
+    cdr_statuses = [CDR_STATUS.get(cdr.disposition, "failed") for cdr in call.cdrs if cdr.destination_channel]
+    for status in ("answered", "no_answer", "busy", "failed"):
+        if status in cdr_statuses:
+            talk_s = 0
+            if status == "answered":
+                talk_s = max(
+                    cdr.billable_s for cdr in call.cdrs if cdr.destination_channel and cdr.disposition == "ANSWERED"
+                )
+            return status, talk_s  # type: ignore[return-value]
+    cause = origin.hangup_cause if origin is not None else ""
+    if cause in BUSY_CAUSES:
+        return "busy", 0
+    if cause in FAILURE_CAUSES:
+        return "failed", 0
+    return "no_answer", 0
+
+
+def _talk_end_s(call: CallState, ended_at_s: float) -> float:
+    if call.connected_since_s is not None:
+        return ended_at_s  # still bridged when the state ended (flushed, or a lost BridgeLeave)
+    if call.last_disconnected_at_s is not None:
+        return call.last_disconnected_at_s
+    # Answered but never bridged (the caller hung up at the moment of answer): until the leg left.
+    leg_ends = [
+        channel.hung_up_at_s
+        for uniqueid in call.answered_legs
+        if (channel := call.channels.get(uniqueid)) is not None and channel.hung_up_at_s is not None
+    ]
+    return max(leg_ends, default=ended_at_s)
+
+
+def call_parties(call: CallState, config: TrackerConfig) -> Parties:
+    """Direction, company number and the other party."""
+    origin = call.origin()
+    caller_raw = (origin.caller_num if origin else "") or UNKNOWN_CALLER
+    called_raw = origin.exten if origin else ""
+    caller = classify_party(caller_raw, config.country, config.internal_max_digits)
+    called = classify_party(called_raw, config.country, config.internal_max_digits)
+    direction = DIRECTION_VALUES.get(call.direction_var.strip().lower())
+    if direction is None:
+        direction = _direction_from_dialplan(origin, caller, called, config)
+    if direction == "internal":
+        return Parties("internal", None, called.raw or called_raw)
+    did = _company_number(call.did_var, config.country)
+    if direction == "in":
+        number = did or called.e164
+        return Parties("in", number, caller.display)
+    number = did or _outbound_company_number(call.channels.values(), called, config)
+    return Parties("out", number, called.display)
+
+
+def _direction_from_dialplan(
+    origin: ChannelState | None, caller: Party, called: Party, config: TrackerConfig
+) -> Direction:
+    if caller.kind == "internal" and called.kind == "internal":
+        return "internal"
+    context = origin.context if origin else ""
+    if context in config.inbound_contexts:
+        return "in"
+    if context in config.outbound_contexts:
+        return "out"
+    # Neither context is configured: an extension dialling a public number calls out; anything
+    # else came in from outside.
+    if caller.kind == "internal" and called.e164 is not None:
+        return "out"
+    return "in"
+
+
+def _company_number(did_var: str, country: str) -> str | None:
+    value = did_var.strip()
+    if not value:
+        return None
+    return normalise(value, country) or value
+
+
+def _outbound_company_number(channels: Iterable[ChannelState], called: Party, config: TrackerConfig) -> str | None:
+    # Without PBXSMS_DID the company number is the caller ID the outbound route presented.
+    for channel in sorted(channels, key=lambda c: c.created_at_s):
+        party = classify_party(channel.last_caller_num, config.country, config.internal_max_digits)
+        if party.e164 is not None and party.e164 != called.e164:
+            return party.e164
+    return None
+
+
+def _earliest(*values: float | None) -> float | None:
+    present = [value for value in values if value is not None]
+    return min(present) if present else None
+
+
+def _floor_seconds(duration_s: float) -> int:
+    return max(0, math.floor(duration_s))
+
+
+def _utc(epoch_s: float) -> datetime:
+    return datetime.fromtimestamp(math.floor(epoch_s), tz=UTC)
