@@ -33,7 +33,7 @@ AllowCountryOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--allow-country",
-        help="Country the account may text (repeat for several; '*' = any). Replaces the list.",
+        help="Country the account may text (repeat for several). Replaces the list.",
         show_default=False,
     ),
 ]

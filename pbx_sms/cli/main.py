@@ -34,7 +34,8 @@ from pbx_sms.cli import simulate as simulate_cli  # noqa: E402
 
 app.add_typer(rules_cli.app, name="rules")
 app.command("simulate")(simulate_cli.simulate)
-from pbx_sms.cli import accounts, db, numbers, optout, senders  # noqa: E402
+# rules_db adds import/export/list/show/enable/disable/delete to the rules app.
+from pbx_sms.cli import accounts, db, numbers, optout, rules_db, senders  # noqa: E402, F401
 
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(numbers.app, name="numbers")

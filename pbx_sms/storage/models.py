@@ -63,7 +63,7 @@ class Account(TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     timezone: Mapped[str] = mapped_column(String(64))
     country: Mapped[str] = mapped_column(String(2))
-    # Comma-separated ISO codes the account may text; "*" = any country.
+    # Comma-separated ISO codes the account may text (e.g. "DE,PL"); empty = its own country only.
     allowed_countries: Mapped[str] = mapped_column(String(400))
     sms_enabled: Mapped[bool] = mapped_column(Boolean, server_default=true(), default=True)
     daily_cap: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pbx_sms.storage.values import ANY_COUNTRY
+from pbx_sms.core.matching import AccountPolicy
 
 DEFAULT_ACCOUNT = "default"
 
@@ -22,8 +22,16 @@ class AccountConfig:
     daily_cap: int | None
 
     def allows_country(self, region: str | None) -> bool:
-        """Whether an SMS to a number in ``region`` (ISO code) may be sent."""
-        if ANY_COUNTRY in self.allowed_countries:
-            return True
+        """Whether an SMS to a number in ``region`` (ISO code) may be sent (empty list: own country)."""
         allowed = self.allowed_countries or (self.country,)
         return region is not None and region.upper() in allowed
+
+    def policy(self) -> AccountPolicy:
+        """The account as the rule matcher sees it."""
+        return AccountPolicy(
+            name=self.name,
+            timezone=self.timezone,
+            country=self.country,
+            allowed_countries=frozenset(self.allowed_countries),
+            sms_enabled=self.sms_enabled,
+        )

@@ -12,13 +12,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pbx_sms.core.matching import AccountPolicy
 from pbx_sms.core.rulefile import dump_rule_file
 from pbx_sms.core.rules import Rule, RuleFile
 from pbx_sms.storage.accounts import account_for_number, get_account, to_config
 from pbx_sms.storage.errors import NotFound, Refused, StorageError
 from pbx_sms.storage.hooks import rule_deleted
 from pbx_sms.storage.models import Account, CompanyNumber, RuleRow, Sender
-from pbx_sms.storage.records import DEFAULT_ACCOUNT, AccountConfig
+from pbx_sms.storage.records import DEFAULT_ACCOUNT
 from pbx_sms.storage.rule_rows import RULE_COLUMNS, RuleProblem, StoredRuleInvalid, columns_to_rule, rule_to_columns
 
 log = logging.getLogger(__name__)
@@ -303,14 +304,15 @@ def load_enabled_rules(session: Session, account_name: str) -> tuple[list[Stored
     return [stored for stored in rules if stored.valid], [problem for stored in rules for problem in stored.problems]
 
 
-def load_account_rules(session: Session, account_name: str) -> tuple[AccountConfig, list[Rule]]:
-    """What a dry run needs: the account's settings and its enabled, valid rules (invalid ones logged)."""
+def load_account_rules(session: Session, account_name: str) -> tuple[AccountPolicy, list[Rule]]:
+    """What a dry run needs: the account as the matcher sees it and its enabled, valid rules
+    (invalid ones are logged and left out)."""
     account = to_config(get_account(session, account_name))
     valid, problems = load_enabled_rules(session, account_name)
     log_problems(problems)
-    return account, [stored.rule for stored in valid if stored.rule is not None]
+    return account.policy(), [stored.rule for stored in valid if stored.rule is not None]
 
 
-def load_rules_for_number(session: Session, e164: str | None) -> tuple[AccountConfig, list[Rule]]:
+def load_rules_for_number(session: Session, e164: str | None) -> tuple[AccountPolicy, list[Rule]]:
     """Like load_account_rules, for the account that owns this company number (``default`` if none)."""
     return load_account_rules(session, account_for_number(session, e164).name)

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pbx_sms.storage.errors import InvalidValue
 
-ANY_COUNTRY = "*"
 _ALPHANUMERIC_SENDER = re.compile(r"[A-Za-z0-9 ._-]{1,11}")
 _NUMERIC_SENDER = re.compile(r"\+?[0-9]{1,15}")
 
@@ -50,11 +49,8 @@ def check_daily_cap(value: int | None) -> int | None:
 
 
 def encode_countries(codes: Iterable[str]) -> str:
-    """Allowed countries → the column text: sorted ISO codes joined by commas, or ``*`` for any."""
-    cleaned = {code.strip() for code in codes}
-    if ANY_COUNTRY in cleaned:
-        return ANY_COUNTRY
-    return ",".join(sorted(check_country(code) for code in cleaned if code))
+    """Allowed countries → the column text: sorted ISO codes joined by commas."""
+    return ",".join(sorted({check_country(code) for code in codes if code.strip()}))
 
 
 def decode_list(column: str | None) -> list[str]:
