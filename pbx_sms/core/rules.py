@@ -208,7 +208,8 @@ class Schedule(_Model):
     @field_validator("weekdays")
     @classmethod
     def _unique_weekdays(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else _unique(value, "weekday")
+        # Kept in week order, so a rule and its exported document compare equal.
+        return None if value is None else sorted(_unique(value, "weekday"), key=WEEKDAYS.index)
 
     def compile(self) -> TimeWindows:
         return TimeWindows.build(
@@ -334,7 +335,7 @@ def rule_to_document(rule: Rule) -> dict[str, Any]:
         if schedule.dates is not None:
             part["dates"] = [{"from": item.from_, "to": item.to} for item in schedule.dates]
         if schedule.weekdays is not None:
-            part["weekdays"] = sorted(schedule.weekdays, key=WEEKDAYS.index)
+            part["weekdays"] = list(schedule.weekdays)
         if schedule.hours is not None:
             part["hours"] = [{"from": window.from_, "to": window.to} for window in schedule.hours]
         when["schedule"] = part
