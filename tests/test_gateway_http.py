@@ -1,0 +1,208 @@
+"""The http gateway against a real HTTP server on 127.0.0.1, on every path."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from http_server import LoopbackHttpServer, Recorded, Reply
+
+from pbx_sms.config import load_settings
+from pbx_sms.gateways.base import GatewayConfigError, OutgoingSms
+from pbx_sms.gateways.http import HttpGateway, create
+from pbx_sms.gateways.registry import create_gateway
+
+TOKEN = "s3cr3t-token-value"
+SMS = OutgoingSms(
+    idempotency_key="0f8fad5b-d9cb-469f-a165-70867728950e",
+    to="+48601234567",
+    sender="ACME",
+    text="Zażółć gęślą jaźń — dziękujemy!",
+    parts=1,
+    encoding="UCS-2",
+)
+
+
+@pytest.fixture
+def server() -> Iterator[LoopbackHttpServer]:
+    with LoopbackHttpServer() as running:
+        yield running
+
+
+@pytest.fixture
+async def gateway(server: LoopbackHttpServer) -> AsyncIterator[HttpGateway]:
+    gateway = HttpGateway(server.url, token=TOKEN, timeout_s=0.3)
+    yield gateway
+    await gateway.close()
+
+
+async def test_2xx_is_sent_with_the_message_id_and_the_request_is_complete(
+    server: LoopbackHttpServer, gateway: HttpGateway
+) -> None:
+    result = await gateway.send(SMS)
+    assert (result.outcome, result.message_id) == ("sent", "msg-1")
+    [request] = server.requests
+    assert request.method == "POST"
+    assert request.json == {"id": SMS.idempotency_key, "to": SMS.to, "from": "ACME", "text": SMS.text}
+    assert request.headers["idempotency-key"] == SMS.idempotency_key
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
+    assert request.headers["content-type"] == "application/json"
+
+
+async def test_no_token_no_authorization_header(server: LoopbackHttpServer) -> None:
+    gateway = HttpGateway(server.url, timeout_s=1)
+    try:
+        assert (await gateway.send(SMS)).outcome == "sent"
+    finally:
+        await gateway.close()
+    assert "authorization" not in server.requests[0].headers
+
+
+async def test_message_id_from_a_nested_or_numeric_field(server: LoopbackHttpServer) -> None:
+    server.reply(201, {"data": {"sid": 12345}})
+    gateway = HttpGateway(server.url, id_field="data.sid", timeout_s=1)
+    try:
+        result = await gateway.send(SMS)
+    finally:
+        await gateway.close()
+    assert (result.outcome, result.message_id) == ("sent", "12345")
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(200, b"<html>queued</html>", "text/html"),
+        Reply(200, b"{not json", "application/json"),
+        Reply(202, b'["a", "list"]'),
+        Reply(200, b'{"status": "ok"}'),
+        Reply(200, b'{"id": {"nested": true}}'),
+        Reply(204, b""),
+        Reply(200, b"\xff\xfe\xfa", "application/json"),
+    ],
+)
+async def test_2xx_with_an_odd_body_is_sent_without_an_id(
+    server: LoopbackHttpServer, gateway: HttpGateway, reply: Reply, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.respond_with(lambda _request: reply)
+    with caplog.at_level(logging.WARNING, logger="pbx_sms.gateways.http"):
+        result = await gateway.send(SMS)
+    assert (result.outcome, result.message_id) == ("sent", None)
+    assert SMS.idempotency_key in caplog.text
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 429, 408])
+async def test_server_trouble_and_throttling_are_transient(
+    server: LoopbackHttpServer, gateway: HttpGateway, status: int
+) -> None:
+    server.reply(status, "try later")
+    result = await gateway.send(SMS)
+    assert result.outcome == "transient"
+    assert result.reason == f"HTTP {status}: try later"
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+async def test_other_4xx_are_permanent_with_the_servers_reason(
+    server: LoopbackHttpServer, gateway: HttpGateway, status: int
+) -> None:
+    server.reply(status, {"error": "invalid number"})
+    result = await gateway.send(SMS)
+    assert result.outcome == "permanent"
+    assert (
+        result.reason is not None and result.reason.startswith(f"HTTP {status}: ") and "invalid number" in result.reason
+    )
+
+
+async def test_a_redirect_is_not_followed_and_fails(server: LoopbackHttpServer, gateway: HttpGateway) -> None:
+    server.respond_with(lambda _request: Reply(302, b"moved"))
+    result = await gateway.send(SMS)
+    assert result.outcome == "permanent"
+    assert len(server.requests) == 1
+
+
+async def test_timeout_is_transient(server: LoopbackHttpServer, gateway: HttpGateway) -> None:
+    server.hang()
+    result = await gateway.send(SMS)
+    assert (result.outcome, result.reason) == ("transient", "no answer within 0.3 s")
+
+
+async def test_connection_refused_is_transient() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    gateway = HttpGateway(f"http://127.0.0.1:{port}/sms", timeout_s=1)
+    try:
+        result = await gateway.send(SMS)
+    finally:
+        await gateway.close()
+    assert result.outcome == "transient"
+    assert result.reason is not None and result.reason.startswith("connection failed: ConnectError")
+
+
+async def test_the_token_never_appears_in_a_result_or_the_log(
+    server: LoopbackHttpServer, gateway: HttpGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    def echo_token(request: Recorded) -> Reply:
+        return Reply(401, f"bad credentials: {request.headers['authorization']}".encode(), "text/plain")
+
+    server.respond_with(echo_token)
+    with caplog.at_level(logging.DEBUG):
+        result = await gateway.send(SMS)
+    assert result.outcome == "permanent"
+    assert result.reason == "HTTP 401: bad credentials: Bearer ***"
+    assert TOKEN not in caplog.text
+
+
+async def test_long_error_bodies_are_cut(server: LoopbackHttpServer, gateway: HttpGateway) -> None:
+    server.reply(503, "x" * 5000)
+    result = await gateway.send(SMS)
+    assert result.reason is not None and len(result.reason) < 300
+
+
+async def test_concurrent_sends_share_the_client(server: LoopbackHttpServer, gateway: HttpGateway) -> None:
+    import asyncio
+
+    results = await asyncio.gather(*(gateway.send(SMS) for _ in range(50)))
+    assert {result.outcome for result in results} == {"sent"}
+    assert len({result.message_id for result in results}) == 50
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+async def test_registry_builds_the_http_gateway_from_settings(server: LoopbackHttpServer) -> None:
+    settings = load_settings(
+        environ={
+            "PBX_SMS_GATEWAY": "http",
+            "PBX_SMS_HTTP_URL": server.url,
+            "PBX_SMS_HTTP_TOKEN": TOKEN,
+            "PBX_SMS_HTTP_ID_FIELD": "ref",
+            "PBX_SMS_HTTP_TIMEOUT_S": "2.5",
+        }
+    )
+    server.reply(200, {"ref": "R-1"})
+    gateway = create_gateway(settings)
+    try:
+        assert isinstance(gateway, HttpGateway)
+        assert gateway.timeout_s == 2.5
+        assert (await gateway.send(SMS)).message_id == "R-1"
+    finally:
+        await gateway.close()
+    assert server.requests[0].headers["authorization"] == f"Bearer {TOKEN}"
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({}, "PBX_SMS_HTTP_URL: required"),
+        ({"PBX_SMS_HTTP_URL": "ftp://example.com/x"}, "PBX_SMS_HTTP_URL: expected an http"),
+        ({"PBX_SMS_HTTP_URL": "http://h/x", "PBX_SMS_HTTP_TIMEOUT_S": "soon"}, "PBX_SMS_HTTP_TIMEOUT_S: expected"),
+        ({"PBX_SMS_HTTP_URL": "http://h/x", "PBX_SMS_HTTP_TIMEOUT_S": "0"}, "PBX_SMS_HTTP_TIMEOUT_S: expected"),
+    ],
+)
+def test_bad_settings_name_the_setting_and_hide_the_token(environ: dict[str, str], message: str) -> None:
+    settings = load_settings(environ={"PBX_SMS_HTTP_TOKEN": TOKEN, **environ})
+    with pytest.raises(GatewayConfigError, match=message) as caught:
+        create(settings)
+    assert TOKEN not in str(caught.value)
