@@ -304,6 +304,16 @@ def test_emoji_and_scripts_without_latin_spelling_stay_so_text_stays_ucs2() -> N
     assert analyse(result).encoding == "UCS-2"
 
 
+def test_decomposed_text_is_composed_first() -> None:
+    decomposed = unicodedata.normalize("NFD", "Zażółć gęślą jaźń, café, Ärger")
+    assert decomposed != "Zażółć gęślą jaźń, café, Ärger"
+    assert transliterate(decomposed) == "Zazolc gesla jazn, café, Ärger"
+
+
+def test_accents_without_a_precomposed_letter_are_dropped() -> None:
+    assert transliterate("q\u0303 x\u0301\u0328") == "q x"
+
+
 def test_bare_accents_do_not_become_spaces() -> None:
     assert transliterate("¨¸") == "¨¸"
 
@@ -347,9 +357,9 @@ def test_latin_and_gsm7_text_always_becomes_gsm7(text: str) -> None:
 
 
 @given(st.text(interesting_chars, max_size=200))
-def test_transliteration_is_per_character_idempotent_and_keeps_gsm7_chars(text: str) -> None:
+def test_transliteration_is_per_character_after_nfc_idempotent_and_keeps_gsm7_chars(text: str) -> None:
     result = transliterate(text)
-    assert result == "".join(transliterate(char) for char in text)
+    assert result == "".join(transliterate(char) for char in unicodedata.normalize("NFC", text))
     assert transliterate(result) == result
     for char in text:
         if is_gsm7(char):

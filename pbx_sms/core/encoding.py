@@ -201,6 +201,9 @@ def _replacement(char: str) -> str:
     explicit = _EXPLICIT.get(char)
     if explicit is not None:
         return explicit
+    if unicodedata.combining(char):
+        # An accent left over after NFC (no precomposed letter exists): dropped like the accents of ą or č.
+        return ""
     # Compatibility decomposition without the accents: ç → c, ǅ → Dž → Dz, ﬁ → fi, Ａ → A, ™ → TM.
     decomposed = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
     # A bare accent (´ ¨) decomposes to space + accent; turning it into a space would be no replacement.
@@ -240,4 +243,8 @@ def transliterate(text: str) -> str:
     """
     if is_gsm7(text):
         return text
+    if not unicodedata.is_normalized("NFC", text):
+        # Text pasted from macOS and some editors spells ą as a + combining ogonek; compose first so that
+        # letters GSM-7 has (e + ◌́ = é) are kept whole.
+        text = unicodedata.normalize("NFC", text)
     return text.translate(_TRANSLIT_TABLE)
