@@ -67,10 +67,10 @@ def load_snapshot(session: Session) -> ConfigSnapshot:
     names_by_id = {account.id: account.name for account in accounts.values()}
     owners = {
         e164: names_by_id[account_id]
-        for e164, account_id in session.execute(select(CompanyNumber.e164, CompanyNumber.account_id)).tuples()
+        for e164, account_id in session.execute(select(CompanyNumber.e164, CompanyNumber.account_id))
     }
     senders: dict[int, set[str]] = defaultdict(set)
-    for account_id, sender in session.execute(select(Sender.account_id, Sender.sender)).tuples():
+    for account_id, sender in session.execute(select(Sender.account_id, Sender.sender)):
         senders[account_id].add(sender)
     rows = session.execute(
         select(*RULE_ROW_COLUMNS, RuleRow.account_id).where(RuleRow.enabled.is_(True)).order_by(RuleRow.name)

@@ -67,9 +67,9 @@ class Ownership:
 def load_ownership(session: Session, account: Account) -> Ownership:
     senders = frozenset(session.scalars(select(Sender.sender).where(Sender.account_id == account.id)))
     owners = dict(
-        session.execute(select(CompanyNumber.e164, Account.name).join(Account, CompanyNumber.account_id == Account.id))
-        .tuples()
-        .all()
+        session.execute(
+            select(CompanyNumber.e164, Account.name).join(Account, CompanyNumber.account_id == Account.id)
+        ).all()
     )
     return Ownership(account.id, account.name, senders, owners)
 
