@@ -28,7 +28,10 @@ def load_section(settings: Settings, gateway: str, model: type[ModelT]) -> Model
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_input=False, include_url=False, include_context=False):
-            key = str(error["loc"][0]) if error["loc"] else "?"
             message = "unknown setting" if error["type"] == "extra_forbidden" else error["msg"]
-            problems.append(f"{env_name(gateway, key)}: {message}")
+            message = message.removeprefix("Value error, ")
+            if error["loc"]:
+                problems.append(f"{env_name(gateway, str(error['loc'][0]))}: {message}")
+            else:
+                problems.append(message)
         raise GatewayConfigError(f"{gateway} gateway: " + "; ".join(problems)) from None

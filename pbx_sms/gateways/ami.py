@@ -1,0 +1,341 @@
+"""SMS through the PBX itself over AMI, with the gateway's own AMI user.
+
+The listener's AMI user stays read-only; this gateway logs in as another user with the
+write class its action needs:
+
+* ``mode = dongle`` — chan_dongle's ``DongleSendSMS`` (Device, Number, Message), registered
+  under the ``call`` class: the user needs ``write = call`` and ``read = call`` (for the
+  ``DongleSMSStatus`` event).  The response only says the SMS was queued on the modem and
+  carries an ``ID``; the SMS is sent when ``DongleSMSStatus`` for that ID says ``Sent``.
+  ``NotSent`` is transient: chan_dongle reports every failure of the modem's AT+CMGS that
+  way (no network, SIM busy, modem reset, and also a refused number) and cannot tell them
+  apart, so the outbox retries within its limit.  No status within ``status_timeout_s`` is
+  transient too, but the SMS may still go out: while this connection lives, a retry of the
+  same key waits for that earlier attempt's status instead of queueing a second SMS.
+* ``mode = messagesend`` — Asterisk's ``MessageSend`` (Destination, To, From, Body), which
+  needs ``write = message``; ``Success`` means the channel driver took the message.
+
+Header values are one line each: a line break in any value would let a caller ID or a
+message text inject AMI headers, so they are replaced (text) or refused (addresses).
+Unanswered actions are never replayed after a reconnect (panoramisk would, on
+``FullyBooted``): a replayed ``DongleSendSMS`` could send twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from pbx_sms.ami.connection import AmiManager, ConnectionConfig
+from pbx_sms.ami.parser import AmiMessage
+from pbx_sms.config import Settings
+from pbx_sms.gateways.base import GatewayConfigError, OutgoingSms, SendResult
+from pbx_sms.gateways.section import env_name, load_section
+
+log = logging.getLogger(__name__)
+
+NAME = "ami"
+# Settings prefix: PBX_SMS_AMI_HOST etc. already belong to the listener's (read-only) user.
+SECTION = "ami_send"
+STATUS_EVENT = "DongleSMSStatus"
+MAX_REMEMBERED_KEYS = 10_000
+# A status that arrives before the response that names its ID is kept this long.
+EARLY_STATUS_TTL_S = 300.0
+
+
+class AmiSendSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str | None = None  # default: the listener's ami_host
+    port: int | None = Field(None, ge=1, le=65535)  # default: the listener's ami_port
+    username: str = Field(min_length=1)
+    secret: SecretStr = Field(min_length=1)
+    mode: Literal["dongle", "messagesend"] = "dongle"
+    device: str | None = None
+    destination: str | None = None
+    to: str = "{to}"
+    from_: str = Field("{sender}", alias="from")
+    action_timeout_s: float = Field(10.0, gt=0, le=120)
+    status_timeout_s: float = Field(60.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _mode_needs(self) -> AmiSendSettings:
+        if self.mode == "dongle" and not self.device:
+            raise ValueError(f"mode dongle needs {env_name(SECTION, 'device')} (the dongle's name in dongle.conf)")
+        for name, value in (("device", self.device), ("destination", self.destination), ("to", self.to)):
+            if value and has_line_break(value):
+                raise ValueError(f"{env_name(SECTION, name)}: must be one line")
+        return self
+
+
+def has_line_break(value: str) -> bool:
+    return "\r" in value or "\n" in value
+
+
+def one_line(text: str) -> str:
+    """Message text as one AMI header value: line breaks become spaces."""
+    return " ".join(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+
+
+def render(template: str, sms: OutgoingSms) -> str:
+    return template.format(to=sms.to, to_digits=sms.to.lstrip("+"), sender=sms.sender)
+
+
+def dongle_action(sms: OutgoingSms, device: str) -> dict[str, str]:
+    return {"Action": "DongleSendSMS", "Device": device, "Number": sms.to, "Message": one_line(sms.text)}
+
+
+def messagesend_action(sms: OutgoingSms, config: AmiSendSettings) -> dict[str, str]:
+    action = {
+        "Action": "MessageSend",
+        "To": render(config.to, sms),
+        "From": render(config.from_, sms),
+        "Body": one_line(sms.text),
+    }
+    if config.destination:
+        action["Destination"] = render(config.destination, sms)
+    return action
+
+
+def result_for_error_response(action: str, message: str) -> SendResult:
+    """An AMI ``Response: Error`` → transient / permanent (pure)."""
+    reason = f"AMI {action} refused: {message or 'no message'}"
+    lowered = message.lower()
+    if action == "DongleSendSMS":
+        # "Device not found" / "... not specified" are configuration errors; "not connected",
+        # "busy", "queue full" are states of the modem that pass.
+        permanent = "not found" in lowered or "not specified" in lowered
+    else:
+        # "Message failed to send." is the channel driver's temporary failure; unknown
+        # technologies, unparsable URIs and missing fields do not heal by retrying.
+        permanent = "failed to send" not in lowered
+    return SendResult.permanent(reason) if permanent else SendResult.transient(reason)
+
+
+@dataclass(slots=True)
+class _Attempt:
+    dongle_id: str
+    status: asyncio.Future[str]
+    manager: AmiManager
+
+
+class AmiGateway:
+    name = NAME
+
+    def __init__(self, config: AmiSendSettings, host: str, port: int) -> None:
+        self.config = config
+        self.host = host
+        self.port = port
+        # Connect + login + action + (dongle) the status event.
+        self.timeout_s = 3 * config.action_timeout_s + (config.status_timeout_s if config.mode == "dongle" else 0)
+        self._manager: AmiManager | None = None
+        self._connect_lock = asyncio.Lock()
+        self._waiters: dict[str, asyncio.Future[str]] = {}
+        self._early: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._attempts: OrderedDict[str, _Attempt] = OrderedDict()
+        self._delivered: OrderedDict[str, str | None] = OrderedDict()
+
+    def __repr__(self) -> str:
+        return f"AmiGateway(mode={self.config.mode!r}, user={self.config.username!r}, at={self.host}:{self.port})"
+
+    # --- sending ---------------------------------------------------------------------
+
+    async def send(self, sms: OutgoingSms) -> SendResult:
+        key = sms.idempotency_key
+        if key in self._delivered:
+            log.info("ami: key %s was already sent; not sent again", key)
+            return SendResult.sent(self._delivered[key])
+        if has_line_break(sms.to) or has_line_break(sms.sender):
+            return SendResult.permanent("AMI: a line break in the number or sender (header injection refused)")
+        if self.config.mode == "dongle":
+            earlier = self._attempts.get(key)
+            if earlier is not None:
+                result = await self._await_earlier(key, earlier)
+                if result is not None:
+                    return self._finish(key, result)
+        try:
+            manager = await self._connected()
+        except GatewayConfigError as exc:
+            return self._finish(key, SendResult.permanent(str(exc)))
+        except (OSError, TimeoutError, ConnectionError) as exc:
+            return self._finish(key, SendResult.transient(f"AMI: cannot connect to {self.host}:{self.port}: {exc}"))
+        if self.config.mode == "messagesend":
+            return self._finish(key, await self._message_send(manager, sms))
+        return self._finish(key, await self._dongle_send(manager, sms))
+
+    def _finish(self, key: str, result: SendResult) -> SendResult:
+        if result.outcome == "sent":
+            self._attempts.pop(key, None)
+            self._delivered[key] = result.message_id
+            while len(self._delivered) > MAX_REMEMBERED_KEYS:
+                self._delivered.popitem(last=False)
+        else:
+            log.warning("ami: %s (key %s): %s", result.outcome, key, result.reason)
+        return result
+
+    async def _message_send(self, manager: AmiManager, sms: OutgoingSms) -> SendResult:
+        response = await self._action(manager, messagesend_action(sms, self.config))
+        if isinstance(response, SendResult):
+            return response
+        if response.get("Response") == "Success":
+            return SendResult.sent(None)
+        return result_for_error_response("MessageSend", str(response.get("Message", "")))
+
+    async def _dongle_send(self, manager: AmiManager, sms: OutgoingSms) -> SendResult:
+        assert self.config.device is not None
+        response = await self._action(manager, dongle_action(sms, self.config.device))
+        if isinstance(response, SendResult):
+            return response
+        if response.get("Response") != "Success":
+            return result_for_error_response("DongleSendSMS", str(response.get("Message", "")))
+        dongle_id = str(response.get("ID", "")).strip()
+        if not dongle_id or dongle_id == "(nil)":
+            return SendResult.transient(f"AMI DongleSendSMS: queued but no ID in the response ({response!r})")
+        attempt = _Attempt(dongle_id, self._status_future(dongle_id), manager)
+        self._attempts[sms.idempotency_key] = attempt
+        while len(self._attempts) > MAX_REMEMBERED_KEYS:
+            self._attempts.popitem(last=False)
+        return await self._wait_status(attempt)
+
+    async def _await_earlier(self, key: str, attempt: _Attempt) -> SendResult | None:
+        """The earlier attempt's outcome, or None when it is unknowable and a new attempt may go."""
+        if attempt.status.done():
+            if attempt.status.result() == "Sent":
+                return SendResult.sent(attempt.dongle_id)
+            self._attempts.pop(key, None)
+            return None
+        if attempt.manager is not self._manager or attempt.manager.lost.done():
+            # Its connection is gone, and with it any status: at least once, send again.
+            log.warning("ami: status of key %s (dongle ID %s) was lost with the connection", key, attempt.dongle_id)
+            self._attempts.pop(key, None)
+            return None
+        log.info("ami: key %s is still queued on the dongle as %s; waiting for its status", key, attempt.dongle_id)
+        return await self._wait_status(attempt)
+
+    async def _wait_status(self, attempt: _Attempt) -> SendResult:
+        lost = attempt.manager.lost
+        done, _ = await asyncio.wait(
+            {attempt.status, lost}, timeout=self.config.status_timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        if attempt.status in done:
+            status = attempt.status.result()
+            if status == "Sent":
+                return SendResult.sent(attempt.dongle_id)
+            return SendResult.transient(f"chan_dongle reports {status or 'no status'} for SMS {attempt.dongle_id}")
+        if lost in done:
+            return SendResult.transient(f"AMI connection lost before the status of SMS {attempt.dongle_id}")
+        return SendResult.transient(
+            f"no DongleSMSStatus for SMS {attempt.dongle_id} within {self.config.status_timeout_s:g} s "
+            "(it may still be sent; a retry waits for it)"
+        )
+
+    # --- the connection --------------------------------------------------------------
+
+    async def _action(self, manager: AmiManager, action: dict[str, str]) -> Any:
+        """The response Message, or a transient SendResult when the connection fails or is silent."""
+        name = action["Action"]
+        try:
+            future = manager.send_action(action)
+        except Exception as exc:
+            self._drop(manager)
+            return SendResult.transient(f"AMI {name}: connection closed ({type(exc).__name__})")
+        done, _ = await asyncio.wait(
+            {future, manager.lost}, timeout=self.config.action_timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        if future in done:
+            return future.result()
+        future.cancel()
+        self._drop(manager)
+        if manager.lost in done:
+            return SendResult.transient(f"AMI {name}: {manager.lost.result()}")
+        # Silence: the SMS may or may not be queued; a fresh connection is the only safe state.
+        return SendResult.transient(f"AMI {name}: no response within {self.config.action_timeout_s:g} s")
+
+    async def _connected(self) -> AmiManager:
+        async with self._connect_lock:
+            manager = self._manager
+            if manager is not None and not manager.lost.done():
+                return manager
+            self._manager = None
+            config = ConnectionConfig(
+                host=self.host, port=self.port, username=self.config.username, secret=self.config.secret
+            )
+            wanted = {STATUS_EVENT} if self.config.mode == "dongle" else set()
+            manager = AmiManager(config, wanted, self._event_received)
+            try:
+                await asyncio.wait_for(manager.open(), self.config.action_timeout_s)
+                login = {
+                    "Action": "Login",
+                    "Username": self.config.username,
+                    "Secret": self.config.secret.get_secret_value(),
+                    "Events": "call" if self.config.mode == "dongle" else "off",
+                }
+                response = await self._action(manager, login)
+            except BaseException:
+                manager.close()
+                raise
+            if isinstance(response, SendResult):
+                raise ConnectionError(response.reason)
+            if not response.success:
+                manager.close()
+                raise GatewayConfigError(
+                    f"AMI login refused for user {self.config.username!r} at {self.host}:{self.port}: "
+                    f"{response.get('Message', '')} (check {env_name(SECTION, 'username')}/"
+                    f"{env_name(SECTION, 'secret')} and manager.conf)"
+                )
+            log.info(
+                "ami: logged in to %s:%s as %r (%s mode)", self.host, self.port, self.config.username, self.config.mode
+            )
+            self._manager = manager
+            return manager
+
+    def _drop(self, manager: AmiManager) -> None:
+        manager.close()
+        if self._manager is manager:
+            self._manager = None
+
+    def _event_received(self, message: AmiMessage) -> None:
+        if message.event != STATUS_EVENT:
+            return
+        dongle_id = message.get("ID").strip()
+        status = message.get("Status").strip()
+        waiter = self._waiters.pop(dongle_id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(status)
+            return
+        now = time.monotonic()
+        self._early[dongle_id] = (status, now)
+        while self._early and (
+            len(self._early) > MAX_REMEMBERED_KEYS or next(iter(self._early.values()))[1] < now - EARLY_STATUS_TTL_S
+        ):
+            self._early.popitem(last=False)
+
+    def _status_future(self, dongle_id: str) -> asyncio.Future[str]:
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        early = self._early.pop(dongle_id, None)
+        if early is not None and early[1] >= time.monotonic() - EARLY_STATUS_TTL_S:
+            future.set_result(early[0])
+        else:
+            # chan_dongle's IDs are pointers and get reused: the newest send owns the ID.
+            self._waiters[dongle_id] = future
+        return future
+
+    async def close(self) -> None:
+        manager, self._manager = self._manager, None
+        if manager is not None:
+            with contextlib.suppress(Exception):
+                manager.send_action({"Action": "Logoff"})
+            manager.close()
+
+
+def create(settings: Settings) -> AmiGateway:
+    """Entry point ``pbx_sms.gateways: ami`` (settings ``PBX_SMS_AMI_SEND_*``)."""
+    config = load_section(settings, SECTION, AmiSendSettings)
+    return AmiGateway(config, host=config.host or settings.ami_host, port=config.port or settings.ami_port)
