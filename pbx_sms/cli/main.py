@@ -47,6 +47,12 @@ from pbx_sms.cli import replay  # noqa: E402
 
 app.command("replay")(replay.replay)
 
+from pbx_sms.cli import outbox as outbox_cli  # noqa: E402
+from pbx_sms.cli import smslog  # noqa: E402
+
+app.add_typer(outbox_cli.app, name="outbox")
+app.command("log")(smslog.smslog)
+
 
 def main() -> None:
     app()

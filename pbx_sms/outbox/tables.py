@@ -29,7 +29,7 @@ class OutboxRecord(Base):
     call_id: Mapped[str] = mapped_column(String(100))
     other_party: Mapped[str] = mapped_column(String(64))
     call_ended_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    recipient: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[str] = mapped_column(String(64))
     sender: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
     encoding: Mapped[str] = mapped_column(String(8))

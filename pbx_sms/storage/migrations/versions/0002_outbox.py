@@ -31,7 +31,7 @@ def upgrade() -> None:
         sa.Column("call_id", sa.String(100), nullable=False),
         sa.Column("other_party", sa.String(64), nullable=False),
         sa.Column("call_ended_at", UtcDateTime(), nullable=False),
-        sa.Column("recipient", sa.String(32), nullable=False),
+        sa.Column("recipient", sa.String(64), nullable=False),
         sa.Column("sender", sa.String(16), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("encoding", sa.String(8), nullable=False),

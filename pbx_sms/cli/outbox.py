@@ -1,0 +1,105 @@
+"""``pbx-sms outbox``: what is waiting to be sent, retry or cancel one SMS, run a worker."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from pbx_sms.cli.context import fail, state
+from pbx_sms.cli.db import opened_database, print_json, print_table
+from pbx_sms.config import ConfigError
+from pbx_sms.gateways.base import GatewayConfigError
+from pbx_sms.outbox.model import OutboxError, OutboxRow, Status
+from pbx_sms.outbox.sql import SqlOutbox
+from pbx_sms.storage.types import utc_now
+
+app = typer.Typer(no_args_is_help=True, help="The outbox: SMS waiting to be sent, and the worker that sends them.")
+
+_STATUS_HELP = "Only SMS with this status (repeatable): " + ", ".join(status.value for status in Status) + "."
+StatusOpt = Annotated[list[str] | None, typer.Option("--status", help=_STATUS_HELP)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+IdArg = Annotated[int, typer.Argument(help="The SMS id (first column of `outbox list`).")]
+
+
+def parse_statuses(values: list[str] | None) -> list[Status] | None:
+    if not values:
+        return None
+    known = {status.value: status for status in Status}
+    unknown = [value for value in values if value not in known]
+    if unknown:
+        fail(f"--status: unknown status {unknown[0]!r} (expected one of: {', '.join(known)})")
+    return [known[value] for value in values]
+
+
+def _table(rows: list[OutboxRow]) -> None:
+    print_table(
+        ["ID", "STATUS", "DUE", "TO", "RULE", "ATTEMPTS", "REASON"],
+        [
+            (
+                row.id,
+                row.status.value,
+                row.due_at.isoformat(timespec="seconds"),
+                row.to,
+                row.rule_name,
+                row.attempts,
+                row.reason or row.last_error,
+            )
+            for row in rows
+        ],
+    )
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: StatusOpt = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many, newest first.")] = 100,
+    json_output: JsonOpt = False,
+) -> None:
+    """SMS in the outbox (default: queued and sending)."""
+    statuses = parse_statuses(status) or [Status.QUEUED, Status.SENDING]
+    with opened_database(ctx) as database:
+        rows = SqlOutbox(database.engine).list(statuses=statuses, limit=limit)
+    if json_output:
+        print_json([row.to_json() for row in rows])
+    else:
+        _table(rows)
+
+
+@app.command("retry")
+def retry(ctx: typer.Context, sms_id: IdArg) -> None:
+    """Queue a failed, suppressed or cancelled SMS again, due now (same idempotency key)."""
+    with opened_database(ctx) as database:
+        try:
+            row = SqlOutbox(database.engine).retry(sms_id, utc_now())
+        except OutboxError as exc:
+            fail(str(exc))
+    typer.echo(f"SMS {row.id} to {row.to} queued again")
+
+
+@app.command("cancel")
+def cancel(ctx: typer.Context, sms_id: IdArg) -> None:
+    """Cancel a queued SMS (it stays in the SMS log as cancelled)."""
+    with opened_database(ctx) as database:
+        try:
+            row = SqlOutbox(database.engine).cancel(sms_id, utc_now())
+        except OutboxError as exc:
+            fail(str(exc))
+    typer.echo(f"SMS {row.id} to {row.to} cancelled")
+
+
+@app.command("work")
+def work(ctx: typer.Context) -> None:
+    """Run only the outbox worker (extra workers, other hosts sharing a PostgreSQL database).
+
+    SIGTERM/SIGINT stop it gracefully; a second signal stops it at once.
+    """
+    from pbx_sms.outbox.runner import run_worker
+
+    settings = state(ctx).settings()
+    try:
+        asyncio.run(run_worker(settings))
+    except (ConfigError, GatewayConfigError) as exc:
+        fail(str(exc))

@@ -1,0 +1,71 @@
+"""From a completed call and the matcher's plan to outbox rows (and cancel-on-reach)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from pbx_sms.core.call import CompletedCall
+from pbx_sms.core.matching import PlannedSms
+from pbx_sms.outbox.model import EnqueueReport, NewSms
+from pbx_sms.outbox.store import OutboxStore
+
+log = logging.getLogger(__name__)
+
+# Raw caller IDs of suppressed SMS ("anonymous", a garbled number) are kept for the log, within reason.
+_MAX_NUMBER_CHARS = 64
+
+
+def new_sms_for_call(
+    call: CompletedCall, account_id: int, planned: Sequence[PlannedSms], rule_ids: Mapping[str, int]
+) -> list[NewSms]:
+    items = []
+    for sms in planned:
+        if sms.rule not in rule_ids:
+            raise KeyError(f"rule {sms.rule!r} of account {account_id} has no id in rule_ids")
+        items.append(
+            NewSms(
+                account_id=account_id,
+                rule_id=rule_ids[sms.rule],
+                rule_name=sms.rule,
+                call_id=call.call_id,
+                other_party=call.other_party[:_MAX_NUMBER_CHARS],
+                call_ended_at=call.ended_at,
+                to=sms.to[:_MAX_NUMBER_CHARS],
+                sender=sms.sender,
+                text=sms.text,
+                encoding=sms.encoding,
+                parts=sms.parts,
+                due_at=sms.due_at,
+                to_other_party=sms.to_other_party,
+                min_interval_s=sms.min_interval_s,
+                cancel_on_reach=sms.cancel_on_reach,
+                reason=sms.reason,
+            )
+        )
+    return items
+
+
+def enqueue_call(
+    store: OutboxStore,
+    call: CompletedCall,
+    account_id: int,
+    planned: Sequence[PlannedSms],
+    rule_ids: Mapping[str, int],
+    now: datetime,
+) -> EnqueueReport:
+    """Queue the planned SMS of one call. Call it for every completed call, also when nothing matched:
+    an answered call cancels the pending missed-call SMS of the same other party."""
+    cancelled = 0
+    if call.status == "answered" and call.direction != "internal":
+        cancelled = store.cancel_reached(account_id, call.other_party, call.call_id, call.ended_at)
+        if cancelled:
+            log.info("call %s reached %s: %d pending SMS cancelled", call.call_id, call.other_party, cancelled)
+    report = store.enqueue(new_sms_for_call(call, account_id, planned, rule_ids), now)
+    for row_id, reason in report.suppressed:
+        log.info("call %s: SMS %d suppressed (%s)", call.call_id, row_id, reason)
+    if report.duplicates:
+        log.info("call %s: %d SMS already queued before (same rule and recipient)", call.call_id, report.duplicates)
+    return replace(report, cancelled_by_reach=cancelled)

@@ -1,0 +1,250 @@
+"""The outbox worker: claim due SMS, send them through the gateway, record what happened.
+
+One loop (``run``): claim as many due rows as there are free send slots, start a task per row, then
+sleep until the earliest due time, a wake-up (a row queued in this process, a PostgreSQL NOTIFY, a
+free slot) or the poll interval. Outcomes are written in batches by a flusher task. Shutdown:
+``stop()`` stops claiming, lets in-flight sends finish (up to the gateway timeout), hands back the
+rest unsent and writes every outcome; ``abort()`` (a second signal) returns at once and leaves the
+leases to expire, so another worker sends those rows again with the same idempotency key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import signal
+import socket
+import uuid
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pbx_sms.gateways.base import Gateway, SendResult
+from pbx_sms.outbox.config import WorkerConfig
+from pbx_sms.outbox.model import Failed, OutboxRow, Outcome, Released, RetryLater, Sent
+from pbx_sms.outbox.retry import GiveUp, MarkSent, ScheduleRetry, decide_after_send
+from pbx_sms.outbox.store import OutboxStore
+
+log = logging.getLogger(__name__)
+
+# After a claim that found due rows it could not take (another worker holds them): do not spin.
+_BUSY_PAUSE_S = 0.01
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Counters:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    released: int = 0
+    write_errors: int = 0
+
+    def __str__(self) -> str:
+        return " ".join(f"{name}={value}" for name, value in vars(self).items())
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        store: OutboxStore,
+        gateway: Gateway,
+        config: WorkerConfig | None = None,
+        *,
+        worker_id: str | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        rng: random.Random | None = None,
+        listener: Callable[[Callable[[], None]], Coroutine[Any, Any, None]] | None = None,
+    ) -> None:
+        self.store = store
+        self.gateway = gateway
+        self.config = config or WorkerConfig()
+        self.worker_id = worker_id or new_worker_id()
+        self.lease_s = self.config.lease_for(gateway.timeout_s)
+        self.counters = Counters()
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._listener = listener
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._in_flight: dict[asyncio.Task[None], OutboxRow] = {}
+        self._outcomes: list[Outcome] = []
+        self._main: asyncio.Task[None] | None = None
+
+    # --- control -------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Something may be due sooner than the worker thinks (a row was queued): look again now."""
+        self._wakeup.set()
+
+    def stop(self) -> None:
+        """Graceful: stop claiming, finish or hand back in-flight sends, write all outcomes, return."""
+        if not self._stopping:
+            log.info("outbox worker %s stopping: %d send(s) in flight", self.worker_id, len(self._in_flight))
+        self._stopping = True
+        self._wakeup.set()
+
+    def abort(self) -> None:
+        """Immediate: return now; leases of in-flight rows expire and other workers send them again."""
+        log.warning("outbox worker %s aborting: %d lease(s) left to expire", self.worker_id, len(self._in_flight))
+        self._stopping = True
+        for task in self._in_flight:
+            task.cancel()
+        if self._main is not None:
+            self._main.cancel()
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT: first one stops gracefully, a second one aborts."""
+        loop = asyncio.get_running_loop()
+
+        def on_signal() -> None:
+            if self._stopping:
+                self.abort()
+            else:
+                self.stop()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_signal)
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self._main = asyncio.current_task()
+        log.info("outbox worker %s started (gateway %s, lease %g s)", self.worker_id, self.gateway.name, self.lease_s)
+        flusher = asyncio.create_task(self._flush_forever())
+        listener = asyncio.create_task(self._listener(self.wake)) if self._listener else None
+        aborted = False
+        try:
+            while not self._stopping:
+                await self._claim_and_start()
+                if not self._stopping:
+                    await self._sleep()
+            await self._drain()
+        except asyncio.CancelledError:
+            aborted = True
+            raise
+        finally:
+            for task in (flusher, listener):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            if not aborted:
+                await self._flush()
+            log.info("outbox worker %s stopped: %s", self.worker_id, self.counters)
+
+    async def _claim_and_start(self) -> None:
+        while not self._stopping:
+            want = min(self.config.max_in_flight - len(self._in_flight), self.config.claim_batch)
+            if want <= 0:
+                return
+            try:
+                rows = await asyncio.to_thread(self.store.claim_due, self.worker_id, self._clock(), want, self.lease_s)
+            except Exception:
+                self.counters.write_errors += 1
+                log.exception("outbox worker %s: claiming failed; trying again", self.worker_id)
+                return
+            self.counters.claimed += len(rows)
+            for row in rows:
+                task = asyncio.create_task(self._send(row))
+                self._in_flight[task] = row
+                task.add_done_callback(self._finished)
+            if len(rows) < want:
+                return
+
+    async def _sleep(self) -> None:
+        self._wakeup.clear()
+        timeout_s = self.config.poll_s
+        if len(self._in_flight) < self.config.max_in_flight:
+            try:
+                next_due = await asyncio.to_thread(self.store.next_due_at)
+            except Exception:
+                log.exception("outbox worker %s: reading the next due time failed", self.worker_id)
+                next_due = None
+            if next_due is not None:
+                wait_s = (next_due - self._clock()).total_seconds()
+                timeout_s = min(timeout_s, max(wait_s, _BUSY_PAUSE_S))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await self._wakeup.wait()
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(task, None)
+        self._wakeup.set()
+
+    # --- one send ------------------------------------------------------------------------------
+
+    async def _send(self, row: OutboxRow) -> None:
+        try:
+            async with asyncio.timeout(self.gateway.timeout_s):
+                result = await self.gateway.send(row.outgoing())
+        except TimeoutError:
+            result = SendResult.transient(f"gateway {self.gateway.name} took longer than {self.gateway.timeout_s:g} s")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # A bug in a gateway: keep the SMS (bounded retries) and say what happened.
+            log.exception("gateway %s failed on SMS %d", self.gateway.name, row.id)
+            result = SendResult.transient(f"gateway error: {type(exc).__name__}: {exc}")
+        decision = decide_after_send(
+            result,
+            attempts=row.attempts,
+            scheduled_at=row.scheduled_at,
+            now=self._clock(),
+            policy=self.config.retry,
+            rng=self._rng,
+        )
+        if isinstance(decision, MarkSent):
+            self.counters.sent += 1
+            self._outcomes.append(Sent(row.id, self.gateway.name, decision.message_id))
+        elif isinstance(decision, ScheduleRetry):
+            self.counters.retried += 1
+            log.info("SMS %d to %s: %s; retry at %s", row.id, row.to, decision.error, decision.due_at.isoformat())
+            self._outcomes.append(RetryLater(row.id, decision.due_at, decision.error))
+        elif isinstance(decision, GiveUp):
+            self.counters.failed += 1
+            log.warning("SMS %d to %s failed: %s", row.id, row.to, decision.reason)
+            self._outcomes.append(Failed(row.id, decision.reason))
+
+    # --- recording outcomes --------------------------------------------------------------------
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.flush_interval_s)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if not self._outcomes:
+            return
+        batch, self._outcomes = self._outcomes, []
+        try:
+            await asyncio.to_thread(self.store.apply, self.worker_id, batch, self._clock())
+        except Exception:
+            # Keep them for the next flush; if this worker dies first, the leases expire and the
+            # rows are sent again with the same idempotency key.
+            self.counters.write_errors += 1
+            self._outcomes[:0] = batch
+            log.exception("outbox worker %s: writing %d outcome(s) failed", self.worker_id, len(batch))
+
+    async def _drain(self) -> None:
+        """Let in-flight sends finish (they are bounded by the gateway timeout); hand back the rest."""
+        if self._in_flight:
+            await asyncio.wait(list(self._in_flight), timeout=self.gateway.timeout_s + 1.0)
+        for task, row in list(self._in_flight.items()):
+            if task.done():  # finished just now: its outcome is already recorded
+                continue
+            task.cancel()
+            self.counters.released += 1
+            self._outcomes.append(Released(row.id))
