@@ -28,7 +28,7 @@ from panoramisk import Manager
 from panoramisk.message import Message
 from pydantic import SecretStr
 
-from pbx_sms.ami.parser import DEFAULT_MAX_MESSAGE_BYTES, AmiMessage
+from pbx_sms.ami.parser import DEFAULT_MAX_MESSAGE_BYTES, AmiMessage, ParserStats
 from pbx_sms.ami.protocol import AmiProtocol
 from pbx_sms.config import Settings
 
@@ -37,6 +37,20 @@ log = logging.getLogger(__name__)
 # Repeated identical failures are logged at most this often (the retries themselves at DEBUG).
 REPEAT_LOG_INTERVAL_S = 60.0
 LOGOFF_TIMEOUT_S = 1.0
+
+
+async def wait_event(event: asyncio.Event, timeout_s: float | None) -> bool:
+    """Wait until ``event`` is set or ``timeout_s`` passes; True if it was set.
+
+    Not ``asyncio.wait_for``: on Python 3.11 it swallows a cancellation that arrives just as
+    the event is set, and the cancelled task carries on.
+    """
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=timeout_s)
+    finally:
+        waiter.cancel()
+    return event.is_set()
 
 
 class ConnectionState(StrEnum):
@@ -117,6 +131,11 @@ class ConnectionStatus:
     events: int = 0
     last_error: str | None = None
     server_version: str | None = None
+    # What the parser threw away, over all connections: unwanted events skipped before parsing,
+    # blocks without a single "Key: value" line, messages over max_message_bytes.
+    skipped_events: int = 0
+    malformed_messages: int = 0
+    oversized_messages: int = 0
     retry_in_s: float | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -130,6 +149,9 @@ class ConnectionStatus:
             "events": self.events,
             "last_error": self.last_error,
             "server_version": self.server_version,
+            "skipped_events": self.skipped_events,
+            "malformed_messages": self.malformed_messages,
+            "oversized_messages": self.oversized_messages,
             "retry_in_s": self.retry_in_s,
         }
 
@@ -245,7 +267,11 @@ class AmiConnection:
 
     @property
     def status(self) -> ConnectionStatus:
-        return dataclasses.replace(self._status)
+        snapshot = dataclasses.replace(self._status)
+        manager = self._manager
+        if manager is not None and manager.protocol is not None:
+            _add_parser_stats(snapshot, manager.protocol.parser.stats)
+        return snapshot
 
     @property
     def state(self) -> ConnectionState:
@@ -287,13 +313,12 @@ class AmiConnection:
                 delay_s = self.backoff.next_delay_s()
                 self._status.retry_in_s = delay_s
                 self._log_down(outcome, delay_s)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop_event.wait(), delay_s)
+                await wait_event(self._stop_event, delay_s)
                 self._status.retry_in_s = None
         finally:
             manager, self._manager = self._manager, None
             if manager is not None:
-                manager.close()
+                self._retire(manager)
             self._set_state(ConnectionState.STOPPED)
             log.info(
                 "AMI: stopped (%d connects, %d disconnects, %d events)",
@@ -304,6 +329,8 @@ class AmiConnection:
 
     async def _session(self) -> _Outcome:
         """One connection attempt, from TCP connect until the connection is gone."""
+        if self._manager is not None:
+            self._retire(self._manager)
         manager = AmiManager(self.config, self._wanted, self._event_received)
         self._manager = manager
         try:
@@ -425,6 +452,15 @@ class AmiConnection:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(manager.send_action({"Action": "Logoff"}), LOGOFF_TIMEOUT_S)
 
+    def _retire(self, manager: AmiManager) -> None:
+        """Close a finished connection and keep its parser counters."""
+        manager.close()
+        if manager.protocol is not None:
+            _add_parser_stats(self._status, manager.protocol.parser.stats)
+            manager.protocol = None
+        if self._manager is manager:
+            self._manager = None
+
     def _event_received(self, message: AmiMessage) -> None:
         self._status.events += 1
         self._on_event(message)
@@ -458,3 +494,9 @@ class AmiConnection:
             return
         self._last_logged_error = outcome.reason
         self._last_logged_at = now
+
+
+def _add_parser_stats(status: ConnectionStatus, stats: ParserStats) -> None:
+    status.skipped_events += stats.skipped
+    status.malformed_messages += stats.malformed_lines
+    status.oversized_messages += stats.oversized

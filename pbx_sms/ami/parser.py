@@ -127,7 +127,8 @@ class AmiStreamParser:
             start = end + 4
         rest = buffer[start:]
         if len(rest) > self._max_message_bytes:
-            self.stats.oversized += 1
+            if not self._discarding:  # one oversized message may span many reads: count it once
+                self.stats.oversized += 1
             self._discarding = True
             # Keep the last 3 bytes: they may be the start of the terminator.
             rest = rest[-3:]
@@ -146,6 +147,10 @@ class AmiStreamParser:
         while buffer.startswith(b"\r\n", start) and start < end:
             start += 2
         if start >= end:
+            return
+        if end - start > self._max_message_bytes:
+            # Arrived whole within one read: as oversized as one that arrived in pieces.
+            self.stats.oversized += 1
             return
         if wanted is not None and buffer.startswith(EVENT_PREFIX, start):
             line_end = buffer.find(b"\r\n", start, end)

@@ -1,0 +1,179 @@
+"""The live AMI listener: connection → call tracker → ``on_call(CompletedCall)``.
+
+Three tasks share one event loop, so the tracker (pure, not thread-safe) is only ever touched
+from loop callbacks:
+
+- the connection feeds each event to the tracker as it is parsed (tracker time = wall clock);
+- a timer sleeps until the tracker's next deadline and ticks it, so the last call of a quiet
+  night is emitted once its grace period ends, not when the next event happens to arrive;
+- a delivery task awaits ``on_call`` for each completed call, in order, so a slow consumer
+  never stalls the socket.
+
+On every disconnect, calls whose channels have all hung up are emitted (only a late Cdr could
+still have come) and calls still in progress are dropped and logged: their remaining events are
+lost, and emitting them half-known would text people about calls that never happened that way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pbx_sms.ami.connection import AmiConnection, ConnectionConfig, ConnectionStatus, wait_event
+from pbx_sms.ami.parser import AmiMessage
+from pbx_sms.ami.tracker import WANTED_EVENTS, CallTracker, TrackerConfig
+from pbx_sms.config import Settings
+from pbx_sms.core.call import CompletedCall
+
+log = logging.getLogger(__name__)
+
+OnCall = Callable[[CompletedCall], Awaitable[None]]
+# How long a graceful stop waits for on_call to take the calls already completed.
+DRAIN_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerStatus:
+    connection: ConnectionStatus
+    open_calls: int
+    completed_calls: int
+    dropped_calls: int
+    delivered_calls: int
+    failed_deliveries: int
+    pending_deliveries: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "connection": self.connection.to_json(),
+            "open_calls": self.open_calls,
+            "completed_calls": self.completed_calls,
+            "dropped_calls": self.dropped_calls,
+            "delivered_calls": self.delivered_calls,
+            "failed_deliveries": self.failed_deliveries,
+            "pending_deliveries": self.pending_deliveries,
+        }
+
+
+class AmiListener:
+    def __init__(
+        self,
+        connection_config: ConnectionConfig,
+        tracker: CallTracker,
+        on_call: OnCall,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.tracker = tracker
+        self._on_call = on_call
+        self._clock = clock
+        self.connection = AmiConnection(
+            connection_config,
+            self._event_received,
+            wanted_events=WANTED_EVENTS,
+            on_down=self._connection_down,
+            clock=clock,
+        )
+        self._queue: asyncio.Queue[CompletedCall] = asyncio.Queue()
+        self._wake = asyncio.Event()
+        self._timer_until_s = math.inf
+        self._stop_requested = False
+        self.delivered = 0
+        self.failed_deliveries = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, on_call: OnCall) -> AmiListener:
+        tracker = CallTracker(TrackerConfig.from_settings(settings))
+        return cls(ConnectionConfig.from_settings(settings), tracker, on_call)
+
+    @property
+    def status(self) -> ListenerStatus:
+        return ListenerStatus(
+            connection=self.connection.status,
+            open_calls=self.tracker.open_calls,
+            completed_calls=self.tracker.completed,
+            dropped_calls=self.tracker.dropped,
+            delivered_calls=self.delivered,
+            failed_deliveries=self.failed_deliveries,
+            pending_deliveries=self._queue.qsize(),
+        )
+
+    def stop(self) -> None:
+        """Ask run() to finish: log off, hand on the calls already complete, then return."""
+        self._stop_requested = True
+        self.connection.stop()
+
+    async def run(self) -> None:
+        if self._stop_requested:
+            return
+        timer = asyncio.create_task(self._run_timer(), name="ami-tracker-timer")
+        delivery = asyncio.create_task(self._deliver(), name="ami-call-delivery")
+        try:
+            await self.connection.run()
+        finally:
+            self.connection.stop()
+            timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await timer
+            # A run() cancelled from outside still hands on what it has, within DRAIN_TIMEOUT_S.
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self._queue.join(), DRAIN_TIMEOUT_S)
+            delivery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await delivery
+            status = self.status
+            log.info(
+                "AMI listener stopped: %d calls completed, %d delivered, %d delivery failures, %d dropped",
+                status.completed_calls,
+                status.delivered_calls,
+                status.failed_deliveries,
+                status.dropped_calls,
+            )
+
+    # ---- connection callbacks (synchronous, in the event loop) -----------------------------
+
+    def _event_received(self, message: AmiMessage) -> None:
+        self._enqueue(self.tracker.feed(message, self._clock()))
+        deadline_s = self.tracker.next_deadline_s()
+        if deadline_s is not None and deadline_s < self._timer_until_s:
+            self._wake.set()
+
+    def _connection_down(self, reason: str) -> None:
+        # Every call whose channels all hung up is due within one grace period: emit it now.
+        self._enqueue(self.tracker.tick(self._clock() + self.tracker.config.cdr_grace_s))
+        dropped = self.tracker.drop_all(f"AMI connection down ({reason}); their remaining events are lost")
+        if dropped:
+            log.info("AMI: %d calls in progress dropped, not emitted", dropped)
+        self._wake.set()
+
+    def _enqueue(self, calls: list[CompletedCall]) -> None:
+        for call in calls:
+            self._queue.put_nowait(call)
+
+    # ---- tasks ----------------------------------------------------------------------------
+
+    async def _run_timer(self) -> None:
+        while True:
+            deadline_s = self.tracker.next_deadline_s()
+            self._timer_until_s = math.inf if deadline_s is None else deadline_s
+            self._wake.clear()
+            timeout_s = None if deadline_s is None else max(0.0, deadline_s - self._clock())
+            await wait_event(self._wake, timeout_s)
+            self._enqueue(self.tracker.tick(self._clock()))
+
+    async def _deliver(self) -> None:
+        while True:
+            call = await self._queue.get()
+            try:
+                await self._on_call(call)
+                self.delivered += 1
+            except Exception:
+                self.failed_deliveries += 1
+                log.exception("handing on call %s (%s, %s) failed", call.call_id, call.direction, call.status)
+            finally:
+                self._queue.task_done()
