@@ -7,23 +7,33 @@ they did on the PBX without any real waiting, and the end of the input flushes e
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pbx_sms.ami.parser import AmiMessage, AmiStreamParser
-from pbx_sms.ami.tracker import WANTED_EVENTS, CallTracker, TrackerConfig, event_time_s
+from pbx_sms.ami.tracker import WANTED_EVENTS, CallTracker, TrackerConfig, timestamp_s
 from pbx_sms.core.call import CompletedCall
 
 READ_CHUNK_BYTES = 64 * 1024
 
 
-def replay_messages(messages: Iterable[AmiMessage], tracker: CallTracker) -> Iterator[CompletedCall]:
-    """Feed parsed messages on event time, then flush; yields calls as they complete."""
-    now_s = 0.0
+def replay_messages(
+    messages: Iterable[AmiMessage], tracker: CallTracker, start_s: float | None = None
+) -> Iterator[CompletedCall]:
+    """Feed parsed messages on event time, then flush; yields calls as they complete.
+
+    Messages without a Timestamp happen at the last time seen, or at ``start_s`` (default: the
+    wall clock) before any: a stream without timestamps has no other clock.
+    """
+    clock_s: float | None = None
+    fallback_s = time.time() if start_s is None else start_s
     for message in messages:
-        # Event time only moves forward: Asterisk writes a few events slightly out of order.
-        now_s = max(now_s, event_time_s(message, now_s))
-        yield from tracker.feed(message, now_s)
+        stamp_s = timestamp_s(message)
+        if stamp_s is not None:
+            # Tracker time only moves forward: Asterisk writes a few events slightly out of order.
+            clock_s = stamp_s if clock_s is None else max(clock_s, stamp_s)
+        yield from tracker.feed(message, fallback_s if clock_s is None else clock_s)
     yield from tracker.flush()
 
 

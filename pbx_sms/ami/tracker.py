@@ -88,17 +88,22 @@ class TrackerStats:
     malformed_events: int = 0
 
 
-def event_time_s(message: AmiMessage, now_s: float) -> float:
-    """The event's own Timestamp (epoch seconds) when it has a usable one, else ``now_s``."""
+def timestamp_s(message: AmiMessage) -> float | None:
+    """The event's own Timestamp header (epoch seconds), or None when missing or unusable."""
     raw = message.fields.get("Timestamp", "")
-    if raw:
-        try:
-            value = float(raw)
-        except ValueError:
-            return now_s
-        if math.isfinite(value) and value > 0:
-            return value
-    return now_s
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def event_time_s(message: AmiMessage, now_s: float) -> float:
+    """When the event happened: its Timestamp when usable, else ``now_s`` (the time of receipt)."""
+    value = timestamp_s(message)
+    return now_s if value is None else value
 
 
 class CallTracker:
@@ -219,6 +224,11 @@ class CallTracker:
         if uniqueid not in self._call_of_channel:
             linkedid = message.get("Linkedid") or uniqueid
             call = self._calls.get(linkedid)
+            if call is None and linkedid != uniqueid:
+                # A new leg of a call that began before we were listening (or before drop_all):
+                # following it would emit that call half-known.
+                self.stats.unknown_channel_events += 1
+                return []
             if call is None:
                 completed.extend(self._make_room())
                 call = CallState(linkedid=linkedid, opened_now_s=now_s, started_at_s=event_s)
@@ -362,12 +372,12 @@ class CallTracker:
         channel.note_caller(message.get("CallerIDNum").strip())
         if message.get("ChannelState") == CHANNEL_STATE_UP:
             channel.was_up = True
-        direction = message.chan_vars.get(DIRECTION_VAR, "").strip()
-        if direction:
-            call.direction_var = direction
-        did = message.chan_vars.get(DID_VAR, "").strip()
-        if did:
-            call.did_var = did
+        # The first value set wins: a later leg (a forward to an outside number through the
+        # outbound route) may set its own, but the call stays what it was when it came in.
+        if not call.direction_var:
+            call.direction_var = message.chan_vars.get(DIRECTION_VAR, "").strip()
+        if not call.did_var:
+            call.did_var = message.chan_vars.get(DID_VAR, "").strip()
         return call, channel
 
     def _known_channel(self, uniqueid: str) -> ChannelState | None:

@@ -1,0 +1,678 @@
+"""CallTracker on hand-built event sequences: grouping, edge cases, grace timing, bounded state."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pytest
+
+from pbx_sms.ami.parser import AmiMessage
+from pbx_sms.ami.tracker import WANTED_EVENTS, CallTracker, TrackerConfig
+from pbx_sms.config import Settings
+from pbx_sms.core.call import CompletedCall
+
+T0 = 1_795_000_000.0
+IN_VARS = {"PBXSMS_DIRECTION": "in", "PBXSMS_DID": "+48221234567"}
+OUT_VARS = {"PBXSMS_DIRECTION": "out", "PBXSMS_DID": "+48221234567"}
+
+
+@dataclass
+class Chan:
+    name: str
+    uniqueid: str
+    linkedid: str
+    context: str = "default"
+    exten: str = "s"
+    caller: str = "<unknown>"
+    state: str = "4"
+    chan_vars: dict[str, str] = field(default_factory=dict)
+
+    def snapshot(self, prefix: str = "") -> dict[str, str]:
+        return {
+            f"{prefix}Channel": self.name,
+            f"{prefix}ChannelState": self.state,
+            f"{prefix}CallerIDNum": self.caller,
+            f"{prefix}Context": self.context,
+            f"{prefix}Exten": self.exten,
+            f"{prefix}Uniqueid": self.uniqueid,
+            f"{prefix}Linkedid": self.linkedid,
+        }
+
+
+def event(name: str, at_s: float | None, fields: dict[str, str], chan_vars: dict[str, str] | None = None) -> AmiMessage:
+    all_fields = {"Event": name, "Privilege": "call,all"}
+    if at_s is not None:
+        all_fields["Timestamp"] = f"{at_s:.6f}"
+    all_fields.update(fields)
+    return AmiMessage(all_fields, dict(chan_vars or {}))
+
+
+class Pbx:
+    """Writes the AMI events Asterisk would send, one call at a time, with event times."""
+
+    def __init__(self, with_timestamps: bool = True) -> None:
+        self.events: list[AmiMessage] = []
+        self.with_timestamps = with_timestamps
+        self._next_id = 0
+
+    def _ev(self, name: str, at_s: float, fields: dict[str, str], chan: Chan | None = None) -> None:
+        stamp = T0 + at_s if self.with_timestamps else None
+        self.events.append(event(name, stamp, fields, chan.chan_vars if chan else None))
+
+    def new(self, at_s: float, name: str, linkedid: str | None = None, **attrs: str) -> Chan:
+        self._next_id += 1
+        uniqueid = f"{int(T0)}.{self._next_id}"
+        chan = Chan(name=name, uniqueid=uniqueid, linkedid=linkedid or uniqueid, **attrs)
+        self._ev("Newchannel", at_s, chan.snapshot(), chan)
+        return chan
+
+    def set_vars(self, at_s: float, chan: Chan, chan_vars: dict[str, str]) -> None:
+        chan.chan_vars = dict(chan_vars)
+        self._ev("NewCallerid", at_s, chan.snapshot(), chan)
+
+    def state(self, at_s: float, chan: Chan, state: str) -> None:
+        chan.state = state
+        self._ev("Newstate", at_s, chan.snapshot(), chan)
+
+    def dial_begin(self, at_s: float, caller: Chan | None, dest: Chan) -> None:
+        fields = {**(caller.snapshot() if caller else {}), **dest.snapshot("Dest"), "DialString": dest.exten}
+        self._ev("DialBegin", at_s, fields, caller)
+
+    def dial_end(self, at_s: float, caller: Chan | None, dest: Chan, status: str) -> None:
+        fields = {**(caller.snapshot() if caller else {}), **dest.snapshot("Dest"), "DialStatus": status}
+        self._ev("DialEnd", at_s, fields, caller)
+
+    def bridge(self, at_s: float, bridge_id: str, *chans: Chan, enter: bool = True, kind: str = "basic") -> None:
+        for chan in chans:
+            fields = {"BridgeUniqueid": bridge_id, "BridgeType": kind, **chan.snapshot()}
+            self._ev("BridgeEnter" if enter else "BridgeLeave", at_s, fields, chan)
+
+    def hangup(self, at_s: float, chan: Chan, cause: str = "16") -> None:
+        self._ev("Hangup", at_s, {**chan.snapshot(), "Cause": cause}, chan)
+
+    def cdr(self, at_s: float, chan: Chan, disposition: str, destination: str = "", billable_s: int = 0) -> None:
+        fields = {
+            "Channel": chan.name,
+            "DestinationChannel": destination,
+            "Disposition": disposition,
+            "BillableSeconds": str(billable_s),
+            "StartTime": "2026-11-25 02:44:55",
+            "UniqueID": chan.uniqueid,
+        }
+        self._ev("Cdr", at_s, fields)
+
+    # ---- whole scenarios ----
+
+    def sip_inbound(self, at_s: float, caller: str = "+48601234567", **attrs: str) -> tuple[Chan, Chan]:
+        trunk = self.new(at_s, "PJSIP/trunk-01", context="from-trunk", exten="48221234567", caller=caller, **attrs)
+        self.set_vars(at_s + 0.01, trunk, IN_VARS)
+        phone = self.new(at_s + 0.02, "PJSIP/201-02", trunk.linkedid, context="from-internal", caller="201")
+        phone.chan_vars = dict(IN_VARS)
+        self.dial_begin(at_s + 0.03, trunk, phone)
+        return trunk, phone
+
+
+def run(events: list[AmiMessage], config: TrackerConfig | None = None) -> list[CompletedCall]:
+    """Feed on event time (as replay does) and flush at the end."""
+    tracker = CallTracker(config or TrackerConfig())
+    calls: list[CompletedCall] = []
+    now_s = 0.0
+    for message in events:
+        stamp = message.fields.get("Timestamp")
+        now_s = max(now_s, float(stamp)) if stamp else now_s
+        calls.extend(tracker.feed(message, now_s))
+    calls.extend(tracker.flush())
+    return calls
+
+
+def only(calls: list[CompletedCall]) -> CompletedCall:
+    assert len(calls) == 1, calls
+    return calls[0]
+
+
+def at(offset_s: float) -> datetime:
+    return datetime.fromtimestamp(int(T0 + offset_s), tz=UTC)
+
+
+# ---- classification over realistic sequences ------------------------------------------------
+
+
+def test_answered_inbound_call_talk_runs_from_answer_to_the_callee_leaving() -> None:
+    pbx = Pbx()
+    trunk, phone = pbx.sip_inbound(0)
+    pbx.dial_end(3.0, trunk, phone, "ANSWER")
+    pbx.bridge(3.1, "b1", phone, trunk)
+    pbx.bridge(11.9, "b1", phone, enter=False)  # the callee hangs up first
+    pbx.hangup(11.95, phone)
+    pbx.bridge(12.0, "b1", trunk, enter=False)
+    pbx.hangup(12.1, trunk)
+    call = only(run(pbx.events))
+    assert call.call_id == trunk.linkedid
+    assert (call.direction, call.number, call.other_party) == ("in", "+48221234567", "+48601234567")
+    assert (call.status, call.talk_s) == ("answered", 8)  # 11.9 - 3.0 = 8.9, floored
+    assert (call.started_at, call.ended_at) == (at(0), at(12.1))
+
+
+def test_caller_hanging_up_first_ends_the_talk() -> None:
+    pbx = Pbx()
+    trunk, phone = pbx.sip_inbound(0)
+    pbx.dial_end(2.0, trunk, phone, "ANSWER")
+    pbx.bridge(2.0, "b1", phone, trunk)
+    pbx.bridge(7.5, "b1", trunk, enter=False)
+    pbx.hangup(7.5, trunk)
+    pbx.bridge(7.6, "b1", phone, enter=False)
+    pbx.hangup(7.7, phone)
+    assert only(run(pbx.events)).talk_s == 5
+
+
+def test_caller_giving_up_while_it_rings_is_no_answer() -> None:
+    pbx = Pbx()
+    trunk, phone = pbx.sip_inbound(0)
+    pbx.state(0.5, phone, "5")
+    pbx.dial_end(5.0, trunk, phone, "CANCEL")
+    pbx.hangup(5.0, phone, "19")
+    pbx.hangup(5.1, trunk)
+    call = only(run(pbx.events))
+    assert (call.status, call.talk_s) == ("no_answer", 0)
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        (["BUSY"], "busy"),
+        (["CONGESTION"], "failed"),
+        (["CHANUNAVAIL"], "failed"),
+        (["NOANSWER"], "no_answer"),
+        (["BUSY", "CONGESTION"], "busy"),
+        (["BUSY", "NOANSWER"], "no_answer"),
+        (["CHANUNAVAIL", "CANCEL"], "no_answer"),
+        (["NOANSWER", "ANSWER"], "answered"),
+    ],
+)
+def test_status_over_all_legs_of_a_ring_group(statuses: list[str], expected: str) -> None:
+    pbx = Pbx()
+    trunk = pbx.new(0, "PJSIP/trunk-01", context="from-trunk", exten="48221234567", caller="+48601234567")
+    phones = [pbx.new(0.1, f"PJSIP/20{i}-0{i}", trunk.linkedid) for i in range(len(statuses))]
+    for phone in phones:
+        pbx.dial_begin(0.2, trunk, phone)
+    for phone, status in zip(phones, statuses, strict=True):
+        pbx.dial_end(4.0, trunk, phone, status)
+        if status == "ANSWER":
+            pbx.bridge(4.0, "b1", phone, trunk)
+    for phone in phones:
+        pbx.hangup(9.0, phone)
+    pbx.hangup(9.1, trunk)
+    call = only(run(pbx.events))
+    assert call.status == expected
+    assert call.talk_s == (5 if expected == "answered" else 0)
+
+
+def test_queue_answer_by_the_pbx_is_not_a_person_and_talk_starts_at_the_member() -> None:
+    pbx = Pbx()
+    trunk = pbx.new(0, "PJSIP/trunk-01", context="from-trunk", exten="48221234561", caller="+48607890123")
+    pbx.state(0.1, trunk, "6")  # Answer() before Queue()
+    members = [pbx.new(1.0, f"PJSIP/20{i}-0{i}", trunk.linkedid) for i in (1, 3)]
+    for member in members:
+        pbx.dial_begin(1.0, trunk, member)
+    pbx.dial_end(10.2, trunk, members[0], "ANSWER")
+    pbx.dial_end(10.2, trunk, members[1], "CANCEL")
+    pbx.hangup(10.2, members[1], "26")
+    pbx.bridge(10.3, "b1", members[0], trunk)
+    pbx.bridge(14.5, "b1", members[0], trunk, enter=False)
+    pbx.hangup(14.5, members[0])
+    pbx.hangup(14.6, trunk)
+    call = only(run(pbx.events))
+    assert (call.status, call.talk_s) == ("answered", 4)
+
+
+@pytest.mark.parametrize("member_result", ["CANCEL", "BUSY", None])
+def test_queue_caller_giving_up_is_no_answer_whatever_the_members_said(member_result: str | None) -> None:
+    pbx = Pbx()
+    trunk = pbx.new(0, "PJSIP/trunk-01", context="from-trunk", exten="48221234561", caller="+48607890123")
+    pbx.state(0.1, trunk, "6")
+    if member_result is not None:
+        member = pbx.new(1.0, "PJSIP/201-02", trunk.linkedid)
+        pbx.dial_begin(1.0, trunk, member)
+        pbx.dial_end(3.0 if member_result == "BUSY" else 20.0, trunk, member, member_result)
+        pbx.hangup(3.0 if member_result == "BUSY" else 20.0, member, "17")
+    pbx.hangup(20.0, trunk)  # the caller hangs up while waiting
+    call = only(run(pbx.events))
+    assert (call.status, call.talk_s) == ("no_answer", 0)
+
+
+def test_originate_level_dial_without_a_caller_channel_is_not_an_outcome() -> None:
+    # Click-to-call: Originate rings desk 201 (answered by its user), which then dials out: busy.
+    pbx = Pbx()
+    desk = pbx.new(0, "PJSIP/201-01", context="from-internal", exten="600100300", caller="201")
+    pbx.dial_begin(0.0, None, desk)
+    pbx.state(1.0, desk, "6")
+    pbx.dial_end(1.0, None, desk, "ANSWER")
+    trunk = pbx.new(1.1, "PJSIP/carrier-02", desk.linkedid)
+    pbx.dial_begin(1.1, desk, trunk)
+    pbx.dial_end(1.5, desk, trunk, "BUSY")
+    pbx.hangup(1.5, trunk, "17")
+    pbx.hangup(1.6, desk, "17")
+    call = only(run(pbx.events))
+    assert (call.direction, call.other_party, call.status, call.talk_s) == ("out", "+48600100300", "busy", 0)
+
+
+def test_originate_level_noanswer_does_not_turn_busy_into_no_answer() -> None:
+    pbx = Pbx()
+    outside = pbx.new(0, "Local/48221234568@from-trunk-01;1", context="from-trunk", exten="48221234568")
+    trunk = pbx.new(0, "Local/48221234568@from-trunk-01;2", outside.linkedid, context="from-trunk")
+    pbx.dial_begin(0.0, None, outside)
+    pbx.set_vars(0.1, outside, {"PBXSMS_DIRECTION": "", "PBXSMS_DID": ""})
+    outside.caller = "+48603456789"
+    pbx.set_vars(0.1, outside, {})
+    phone = pbx.new(0.2, "Local/102@phones-02;1", outside.linkedid, context="phones", exten="102")
+    pbx.dial_begin(0.3, trunk, phone)
+    pbx.dial_end(0.4, trunk, phone, "BUSY")
+    pbx.hangup(0.4, phone, "17")
+    pbx.hangup(0.5, trunk, "17")
+    pbx.dial_end(0.5, None, outside, "NOANSWER")
+    pbx.hangup(0.5, outside)
+    call = only(run(pbx.events))
+    assert (call.direction, call.number, call.other_party, call.status) == (
+        "in",
+        "+48221234568",
+        "+48603456789",
+        "busy",
+    )
+
+
+def test_local_channel_halves_and_every_leg_make_one_call() -> None:
+    pbx = Pbx()
+    one = pbx.new(
+        0, "Local/48221234560@from-trunk-01;1", context="from-trunk", exten="48221234560", caller="+48606789012"
+    )
+    two = pbx.new(0, "Local/48221234560@from-trunk-01;2", one.linkedid, context="from-trunk", exten="48221234560")
+    legs = []
+    for ext in ("101", "103"):
+        leg_one = pbx.new(0.1, f"Local/{ext}@phones-0{ext};1", one.linkedid, context="phones", exten=ext)
+        leg_two = pbx.new(0.1, f"Local/{ext}@phones-0{ext};2", one.linkedid, context="phones", exten=ext)
+        pbx.dial_begin(0.2, two, leg_one)
+        legs.append((leg_one, leg_two))
+    pbx.dial_end(3.0, two, legs[1][0], "CANCEL")
+    pbx.dial_end(3.0, two, legs[0][0], "ANSWER")
+    pbx.bridge(3.0, "b1", legs[0][0], two)
+    pbx.bridge(8.6, "b1", legs[0][0], two, enter=False)
+    for leg_one, leg_two in legs:
+        pbx.hangup(8.6, leg_one)
+        pbx.hangup(8.6, leg_two)
+    pbx.hangup(8.7, two)
+    pbx.hangup(8.7, one)
+    call = only(run(pbx.events))
+    assert (call.call_id, call.direction, call.status, call.talk_s) == (one.linkedid, "in", "answered", 5)
+
+
+def test_attended_transfer_moves_the_new_party_into_the_callers_call() -> None:
+    pbx = Pbx()
+    trunk, desk_b = pbx.sip_inbound(0)
+    pbx.dial_end(2.0, trunk, desk_b, "ANSWER")
+    pbx.bridge(2.0, "b1", desk_b, trunk)
+    # B puts the caller on hold and calls C from a second line: a call of its own (internal).
+    consult = pbx.new(5.0, "PJSIP/201-03", context="from-internal", exten="202", caller="201")
+    desk_c = pbx.new(5.1, "PJSIP/202-04", consult.linkedid, caller="202")
+    pbx.dial_begin(5.1, consult, desk_c)
+    pbx.dial_end(7.0, consult, desk_c, "ANSWER")
+    pbx.bridge(7.0, "b2", desk_c, consult)
+    # Transfer: C is swapped into the caller's bridge and takes the caller's (older) Linkedid.
+    pbx.bridge(9.0, "b2", desk_c, consult, enter=False)
+    desk_c.linkedid = trunk.linkedid
+    pbx.bridge(9.0, "b1", desk_c)
+    pbx.bridge(9.0, "b1", desk_b, enter=False)
+    pbx.hangup(9.1, desk_b)
+    pbx.hangup(9.1, consult)
+    pbx.bridge(30.5, "b1", desk_c, trunk, enter=False)
+    pbx.hangup(30.5, desk_c)
+    pbx.hangup(30.6, trunk)
+    calls = {call.call_id: call for call in run(pbx.events)}
+    assert set(calls) == {trunk.linkedid, consult.linkedid}
+    inbound = calls[trunk.linkedid]
+    assert (inbound.direction, inbound.status, inbound.talk_s) == ("in", "answered", 28)
+    assert inbound.ended_at == at(30.6)
+    consultation = calls[consult.linkedid]
+    assert (consultation.direction, consultation.number, consultation.other_party) == ("internal", None, "202")
+    assert consultation.ended_at == at(9.1)
+
+
+def test_blind_transfer_keeps_the_call_answered_until_the_last_party_leaves() -> None:
+    pbx = Pbx()
+    trunk, desk_b = pbx.sip_inbound(0)
+    pbx.dial_end(1.0, trunk, desk_b, "ANSWER")
+    pbx.bridge(1.0, "b1", desk_b, trunk)
+    local_one = pbx.new(6.0, "Local/202@from-internal-05;1", trunk.linkedid, context="from-internal", exten="202")
+    local_two = pbx.new(6.0, "Local/202@from-internal-05;2", trunk.linkedid, context="from-internal", exten="202")
+    pbx.bridge(6.0, "b1", local_one)
+    pbx.bridge(6.0, "b1", desk_b, enter=False)
+    pbx.hangup(6.0, desk_b)
+    desk_c = pbx.new(6.1, "PJSIP/202-06", trunk.linkedid)
+    pbx.dial_begin(6.1, local_two, desk_c)
+    pbx.dial_end(8.0, local_two, desk_c, "ANSWER")
+    pbx.bridge(8.0, "b2", desk_c, local_two)
+    pbx.bridge(20.0, "b2", desk_c, local_two, enter=False)
+    pbx.hangup(20.0, desk_c)
+    pbx.hangup(20.0, local_two)
+    pbx.bridge(20.1, "b1", local_one, trunk, enter=False)
+    pbx.hangup(20.1, local_one)
+    pbx.hangup(20.2, trunk)
+    call = only(run(pbx.events))
+    assert (call.status, call.talk_s) == ("answered", 19)
+
+
+def test_talk_in_a_holding_bridge_is_not_a_conversation() -> None:
+    pbx = Pbx()
+    trunk = pbx.new(0, "PJSIP/trunk-01", context="from-trunk", exten="48221234567", caller="+48601234567")
+    other = pbx.new(0, "PJSIP/trunk-02", context="from-trunk", exten="48221234567", caller="+48601234568")
+    pbx.state(0.1, trunk, "6")
+    pbx.state(0.1, other, "6")
+    pbx.bridge(0.2, "parking", trunk, other, kind="holding")
+    pbx.bridge(9.0, "parking", trunk, other, enter=False, kind="holding")
+    pbx.hangup(9.0, trunk)
+    pbx.hangup(9.0, other)
+    calls = run(pbx.events)
+    assert [(call.status, call.talk_s) for call in calls] == [("no_answer", 0), ("no_answer", 0)]
+
+
+# ---- direction and parties ------------------------------------------------------------------
+
+
+def test_direction_from_contexts_without_the_variables() -> None:
+    pbx = Pbx()
+    trunk = pbx.new(0, "PJSIP/trunk-01", context="from-pstn", exten="221234567", caller="604567890")
+    pbx.hangup(1, trunk, "1")
+    desk = pbx.new(2, "PJSIP/201-02", context="from-internal", exten="600100400", caller="201")
+    desk.caller = "48221234567"  # the outbound route presents the company number
+    pbx.set_vars(2.1, desk, {})
+    pbx.hangup(3, desk, "34")
+    inbound, outbound = run(pbx.events)
+    assert (inbound.direction, inbound.number, inbound.other_party, inbound.status) == (
+        "in",
+        "+48221234567",
+        "+48604567890",
+        "failed",
+    )
+    assert (outbound.direction, outbound.number, outbound.other_party, outbound.status) == (
+        "out",
+        "+48221234567",
+        "+48600100400",
+        "failed",
+    )
+
+
+def test_internal_call_between_two_extensions() -> None:
+    pbx = Pbx()
+    desk = pbx.new(0, "PJSIP/201-01", context="sip-from-internal", exten="202", caller="201")
+    other = pbx.new(0.1, "PJSIP/202-02", desk.linkedid, caller="202")
+    pbx.dial_begin(0.1, desk, other)
+    pbx.dial_end(0.8, desk, other, "BUSY")
+    pbx.hangup(0.8, other, "17")
+    pbx.hangup(0.9, desk, "17")
+    call = only(run(pbx.events))
+    assert (call.direction, call.number, call.other_party, call.status) == ("internal", None, "202", "busy")
+
+
+def test_the_first_non_empty_direction_variable_wins() -> None:
+    # An inbound call forwarded to a mobile through the outbound route stays inbound.
+    pbx = Pbx()
+    trunk, _phone = pbx.sip_inbound(0)
+    forward = pbx.new(1, "PJSIP/carrier-03", trunk.linkedid)
+    pbx.set_vars(1.1, forward, {"PBXSMS_DIRECTION": "out", "PBXSMS_DID": "+48221234999"})
+    pbx.dial_begin(1.2, trunk, forward)
+    pbx.dial_end(5, trunk, forward, "NOANSWER")
+    pbx.hangup(5, forward)
+    pbx.hangup(5, _phone)
+    pbx.hangup(5.1, trunk)
+    call = only(run(pbx.events))
+    assert (call.direction, call.number, call.status) == ("in", "+48221234567", "no_answer")
+
+
+def test_anonymous_caller_is_kept_raw() -> None:
+    pbx = Pbx()
+    trunk, phone = pbx.sip_inbound(0, caller="anonymous")
+    pbx.dial_end(12, trunk, phone, "NOANSWER")
+    pbx.hangup(12, phone)
+    pbx.hangup(12, trunk)
+    assert only(run(pbx.events)).other_party == "anonymous"
+
+
+# ---- grace period, clocks, timers -----------------------------------------------------------
+
+
+def _abandoned_call_without_dial_events(pbx: Pbx) -> Chan:
+    """A call whose only evidence of the leg is its Cdr (dial events lost)."""
+    trunk = pbx.new(0, "PJSIP/trunk-01", context="from-trunk", exten="48221234567", caller="+48601234567")
+    pbx.hangup(2.0, trunk)
+    return trunk
+
+
+def test_a_late_cdr_within_the_grace_period_is_used() -> None:
+    tracker = CallTracker(TrackerConfig(cdr_grace_s=0.5))
+    pbx = Pbx()
+    trunk = _abandoned_call_without_dial_events(pbx)
+    pbx.cdr(2.3, trunk, "BUSY", destination="PJSIP/202-02")
+    newchannel, hangup, cdr = pbx.events
+    assert tracker.feed(newchannel, T0) == []
+    assert tracker.feed(hangup, T0 + 2.0) == []
+    assert tracker.next_deadline_s() == pytest.approx(T0 + 2.5)
+    assert tracker.feed(cdr, T0 + 2.3) == []
+    assert tracker.tick(T0 + 2.49) == []
+    call = only(tracker.tick(T0 + 2.5))
+    assert call.status == "busy"
+    assert (tracker.open_calls, tracker.completed, tracker.next_deadline_s()) == (0, 1, None)
+
+
+def test_a_cdr_after_the_grace_period_comes_too_late() -> None:
+    tracker = CallTracker(TrackerConfig(cdr_grace_s=0.5))
+    pbx = Pbx()
+    trunk = _abandoned_call_without_dial_events(pbx)
+    pbx.cdr(2.7, trunk, "BUSY", destination="PJSIP/202-02")
+    newchannel, hangup, cdr = pbx.events
+    tracker.feed(newchannel, T0)
+    tracker.feed(hangup, T0 + 2.0)
+    call = only(tracker.feed(cdr, T0 + 2.7))  # the call is emitted before the Cdr is read
+    assert call.status == "no_answer"
+    assert tracker.stats.orphan_cdrs == 1
+
+
+def test_grace_runs_on_the_drivers_clock_not_on_asterisks() -> None:
+    # Asterisk's clock is an hour behind: the call must still be emitted cdr_grace_s after receipt.
+    tracker = CallTracker(TrackerConfig(cdr_grace_s=0.5))
+    pbx = Pbx()
+    _abandoned_call_without_dial_events(pbx)
+    received_s = T0 + 3600
+    for message in pbx.events:
+        tracker.feed(message, received_s)
+    assert tracker.next_deadline_s() == pytest.approx(received_s + 0.5)
+    call = only(tracker.tick(received_s + 0.5))
+    assert call.ended_at == at(2.0)  # dated by the event, not by receipt
+
+
+def test_a_new_leg_during_the_grace_period_keeps_the_call_open() -> None:
+    tracker = CallTracker(TrackerConfig(cdr_grace_s=0.5))
+    pbx = Pbx()
+    trunk = pbx.new(0, "PJSIP/trunk-01", context="from-trunk", exten="48221234567", caller="+48601234567")
+    pbx.hangup(1.0, trunk)
+    late = pbx.new(1.2, "PJSIP/201-02", trunk.linkedid)
+    pbx.hangup(3.0, late)
+    first, hangup, newchannel, last = pbx.events
+    tracker.feed(first, T0)
+    tracker.feed(hangup, T0 + 1.0)
+    tracker.feed(newchannel, T0 + 1.2)
+    assert tracker.tick(T0 + 2.0) == []
+    tracker.feed(last, T0 + 3.0)
+    assert only(tracker.tick(T0 + 3.5)).ended_at == at(3.0)
+
+
+def test_events_without_timestamp_are_dated_by_receipt() -> None:
+    pbx = Pbx(with_timestamps=False)
+    trunk, phone = pbx.sip_inbound(0)
+    pbx.dial_end(0, trunk, phone, "ANSWER")
+    pbx.bridge(0, "b1", phone, trunk)
+    pbx.bridge(0, "b1", phone, trunk, enter=False)
+    pbx.hangup(0, phone)
+    pbx.hangup(0, trunk)
+    tracker = CallTracker(TrackerConfig(cdr_grace_s=0.5))
+    receipt = [
+        T0 + 10,
+        T0 + 10,
+        T0 + 10,
+        T0 + 10,
+        T0 + 12,
+        T0 + 12,
+        T0 + 12,
+        T0 + 17.5,
+        T0 + 17.5,
+        T0 + 17.6,
+        T0 + 17.6,
+    ]
+    assert len(receipt) == len(pbx.events)
+    for message, now_s in zip(pbx.events, receipt, strict=True):
+        assert tracker.feed(message, now_s) == []
+    call = only(tracker.tick(T0 + 18.1))
+    assert (call.started_at, call.ended_at, call.status, call.talk_s) == (at(10), at(17.6), "answered", 5)
+
+
+def test_next_deadline_is_none_when_idle_and_the_age_limit_for_an_open_call() -> None:
+    tracker = CallTracker(TrackerConfig(max_call_age_s=100))
+    assert tracker.next_deadline_s() is None
+    pbx = Pbx()
+    pbx.new(0, "PJSIP/trunk-01")
+    tracker.feed(pbx.events[0], T0 + 5)
+    assert tracker.next_deadline_s() == pytest.approx(T0 + 105)
+
+
+# ---- bounded state --------------------------------------------------------------------------
+
+
+def test_max_open_calls_drops_the_oldest_unfinished_call(caplog: pytest.LogCaptureFixture) -> None:
+    tracker = CallTracker(TrackerConfig(max_open_calls=2))
+    pbx = Pbx()
+    chans = [pbx.new(i, f"PJSIP/trunk-0{i}", context="from-trunk", exten="48221234567") for i in range(3)]
+    with caplog.at_level(logging.WARNING):
+        for i, message in enumerate(pbx.events):
+            assert tracker.feed(message, T0 + i) == []
+    assert (tracker.open_calls, tracker.dropped) == (2, 1)
+    assert chans[0].linkedid in caplog.text
+    for chan in chans:
+        pbx.hangup(5, chan)
+    emitted = [c.call_id for m in pbx.events[3:] for c in tracker.feed(m, T0 + 5)] + [
+        c.call_id for c in tracker.flush()
+    ]
+    assert emitted == [chans[1].linkedid, chans[2].linkedid]
+
+
+def test_max_open_calls_emits_a_finished_call_early_rather_than_dropping_it() -> None:
+    tracker = CallTracker(TrackerConfig(max_open_calls=1, cdr_grace_s=10))
+    pbx = Pbx()
+    first = pbx.new(0, "PJSIP/trunk-01", context="from-trunk", exten="48221234567")
+    pbx.hangup(1, first)
+    pbx.new(2, "PJSIP/trunk-02", context="from-trunk", exten="48221234567")
+    newchannel, hangup, second = pbx.events
+    tracker.feed(newchannel, T0)
+    tracker.feed(hangup, T0 + 1)
+    assert [call.call_id for call in tracker.feed(second, T0 + 2)] == [first.linkedid]
+    assert (tracker.open_calls, tracker.dropped, tracker.completed) == (1, 0, 1)
+
+
+def test_a_call_older_than_the_age_limit_is_dropped_and_never_emitted() -> None:
+    tracker = CallTracker(TrackerConfig(max_call_age_s=60))
+    pbx = Pbx()
+    lost = pbx.new(0, "PJSIP/trunk-01", context="from-trunk", exten="48221234567")
+    tracker.feed(pbx.events[0], T0)
+    assert tracker.tick(T0 + 59) == []
+    assert tracker.open_calls == 1
+    assert tracker.tick(T0 + 60) == []
+    assert (tracker.open_calls, tracker.dropped) == (0, 1)
+    pbx.hangup(61, lost)
+    assert tracker.feed(pbx.events[-1], T0 + 61) == []
+    assert tracker.flush() == []
+    assert tracker.stats.unknown_channel_events == 1
+
+
+def test_drop_all_discards_open_calls_once_and_never_emits_them(caplog: pytest.LogCaptureFixture) -> None:
+    tracker = CallTracker(TrackerConfig())
+    pbx = Pbx()
+    trunk, phone = pbx.sip_inbound(0)
+    for message in pbx.events:
+        tracker.feed(message, T0)
+    with caplog.at_level(logging.WARNING):
+        assert tracker.drop_all("connection lost") == 1
+    assert len([r for r in caplog.records if "connection lost" in r.getMessage()]) == 1
+    # After the reconnect the old call's events (even a new leg of it) must not revive it.
+    late_leg = pbx.new(3, "PJSIP/203-09", trunk.linkedid)
+    pbx.hangup(4, late_leg)
+    pbx.hangup(4, phone)
+    pbx.hangup(4, trunk)
+    for message in pbx.events[-4:]:
+        assert tracker.feed(message, T0 + 4) == []
+    assert tracker.flush() == []
+    assert (tracker.open_calls, tracker.dropped, tracker.completed) == (0, 1, 0)
+
+
+def test_flush_emits_finished_calls_and_drops_unfinished_ones(caplog: pytest.LogCaptureFixture) -> None:
+    tracker = CallTracker(TrackerConfig(cdr_grace_s=30))
+    pbx = Pbx()
+    done = pbx.new(0, "PJSIP/trunk-01", context="from-trunk", exten="48221234567")
+    pbx.hangup(1, done)
+    open_call = pbx.new(2, "PJSIP/trunk-02", context="from-trunk", exten="48221234567")
+    for message in pbx.events:
+        tracker.feed(message, T0 + 2)
+    with caplog.at_level(logging.WARNING):
+        assert [call.call_id for call in tracker.flush()] == [done.linkedid]
+    assert open_call.linkedid in caplog.text
+    assert (tracker.open_calls, tracker.completed, tracker.dropped) == (0, 1, 1)
+
+
+# ---- garbage in -----------------------------------------------------------------------------
+
+
+def test_garbage_fields_do_not_crash_the_tracker() -> None:
+    tracker = CallTracker(TrackerConfig())
+    garbage = [
+        event("Newchannel", None, {"Channel": "PJSIP/x"}),  # no Uniqueid
+        event("Newchannel", None, {"Uniqueid": "7.1", "Timestamp": "yesterday", "Exten": "123"}),  # no Linkedid
+        event("Hangup", None, {"Uniqueid": "no-such-channel", "Linkedid": "nope"}),
+        event("DialEnd", None, {"Uniqueid": "7.1", "DestUniqueid": "", "DialStatus": ""}),
+        event("DialBegin", None, {"DestUniqueid": "missing"}),
+        event("BridgeEnter", None, {"Uniqueid": "7.1", "Linkedid": "7.1"}),  # no bridge id
+        event("BridgeLeave", None, {"Uniqueid": "7.1", "BridgeUniqueid": "never-entered"}),
+        event("BridgeDestroy", None, {}),
+        event("Cdr", None, {"UniqueID": "7.1", "BillableSeconds": "lots", "Disposition": "???"}),
+        event("Cdr", None, {}),
+        event("Hangup", 1e400, {"Uniqueid": "7.1", "Cause": ""}),
+        AmiMessage({"Response": "Success"}),
+    ]
+    completed = [call for message in garbage for call in tracker.feed(message, T0)]
+    completed += tracker.flush()
+    call = only(completed)
+    assert (call.call_id, call.started_at, call.ended_at, call.status) == ("7.1", at(0), at(0), "no_answer")
+    assert tracker.stats.malformed_events == 1  # the Newchannel without a Uniqueid
+    assert tracker.stats.unknown_channel_events == 1
+    assert tracker.stats.orphan_cdrs == 1
+
+
+def test_a_leg_of_a_call_that_began_before_we_listened_is_ignored() -> None:
+    pbx = Pbx()
+    leg = pbx.new(0, "PJSIP/201-05", linkedid="1795000000.999")
+    pbx.hangup(5, leg)
+    assert run(pbx.events) == []
+
+
+# ---- configuration --------------------------------------------------------------------------
+
+
+def test_config_from_settings_and_the_wanted_events() -> None:
+    settings = Settings(cdr_grace_s=2.5, inbound_contexts=("a", "b"), country="DE", max_open_calls=7)
+    config = TrackerConfig.from_settings(settings)
+    assert (config.cdr_grace_s, config.inbound_contexts, config.country, config.max_open_calls) == (
+        2.5,
+        ("a", "b"),
+        "DE",
+        7,
+    )
+    assert {"Newchannel", "Hangup", "DialBegin", "DialEnd", "BridgeEnter", "BridgeLeave", "Cdr"} <= WANTED_EVENTS
+    # Events only a read=all user receives must not be needed.
+    assert not WANTED_EVENTS & {"Newexten", "VarSet", "FullyBooted", "QueueCallerJoin", "QueueCallerLeave"}
