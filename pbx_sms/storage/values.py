@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pbx_sms.core.phone import is_e164
 from pbx_sms.storage.errors import InvalidValue
 
 _ALPHANUMERIC_SENDER = re.compile(r"[A-Za-z0-9 ._-]{1,11}")
@@ -14,8 +15,8 @@ _NUMERIC_SENDER = re.compile(r"\+?[0-9]{1,15}")
 
 def check_sender_id(value: str) -> str:
     """A sender ID per SPEC §1: alphanumeric (1–11 of A–Z a–z 0–9 space - _ ., at least one letter)
-    or numeric (up to 15 digits, international format, optional leading +). Returned unchanged."""
-    if _NUMERIC_SENDER.fullmatch(value):
+    or numeric (a phone number in international format, up to 15 digits, optional +). Returned unchanged."""
+    if _NUMERIC_SENDER.fullmatch(value) and is_e164("+" + value.lstrip("+")):
         return value
     if _ALPHANUMERIC_SENDER.fullmatch(value) and any(char.isalpha() for char in value):
         if value != value.strip():
@@ -23,7 +24,7 @@ def check_sender_id(value: str) -> str:
         return value
     raise InvalidValue(
         f"sender ID {value!r}: expected 1–11 characters of A–Z a–z 0–9 space - _ . with at least one letter, "
-        "or up to 15 digits (international format)"
+        "or a phone number of up to 15 digits in international format"
     )
 
 
