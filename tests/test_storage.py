@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from pbx_sms.storage.rule_store import (
     export_rules,
     import_rules,
     load_account_rules,
+    load_rules_for_number,
     set_rule_enabled,
     stored_rules,
 )
@@ -337,3 +340,53 @@ def test_change_counter_counts_every_config_table(database: Database) -> None:
         assert version(database) != before, statement
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(RuleRow)) == 2
+
+
+def test_another_connection_sees_a_sql_change_within_two_seconds(database: Database, database_url: str) -> None:
+    seed(database)
+    cache = ConfigCache(database)  # the default: a check every second, on the real clock
+    assert len(cache.snapshot().rules_for("default")) == 2
+    admin = open_database(database_url)  # another process, as far as the database is concerned
+    try:
+        with admin.session() as session:
+            session.execute(text("UPDATE rules SET enabled = false WHERE name = 'Thanks'"))
+        changed_at = time.monotonic()
+        while [active.rule.name for active in cache.snapshot().rules_for("default")] != ["Missed"]:
+            assert time.monotonic() - changed_at < 2.0, "the change was not picked up within 2 s"
+            time.sleep(0.02)
+    finally:
+        admin.close()
+
+
+def test_concurrent_first_use_creates_the_schema_once(database_url: str) -> None:
+    opened: list[Database] = []
+    failures: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            opened.append(open_database(database_url))
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with opened[0].session() as session:
+        assert session.scalar(text("SELECT count(*) FROM accounts WHERE name = 'default'")) == 1
+    for database in opened:
+        database.close()
+
+
+def test_rules_for_a_number_come_with_the_owning_account(database: Database) -> None:
+    seed(database)
+    with database.write_session() as session:
+        add_account(session, "acme", timezone="Europe/Warsaw", country="PL", allowed_countries=["PL", "DE"])
+        add_number(session, "+48227654321", "acme")
+    with database.session() as session:
+        policy, rules = load_rules_for_number(session, "+48221234567")
+        assert (policy.name, policy.country, [rule.name for rule in rules]) == ("default", "DE", ["Missed", "Thanks"])
+        policy, rules = load_rules_for_number(session, "+48227654321")
+        assert (policy.name, policy.allowed_countries, rules) == ("acme", frozenset({"PL", "DE"}), [])
