@@ -515,19 +515,7 @@ def test_events_without_timestamp_are_dated_by_receipt() -> None:
     pbx.hangup(0, phone)
     pbx.hangup(0, trunk)
     tracker = CallTracker(TrackerConfig(cdr_grace_s=0.5))
-    receipt = [
-        T0 + 10,
-        T0 + 10,
-        T0 + 10,
-        T0 + 10,
-        T0 + 12,
-        T0 + 12,
-        T0 + 12,
-        T0 + 17.5,
-        T0 + 17.5,
-        T0 + 17.6,
-        T0 + 17.6,
-    ]
+    receipt = [T0 + offset_s for offset_s in (10, 10, 10, 10, 12, 12, 12, 17.5, 17.5, 17.6, 17.6)]
     assert len(receipt) == len(pbx.events)
     for message, now_s in zip(pbx.events, receipt, strict=True):
         assert tracker.feed(message, now_s) == []
@@ -558,9 +546,8 @@ def test_max_open_calls_drops_the_oldest_unfinished_call(caplog: pytest.LogCaptu
     assert chans[0].linkedid in caplog.text
     for chan in chans:
         pbx.hangup(5, chan)
-    emitted = [c.call_id for m in pbx.events[3:] for c in tracker.feed(m, T0 + 5)] + [
-        c.call_id for c in tracker.flush()
-    ]
+    emitted = [call.call_id for message in pbx.events[3:] for call in tracker.feed(message, T0 + 5)]
+    emitted += [call.call_id for call in tracker.flush()]
     assert emitted == [chans[1].linkedid, chans[2].linkedid]
 
 

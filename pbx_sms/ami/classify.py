@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from pbx_sms.ami.call_state import CallState, ChannelState
 from pbx_sms.core.call import CallStatus, CompletedCall, Direction
@@ -52,8 +51,7 @@ DIRECTION_VALUES: dict[str, Direction] = {
 UNKNOWN_CALLER = "<unknown>"
 
 
-@dataclass(frozen=True, slots=True)
-class Parties:
+class Parties(NamedTuple):
     direction: Direction
     number: str | None
     other_party: str

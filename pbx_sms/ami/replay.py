@@ -37,7 +37,9 @@ def replay_messages(
     yield from tracker.flush()
 
 
-def replay_chunks(chunks: Iterable[bytes], config: TrackerConfig) -> Iterator[CompletedCall]:
+def replay_chunks(
+    chunks: Iterable[bytes], config: TrackerConfig, start_s: float | None = None
+) -> Iterator[CompletedCall]:
     """Replay an AMI byte stream given in arbitrary pieces (as TCP would deliver it)."""
     parser = AmiStreamParser(WANTED_EVENTS)
     tracker = CallTracker(config)
@@ -48,14 +50,16 @@ def replay_chunks(chunks: Iterable[bytes], config: TrackerConfig) -> Iterator[Co
         # A recording may end without the blank line after its last message.
         yield from parser.feed(b"\r\n\r\n")
 
-    return replay_messages(messages(), tracker)
+    return replay_messages(messages(), tracker, start_s)
 
 
-def replay_calls(data: bytes | str | os.PathLike[str], config: TrackerConfig) -> Iterator[CompletedCall]:
+def replay_calls(
+    data: bytes | str | os.PathLike[str], config: TrackerConfig, start_s: float | None = None
+) -> Iterator[CompletedCall]:
     """The completed calls of a recorded AMI stream: raw bytes, or the path of a recording."""
     if isinstance(data, bytes | bytearray | memoryview):
-        return replay_chunks([bytes(data)], config)
-    return replay_chunks(_read_chunks(Path(data)), config)
+        return replay_chunks([bytes(data)], config, start_s)
+    return replay_chunks(_read_chunks(Path(data)), config, start_s)
 
 
 def _read_chunks(path: Path) -> Iterator[bytes]:

@@ -1,0 +1,163 @@
+"""Replay of the real Asterisk recordings: exactly the expected calls, in both AMI user variants."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import datetime
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from pbx_sms.ami.replay import replay_calls, replay_chunks
+from pbx_sms.ami.tracker import TrackerConfig
+from pbx_sms.cli.main import app
+from pbx_sms.core.call import CompletedCall
+
+FIXTURES = Path(__file__).parent / "fixtures"
+VARIANTS = ("all", "callcdr")
+REPLAY_KEYS = {"call_id", "direction", "number", "other_party", "status", "talk_s", "started_at", "ended_at"}
+EXACT_KEYS = ("direction", "number", "other_party", "status")
+
+
+def _expected() -> dict[str, list[dict[str, Any]]]:
+    by_recording: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    with (FIXTURES / "expected.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            call = json.loads(line)
+            by_recording[call["recording"]].append(call)
+    return dict(by_recording)
+
+
+EXPECTED = _expected()
+
+
+def _epoch(value: str) -> float:
+    return datetime.fromisoformat(value).timestamp()
+
+
+def _mismatches(got: dict[str, Any], expected: dict[str, Any]) -> list[str]:
+    """Differences beyond what the recordings' README allows (±1 s on talk time and times)."""
+    problems = [f"{key}: {got[key]!r} != {expected[key]!r}" for key in EXACT_KEYS if got[key] != expected[key]]
+    if abs(got["talk_s"] - expected["talk_s"]) > 1:
+        problems.append(f"talk_s: {got['talk_s']} != {expected['talk_s']}")
+    for key in ("started_at", "ended_at"):
+        if abs(_epoch(got[key]) - _epoch(expected[key])) > 1:
+            problems.append(f"{key}: {got[key]} != {expected[key]}")
+    return problems
+
+
+def test_every_recording_has_both_variants() -> None:
+    assert len(EXPECTED) >= 19
+    for recording in EXPECTED:
+        for variant in VARIANTS:
+            assert (FIXTURES / f"{recording}.{variant}.ami").is_file()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("recording", sorted(EXPECTED))
+def test_recording_gives_exactly_the_expected_calls(recording: str, variant: str) -> None:
+    calls = [call.to_json() for call in replay_calls(FIXTURES / f"{recording}.{variant}.ami", TrackerConfig())]
+    got = {call["call_id"]: call for call in calls}
+    assert len(got) == len(calls), "a call was emitted twice"
+    expected = {call["call_id"]: call for call in EXPECTED[recording]}
+    assert set(got) == set(expected)
+    problems = {call_id: _mismatches(got[call_id], expected[call_id]) for call_id in expected}
+    assert {call_id: found for call_id, found in problems.items() if found} == {}
+
+
+@pytest.mark.parametrize("recording", ["in_queue", "in_ringgroup", "sip_in_queue", "busy_hour"])
+def test_both_variants_give_identical_calls(recording: str) -> None:
+    config = TrackerConfig()
+    everything = [call.to_json() for call in replay_calls(FIXTURES / f"{recording}.all.ami", config)]
+    least_privilege = [call.to_json() for call in replay_calls(FIXTURES / f"{recording}.callcdr.ami", config)]
+    assert everything == least_privilege
+
+
+def test_bytes_and_path_give_the_same_calls() -> None:
+    path = FIXTURES / "in_polish_name.all.ami"
+    from_path = list(replay_calls(path, TrackerConfig()))
+    assert from_path == list(replay_calls(path.read_bytes(), TrackerConfig()))
+    assert len(from_path) == 1
+
+
+def test_a_recording_without_timestamps_is_dated_by_the_replay_start() -> None:
+    data = (FIXTURES / "in_answered.callcdr.ami").read_bytes()
+    stripped = b"\r\n".join(line for line in data.split(b"\r\n") if not line.startswith(b"Timestamp: "))
+    assert b"Timestamp" not in stripped
+    (call,) = replay_calls(stripped, TrackerConfig(), start_s=1_800_000_000.5)
+    assert (call.call_id, call.direction, call.other_party, call.status) == (
+        "1795574695.4",
+        "in",
+        "+48601234567",
+        "answered",
+    )
+    # No clock but the replay's own: every event happens at its start.
+    assert call.started_at.timestamp() == call.ended_at.timestamp() == 1_800_000_000
+    assert call.talk_s == 0
+
+
+def _calls_of_chunks(data: bytes, cuts: list[int]) -> list[CompletedCall]:
+    bounds = [0, *sorted(set(cuts)), len(data)]
+    chunks = [data[start:end] for start, end in pairwise(bounds)]
+    return list(replay_chunks(chunks, TrackerConfig()))
+
+
+SPLIT_RECORDINGS = ("in_queue.callcdr.ami", "in_polish_name.all.ami", "sip_in_queue.all.ami")
+WHOLE = {name: list(replay_calls(FIXTURES / name, TrackerConfig())) for name in SPLIT_RECORDINGS}
+DATA = {name: (FIXTURES / name).read_bytes() for name in SPLIT_RECORDINGS}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(SPLIT_RECORDINGS),
+    cut_fractions=st.lists(st.floats(min_value=0, max_value=1), max_size=40),
+    tiny_pieces=st.booleans(),
+)
+def test_any_split_into_chunks_gives_the_same_calls(name: str, cut_fractions: list[float], tiny_pieces: bool) -> None:
+    data = DATA[name]
+    cuts = [int(fraction * len(data)) for fraction in cut_fractions]
+    if tiny_pieces and cuts:
+        # Also split right around one point byte by byte (CRLF and multi-byte UTF-8 boundaries).
+        cuts += list(range(cuts[0], min(cuts[0] + 12, len(data))))
+    assert _calls_of_chunks(data, cuts) == WHOLE[name]
+
+
+# ---- the command ----------------------------------------------------------------------------
+
+
+def test_replay_calls_command_prints_one_json_object_per_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PBX_SMS_DATABASE_URL", f"sqlite:///{tmp_path}/must-not-exist.db")
+    monkeypatch.delenv("PBX_SMS_CONFIG", raising=False)
+    result = CliRunner().invoke(app, ["replay", str(FIXTURES / "in_ringgroup.callcdr.ami"), "--calls"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1
+    call = json.loads(lines[0])
+    assert set(call) == REPLAY_KEYS
+    assert call["call_id"] == "1795574801.24"
+    assert isinstance(call["talk_s"], int)
+    assert call["started_at"].endswith("+00:00") and call["ended_at"].endswith("+00:00")
+    assert datetime.fromisoformat(call["ended_at"]) >= datetime.fromisoformat(call["started_at"])
+    assert list(tmp_path.iterdir()) == []  # no database, no outbox, nothing written
+
+
+def test_replay_of_a_missing_file_names_it(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.ami"
+    result = CliRunner().invoke(app, ["replay", str(missing), "--calls"])
+    assert result.exit_code == 1
+    assert str(missing) in result.stderr
+    assert "no such file" in result.stderr
+
+
+def test_replay_without_calls_is_not_available_yet() -> None:
+    result = CliRunner().invoke(app, ["replay", str(FIXTURES / "in_answered.all.ami")])
+    assert result.exit_code == 1
+    assert "not available yet" in result.stderr
+    assert result.stdout == ""
