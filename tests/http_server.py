@@ -37,6 +37,7 @@ class Reply:
     status: int = 200
     body: bytes = b""
     content_type: str = "application/json"
+    delay_s: float = 0.0
 
 
 Responder = Callable[[Recorded], "Reply | str"]
@@ -139,6 +140,8 @@ class LoopbackHttpServer:
                     await asyncio.sleep(3600)
                     return
                 assert isinstance(answer, Reply)
+                if answer.delay_s:
+                    await asyncio.sleep(answer.delay_s)
                 reason = _REASONS.get(answer.status, "Status")
                 head = (
                     f"HTTP/1.1 {answer.status} {reason}\r\nContent-Type: {answer.content_type}\r\n"
@@ -146,8 +149,8 @@ class LoopbackHttpServer:
                 )
                 writer.write(head.encode() + answer.body)
                 await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # the client went away, or the server is stopping
         finally:
             self._handlers.discard(task)
             writer.close()
