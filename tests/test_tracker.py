@@ -662,4 +662,4 @@ def test_config_from_settings_and_the_wanted_events() -> None:
     )
     assert {"Newchannel", "Hangup", "DialBegin", "DialEnd", "BridgeEnter", "BridgeLeave", "Cdr"} <= WANTED_EVENTS
     # Events only a read=all user receives must not be needed.
-    assert not WANTED_EVENTS & {"Newexten", "VarSet", "FullyBooted", "QueueCallerJoin", "QueueCallerLeave"}
+    assert not WANTED_EVENTS & {"Newexten", "VarSet", "FullyBooted", "QueueCallerJoin", "AgentConnect"}

@@ -25,8 +25,9 @@ from pbx_sms.core.call import CompletedCall
 
 log = logging.getLogger(__name__)
 
-# Every event the tracker reads; all of them reach a read=call,cdr user.  (AgentConnect needs the
-# agent class: where it arrives it only confirms what DialEnd already said.)
+# Every event the tracker reads.  All of them reach a read=call,cdr user, so a read=all user feeds
+# the tracker exactly the same events.  (AgentConnect needs the agent class; it never says more
+# than the queue's DialEnd ANSWER to the member, which comes first.)
 WANTED_EVENTS: frozenset[str] = frozenset(
     {
         "Newchannel",
@@ -34,7 +35,6 @@ WANTED_EVENTS: frozenset[str] = frozenset(
         "Newstate",
         "DialBegin",
         "DialEnd",
-        "AgentConnect",
         "BridgeEnter",
         "BridgeLeave",
         "BridgeDestroy",
@@ -123,7 +123,6 @@ class CallTracker:
             "Newstate": self._on_channel_update,
             "DialBegin": self._on_dial_begin,
             "DialEnd": self._on_dial_end,
-            "AgentConnect": self._on_agent_connect,
             "BridgeEnter": self._on_bridge_enter,
             "BridgeLeave": self._on_bridge_leave,
             "BridgeDestroy": self._on_bridge_destroy,
@@ -268,12 +267,6 @@ class CallTracker:
             call.dial_statuses.append(status)
         if status == "ANSWER":
             self._person_answered(call, dest_uniqueid, event_s)
-        return []
-
-    def _on_agent_connect(self, message: AmiMessage, event_s: float, now_s: float) -> list[CompletedCall]:
-        found = self._channel_from(message, event_s)
-        if found is not None:
-            self._person_answered(found[0], message.get("DestUniqueid"), event_s)
         return []
 
     def _on_bridge_enter(self, message: AmiMessage, event_s: float, now_s: float) -> list[CompletedCall]:
