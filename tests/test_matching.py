@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pbx_sms.core.call import CompletedCall
+from pbx_sms.core.encoding import analyse, transliterate
 from pbx_sms.core.matching import (
     SUPPRESSION_REASONS,
     AccountPolicy,
@@ -20,6 +23,7 @@ from pbx_sms.core.matching import (
     match_call,
 )
 from pbx_sms.core.rules import Rule
+from pbx_sms.core.template import call_values, render
 
 COMPANY = "+48221234567"
 MOBILE = "+48601234567"
@@ -288,6 +292,44 @@ class TestCompiled:
 
     def test_empty_schedule_compiles_to_always(self) -> None:
         assert compile_rule(make_rule(**{"when.schedule": {}})).windows is None
+
+
+template_pieces = st.lists(
+    st.sampled_from(
+        [
+            "Zażółć ",
+            "gęślą ",
+            "jaźń",
+            "{other_party}",
+            "{rule}",
+            "{{",
+            "}}",
+            "€",
+            "x",
+            "„cytat”",
+            " — ",
+            "🙂",
+            "\u0328",
+            "ﬁ",
+            "\uff5b\uff5b",
+        ]
+    ),
+    min_size=1,
+    max_size=12,
+)
+rule_names = st.sampled_from(["Łódź", "Plain", "Ünïcödé", "e", "ą"])
+
+
+@settings(max_examples=200)
+@given(pieces=template_pieces, name=rule_names, other=st.sampled_from([MOBILE, "anonymous", "Łukasz", "a\u0301"]))
+def test_transliterated_text_equals_transliterating_the_rendered_text(pieces: list[str], name: str, other: str) -> None:
+    template = "".join(pieces)
+    rule = make_rule(name=name, **{"then.text": template, "then.transliterate": True})
+    call = make_call(other_party=other)
+    (sms,) = match_call(call, WARSAW, [rule])
+    expected = transliterate(render(template, call_values(call, name, WARSAW.timezone)))
+    assert sms.text == expected
+    assert (sms.encoding, sms.parts) == (analyse(expected).encoding, analyse(expected).parts)
 
 
 def test_every_reason_is_documented() -> None:
