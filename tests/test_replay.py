@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from pbx_sms.ami.parser import parse_stream
+from pbx_sms.ami.parser import AmiMessage, parse_stream
 from pbx_sms.ami.replay import replay_calls, replay_chunks
-from pbx_sms.ami.tracker import WANTED_EVENTS, TrackerConfig
+from pbx_sms.ami.tracker import WANTED_EVENTS, CallTracker, TrackerConfig
 from pbx_sms.cli.main import app
 from pbx_sms.core.call import CompletedCall
 
@@ -91,6 +91,21 @@ def test_both_variants_feed_the_tracker_the_same_events(recording: str) -> None:
     everything, least_privilege = wanted("all"), wanted("callcdr")
     assert everything == least_privilege
     assert everything["Hangup"] > 0
+
+
+def test_nothing_is_left_behind_after_the_busy_hour() -> None:
+    tracker = CallTracker(TrackerConfig())
+    messages = parse_stream((FIXTURES / "busy_hour.callcdr.ami").read_bytes(), WANTED_EVENTS)
+    before_flush = [call for message in messages for call in tracker.feed(message, _stamp(message))]
+    # Calls are emitted as their grace period passes; only the last one is still waiting at the end.
+    assert len(before_flush) == len(EXPECTED["busy_hour"]) - 1
+    assert len(tracker.flush()) == 1
+    assert (tracker.open_calls, tracker.tracked_channels, tracker.tracked_bridges) == (0, 0, 0)
+    assert (tracker.completed, tracker.dropped, tracker.stats.orphan_cdrs) == (40, 0, 0)
+
+
+def _stamp(message: AmiMessage) -> float:
+    return float(message.fields.get("Timestamp", "0"))
 
 
 def test_bytes_and_path_give_the_same_calls() -> None:

@@ -564,6 +564,22 @@ def test_max_open_calls_emits_a_finished_call_early_rather_than_dropping_it() ->
     assert (tracker.open_calls, tracker.dropped, tracker.completed) == (1, 0, 1)
 
 
+def test_lost_hangups_cannot_grow_the_state_beyond_max_open_calls() -> None:
+    tracker = CallTracker(TrackerConfig(max_open_calls=100))
+    pbx = Pbx()
+    for i in range(2_000):
+        trunk = pbx.new(i, f"PJSIP/trunk-{i}", context="from-trunk", exten="48221234567")
+        phone = pbx.new(i, f"PJSIP/201-{i}", trunk.linkedid)
+        pbx.bridge(i, f"bridge-{i}", trunk, phone)  # and then the Hangups are lost
+    for message in pbx.events:
+        tracker.feed(message, float(message.fields["Timestamp"]))
+        assert tracker.open_calls <= 100
+    assert (tracker.open_calls, tracker.tracked_channels, tracker.tracked_bridges) == (100, 200, 100)
+    assert tracker.dropped == 1_900
+    assert tracker.drop_all("test over") == 100
+    assert (tracker.tracked_channels, tracker.tracked_bridges, tracker.next_deadline_s()) == (0, 0, None)
+
+
 def test_a_call_older_than_the_age_limit_is_dropped_and_never_emitted() -> None:
     tracker = CallTracker(TrackerConfig(max_call_age_s=60))
     pbx = Pbx()

@@ -144,6 +144,14 @@ class CallTracker:
     def dropped(self) -> int:
         return self.stats.dropped
 
+    @property
+    def tracked_channels(self) -> int:
+        return len(self._call_of_channel)
+
+    @property
+    def tracked_bridges(self) -> int:
+        return len(self._bridges)
+
     # ---- public API -----------------------------------------------------------------------
 
     def feed(self, message: AmiMessage, now_s: float) -> list[CompletedCall]:
@@ -415,9 +423,10 @@ class CallTracker:
         bridge = self._bridges.get(bridge_id)
         if bridge is None:
             return
-        if len(bridge.members) <= 1:
-            del self._bridges[bridge_id]  # BridgeDestroy may never come (read=call misses none, but be safe)
         bridge.members.discard(channel.uniqueid)
+        if not bridge.members:
+            # Forget it now rather than on BridgeDestroy, which a lost event may never bring.
+            del self._bridges[bridge_id]
         self._update_connected({*bridge.members, channel.uniqueid}, event_s)
 
     def _update_connected(self, uniqueids: set[str], event_s: float) -> None:
