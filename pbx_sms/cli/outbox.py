@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from typing import Annotated
 
 import typer
@@ -99,7 +101,31 @@ def work(ctx: typer.Context) -> None:
     from pbx_sms.outbox.runner import run_worker
 
     settings = state(ctx).settings()
+    _configure_logging(settings.log_level, settings.log_format)
     try:
         asyncio.run(run_worker(settings))
     except (ConfigError, GatewayConfigError) as exc:
         fail(str(exc))
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {"at": self.formatTime(record), "level": record.levelname, "logger": record.name}
+        line["message"] = record.getMessage()
+        if record.exc_info:
+            line["error"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def _configure_logging(level: str, log_format: str) -> None:
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    try:
+        logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    except ValueError:
+        fail(f"PBX_SMS_LOG_LEVEL: unknown level {level!r} (expected DEBUG, INFO, WARNING or ERROR)")
+    # httpx logs every request at INFO: too much for a worker sending thousands.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

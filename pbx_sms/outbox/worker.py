@@ -231,6 +231,8 @@ class OutboxWorker:
         batch, self._outcomes = self._outcomes, []
         try:
             await asyncio.to_thread(self.store.apply, self.worker_id, batch, self._clock())
+            if any(isinstance(outcome, RetryLater | Released) for outcome in batch):
+                self._wakeup.set()  # a retry may be due before the loop meant to look again
         except Exception:
             # Keep them for the next flush; if this worker dies first, the leases expire and the
             # rows are sent again with the same idempotency key.

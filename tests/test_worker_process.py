@@ -1,0 +1,132 @@
+"""Worker processes (``pbx-sms outbox work``) on one database: SIGKILL mid-burst, two at once, SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from http_server import LoopbackHttpServer, Reply
+from outbox_world import SqlWorld, sms, sql_world
+
+from pbx_sms.outbox.model import Status
+
+PBX_SMS = str(Path(sys.executable).with_name("pbx-sms"))
+
+
+@pytest.fixture
+def world(database_url: str) -> Iterator[SqlWorld]:
+    with sql_world(database_url) as world:
+        yield world
+
+
+@pytest.fixture
+def server() -> Iterator[LoopbackHttpServer]:
+    with LoopbackHttpServer() as running:
+        yield running
+
+
+def start_worker(
+    database_url: str, server: LoopbackHttpServer, tmp_path: Path, name: str, **extra: str
+) -> subprocess.Popen[bytes]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PBX_SMS_")} | {
+        "PBX_SMS_DATABASE_URL": database_url,
+        "PBX_SMS_GATEWAY": "http",
+        "PBX_SMS_HTTP_URL": server.url,
+        "PBX_SMS_HTTP_TIMEOUT_S": "5",
+        "PBX_SMS_OUTBOX_POLL_S": "0.2",
+        "PBX_SMS_LOG_LEVEL": "INFO",
+    }
+    env |= {f"PBX_SMS_{key.upper()}": value for key, value in extra.items()}
+    log = (tmp_path / f"{name}.log").open("wb")
+    return subprocess.Popen([PBX_SMS, "outbox", "work"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+
+
+def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def queue_burst(world: SqlWorld, count: int) -> None:
+    account = world.account()
+    now = datetime.now(UTC)
+    world.store.enqueue([sms(account, to=f"+48602{i:06d}", due_at=now) for i in range(count)], now)
+
+
+def all_sent(world: SqlWorld, count: int) -> Callable[[], bool]:
+    return lambda: len(world.store.list(statuses=[Status.SENT])) == count
+
+
+def stop(process: subprocess.Popen[bytes]) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(15)
+
+
+def test_sigkill_mid_burst_loses_nothing_and_resends_with_the_same_key(
+    world: SqlWorld, server: LoopbackHttpServer, database_url: str, tmp_path: Path
+) -> None:
+    total = 200
+    queue_burst(world, total)
+    # Slow answers keep many sends in flight when the worker dies.
+    server.respond_with(lambda request: Reply(200, b'{"id": "m"}', delay_s=0.05))
+    first = start_worker(database_url, server, tmp_path, "first", outbox_lease_s="6", outbox_max_in_flight="20")
+    try:
+        wait_for(lambda: len(server.requests) >= 60, 30, "the burst to be under way")
+    finally:
+        first.kill()
+        first.wait(10)
+    killed_at = len(server.requests)
+    assert killed_at < total, "the worker finished before it was killed; the test proves nothing"
+    in_flight = world.store.list(statuses=[Status.SENDING])
+    assert in_flight, "nothing was in flight at the kill"
+
+    second = start_worker(database_url, server, tmp_path, "second", outbox_lease_s="6")
+    try:
+        wait_for(all_sent(world, total), 60, "every SMS to be sent after the restart")
+    finally:
+        assert stop(second) == 0
+    rows = world.store.list()
+    key_of = {row.to: row.idempotency_key for row in rows}
+    for request in server.requests:
+        assert request.headers["idempotency-key"] == request.json["id"] == key_of[request.json["to"]]
+    counts = Counter(request.json["id"] for request in server.requests)
+    assert set(counts) == set(key_of.values())
+    resent = {key for key, count in counts.items() if count > 1}
+    # Only rows leased by the killed worker may have gone out twice, each time with its own key.
+    assert resent <= {row.idempotency_key for row in in_flight}
+    assert all(row.attempts <= 2 for row in rows)
+    assert "stopped: claimed=" in (tmp_path / "second.log").read_text()
+
+
+def test_two_worker_processes_never_send_a_row_twice(
+    world: SqlWorld, server: LoopbackHttpServer, database_url: str, tmp_path: Path
+) -> None:
+    total = 300
+    queue_burst(world, total)
+    server.respond_with(lambda request: Reply(200, b'{"id": "m"}', delay_s=0.005))
+    workers = [
+        start_worker(database_url, server, tmp_path, name, outbox_max_in_flight="10", outbox_claim_batch="5")
+        for name in ("a", "b")
+    ]
+    try:
+        wait_for(all_sent(world, total), 60, "every SMS to be sent")
+    finally:
+        codes = [stop(worker) for worker in workers]
+    assert codes == [0, 0]
+    counts = Counter(request.json["id"] for request in server.requests)
+    assert len(counts) == total and set(counts.values()) == {1}
+    holders = Counter(row.locked_by for row in world.store.list())
+    assert holders == {None: total}
+    logs = [(tmp_path / f"{name}.log").read_text() for name in ("a", "b")]
+    claimed = [int(log.split("claimed=")[1].split()[0]) for log in logs]
+    assert sum(claimed) == total and min(claimed) > 0, logs
