@@ -45,6 +45,10 @@ WANTED_EVENTS: frozenset[str] = frozenset(
 CHANNEL_STATE_UP = "6"
 DIRECTION_VAR = "PBXSMS_DIRECTION"
 DID_VAR = "PBXSMS_DID"
+# Asterisk publishes Cdr and channel events on different paths: a Cdr of a very short leg can
+# arrive before that leg's Newchannel.  Such a Cdr waits this long (tracker time) for its channel.
+EARLY_CDR_WAIT_S = 5.0
+MAX_EARLY_CDRS = 1_000
 # Bridges where channels wait side by side without talking (parking lots, holding bridges).
 HOLDING_BRIDGE_TYPES = frozenset({"holding", "parking"})
 HOLDING_BRIDGE_TECHNOLOGIES = frozenset({"holding_bridge"})
@@ -115,6 +119,8 @@ class CallTracker:
         self._call_of_channel: dict[str, str] = {}
         self._bridges: dict[str, _Bridge] = {}
         self._deadlines: list[tuple[float, int, str]] = []
+        # UniqueID -> (tracker time received, Cdrs) for Cdrs whose channel is not known yet.
+        self._early_cdrs: dict[str, tuple[float, list[CdrRecord]]] = {}
         self._sequence = 0
         self._now_s = 0.0
         self._handlers: dict[str, Callable[[AmiMessage, float, float], list[CompletedCall]]] = {
@@ -152,6 +158,10 @@ class CallTracker:
     def tracked_bridges(self) -> int:
         return len(self._bridges)
 
+    @property
+    def waiting_cdrs(self) -> int:
+        return len(self._early_cdrs)
+
     # ---- public API -----------------------------------------------------------------------
 
     def feed(self, message: AmiMessage, now_s: float) -> list[CompletedCall]:
@@ -172,6 +182,7 @@ class CallTracker:
             if call is not None and call.emit_deadline_s == deadline_s:
                 completed.append(self._emit(call))
         self._drop_aged(now_s)
+        self._expire_early_cdrs(now_s)
         return completed
 
     def next_deadline_s(self) -> float | None:
@@ -206,6 +217,8 @@ class CallTracker:
                 self._forget(call)
             self.stats.dropped += len(unfinished)
         self._deadlines.clear()
+        self.stats.orphan_cdrs += sum(len(records) for _, records in self._early_cdrs.values())
+        self._early_cdrs.clear()
         return completed
 
     def drop_all(self, reason: str) -> int:
@@ -217,6 +230,7 @@ class CallTracker:
         self._call_of_channel.clear()
         self._bridges.clear()
         self._deadlines.clear()
+        self._early_cdrs.clear()
         self.stats.dropped += count
         return count
 
@@ -328,20 +342,25 @@ class CallTracker:
 
     def _on_cdr(self, message: AmiMessage, event_s: float, now_s: float) -> list[CompletedCall]:
         uniqueid = message.get("UniqueID") or message.get("Uniqueid")
-        linkedid = self._call_of_channel.get(uniqueid) if uniqueid else None
-        call = self._calls.get(linkedid) if linkedid else None
-        if call is None:
-            # Its call was already emitted (grace too short for batch-mode CDRs) or never seen.
-            self.stats.orphan_cdrs += 1
+        if not uniqueid:
+            self.stats.malformed_events += 1
             return []
-        call.cdrs.append(
-            CdrRecord(
-                uniqueid=uniqueid,
-                disposition=message.get("Disposition").strip().upper(),
-                destination_channel=message.get("DestinationChannel").strip(),
-                billable_s=_int_or_zero(message.get("BillableSeconds")),
-            )
+        record = CdrRecord(
+            uniqueid=uniqueid,
+            disposition=message.get("Disposition").strip().upper(),
+            destination_channel=message.get("DestinationChannel").strip(),
+            billable_s=_int_or_zero(message.get("BillableSeconds")),
         )
+        linkedid = self._call_of_channel.get(uniqueid)
+        if linkedid is not None:
+            self._calls[linkedid].cdrs.append(record)
+            return []
+        # Not known (yet): the channel's Newchannel may still be on its way.  If not, its call was
+        # already emitted (grace too short for batch-mode CDRs) or began before we listened.
+        if uniqueid not in self._early_cdrs and len(self._early_cdrs) >= MAX_EARLY_CDRS:
+            oldest = next(iter(self._early_cdrs))
+            self.stats.orphan_cdrs += len(self._early_cdrs.pop(oldest)[1])
+        self._early_cdrs.setdefault(uniqueid, (now_s, []))[1].append(record)
         return []
 
     # ---- bookkeeping ----------------------------------------------------------------------
@@ -390,6 +409,9 @@ class CallTracker:
         call.channels[uniqueid] = channel
         self._call_of_channel[uniqueid] = call.linkedid
         call.started_at_s = min(call.started_at_s, event_s)
+        early = self._early_cdrs.pop(uniqueid, None)
+        if early is not None:
+            call.cdrs.extend(early[1])
         if call.emit_deadline_s is not None:
             call.emit_deadline_s = None  # a new leg: the call goes on
         return channel
@@ -489,6 +511,14 @@ class CallTracker:
             self._forget(oldest)
             self.stats.dropped += 1
         return completed
+
+    def _expire_early_cdrs(self, now_s: float) -> None:
+        while self._early_cdrs:
+            uniqueid, (received_s, records) = next(iter(self._early_cdrs.items()))
+            if received_s + EARLY_CDR_WAIT_S > now_s:
+                break
+            del self._early_cdrs[uniqueid]
+            self.stats.orphan_cdrs += len(records)
 
     def _drop_aged(self, now_s: float) -> None:
         limit_s = now_s - self.config.max_call_age_s
