@@ -190,3 +190,21 @@ def test_replay_without_calls_is_not_available_yet() -> None:
     assert result.exit_code == 1
     assert "not available yet" in result.stderr
     assert result.stdout == ""
+
+
+def test_replay_of_something_that_is_not_an_ami_stream_says_where(tmp_path: Path) -> None:
+    bogus = tmp_path / "calls.json"
+    bogus.write_text('{"not": "ami"}\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["replay", str(bogus), "--calls"])
+    assert result.exit_code == 1
+    assert f"{bogus}: line 1: expected the AMI banner" in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_capture_without_the_banner_is_accepted(tmp_path: Path) -> None:
+    data = (FIXTURES / "sip_int_busy.callcdr.ami").read_bytes()
+    headless = tmp_path / "headless.ami"
+    headless.write_bytes(data.split(b"\r\n", 1)[1])
+    result = CliRunner().invoke(app, ["replay", str(headless), "--calls"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["other_party"] == "202"

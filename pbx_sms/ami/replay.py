@@ -7,6 +7,7 @@ they did on the PBX without any real waiting, and the end of the input flushes e
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -16,6 +17,17 @@ from pbx_sms.ami.tracker import WANTED_EVENTS, CallTracker, TrackerConfig, times
 from pbx_sms.core.call import CompletedCall
 
 READ_CHUNK_BYTES = 64 * 1024
+# The first line of an AMI stream: the banner, or (a capture without it) a "Key: value" header.
+_FIRST_LINE = re.compile(rb"^(Asterisk Call Manager/|[A-Za-z][A-Za-z0-9()_-]*: )")
+
+
+def first_line_problem(head: bytes) -> str | None:
+    """Why ``head`` (the start of a file) is not an AMI stream, or None when it looks like one."""
+    line = head.lstrip(b"\r\n").split(b"\n", 1)[0]
+    if _FIRST_LINE.match(line):
+        return None
+    shown = line[:40].decode("utf-8", "replace")
+    return f"line 1: expected the AMI banner 'Asterisk Call Manager/...' or a 'Key: value' header, got {shown!r}"
 
 
 def replay_messages(

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from pbx_sms.ami.replay import replay_calls
+from pbx_sms.ami.replay import first_line_problem, replay_calls
 from pbx_sms.ami.tracker import TrackerConfig
 from pbx_sms.cli.context import fail, state
 from pbx_sms.config import Settings
@@ -54,3 +54,12 @@ def _check_readable(path: Path) -> None:
         fail(f"{path}: no such file (expected a recorded AMI stream)")
     if not path.is_file():
         fail(f"{path}: not a file (expected a recorded AMI stream)")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(256)
+    except OSError as exc:
+        fail(f"{path}: cannot read: {exc.strerror or exc}")
+        return
+    problem = first_line_problem(head)
+    if problem is not None:
+        fail(f"{path}: {problem}")
