@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter, defaultdict
 from datetime import datetime
 from itertools import pairwise
@@ -106,6 +107,28 @@ def test_nothing_is_left_behind_after_the_busy_hour() -> None:
 
 def _stamp(message: AmiMessage) -> float:
     return float(message.fields.get("Timestamp", "0"))
+
+
+@pytest.mark.parametrize("grace_s", [0.0, 5.0, 120.0])
+def test_the_grace_period_does_not_change_the_calls(grace_s: float) -> None:
+    path = FIXTURES / "busy_hour.all.ami"
+    default = sorted(json.dumps(call.to_json()) for call in replay_calls(path, TrackerConfig()))
+    other = sorted(json.dumps(call.to_json()) for call in replay_calls(path, TrackerConfig(cdr_grace_s=grace_s)))
+    assert other == default
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("recording", sorted(EXPECTED))
+def test_without_the_channel_variables_contexts_and_parties_decide(recording: str, variant: str) -> None:
+    # A PBX without manager.conf channelvars (or without the dialplan snippet).
+    data = (FIXTURES / f"{recording}.{variant}.ami").read_bytes()
+    stripped = re.sub(rb"(?m)^[A-Za-z]*ChanVariable[^\r\n]*\r\n", b"", data)
+    assert b"PBXSMS_" not in stripped
+    got = {call.call_id: call.to_json() for call in replay_calls(stripped, TrackerConfig())}
+    expected = {call["call_id"]: call for call in EXPECTED[recording]}
+    assert set(got) == set(expected)
+    problems = {call_id: _mismatches(got[call_id], expected[call_id]) for call_id in expected}
+    assert {call_id: found for call_id, found in problems.items() if found} == {}
 
 
 def test_bytes_and_path_give_the_same_calls() -> None:
