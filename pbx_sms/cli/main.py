@@ -53,6 +53,11 @@ from pbx_sms.cli import smslog  # noqa: E402
 app.add_typer(outbox_cli.app, name="outbox")
 app.command("log")(smslog.smslog)
 
+from pbx_sms.cli import daemon as daemon_cli  # noqa: E402
+
+app.command("run")(daemon_cli.run)
+app.command("status")(daemon_cli.status)
+
 
 def main() -> None:
     app()

@@ -1,0 +1,79 @@
+"""`pbx-sms run` (the daemon) and `pbx-sms status` (what the daemon and the outbox are doing)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any
+
+import typer
+
+from pbx_sms.cli.context import fail, state
+from pbx_sms.config import ConfigError
+from pbx_sms.gateways.base import GatewayConfigError
+
+
+def run(
+    ctx: typer.Context,
+    log_format: Annotated[
+        str | None, typer.Option("--log-format", help="text (default) or json, for log shippers.")
+    ] = None,
+) -> None:
+    """Run the daemon: AMI listener + outbox worker, until SIGTERM/SIGINT."""
+    from pbx_sms.daemon.run import run_daemon
+    from pbx_sms.logs import setup_logging
+
+    settings = state(ctx).settings()
+    chosen_format = log_format or settings.log_format
+    if chosen_format not in ("text", "json"):
+        fail(f"--log-format: expected text or json, got {chosen_format!r}", code=2)
+    setup_logging(chosen_format, settings.log_level)
+    try:
+        asyncio.run(run_daemon(settings))
+    except (ConfigError, GatewayConfigError) as exc:
+        fail(str(exc))
+
+
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Show the running daemons (AMI connection, calls seen), outbox depth by status, the last error."""
+    from pbx_sms.daemon.status import read_status
+    from pbx_sms.storage.database import open_database_from_settings
+
+    database = open_database_from_settings(state(ctx).settings())
+    try:
+        report = read_status(database.engine)
+    finally:
+        database.close()
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    typer.echo(render_status(report))
+
+
+def render_status(report: dict[str, Any]) -> str:
+    lines = []
+    if not report["daemons"]:
+        lines.append("daemon: none has run on this database yet")
+    for daemon in report["daemons"]:
+        ami = daemon.get("ami", {})
+        lines.append(
+            f"daemon {daemon['instance']}: {daemon['state']} (heartbeat {daemon['heartbeat_age_s']} s ago), "
+            f"AMI {daemon['ami_state']}" + (f" — last error: {ami['last_error']}" if ami.get("last_error") else "")
+        )
+        calls = daemon.get("calls", {})
+        if calls:
+            lines.append(
+                f"  calls: {calls.get('completed_calls', 0)} completed, {calls.get('open_calls', 0)} open, "
+                f"{calls.get('dropped_calls', 0)} dropped"
+            )
+    lines.append(f"calls recorded: {report['calls']['total']} ({report['calls']['last_24h']} in the last 24 h)")
+    outbox = report["outbox"]
+    order = ("queued", "sending", "sent", "failed", "suppressed", "cancelled")
+    lines.append("outbox: " + ", ".join(f"{name} {outbox.get(name, 0)}" for name in order))
+    error = report["last_send_error"]
+    if error:
+        lines.append(f"last send error: SMS {error['sms_id']} to {error['to']} at {error['at']}: {error['error']}")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""The daemon: AMI listener + call intake + outbox worker in one asyncio process."""

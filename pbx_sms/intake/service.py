@@ -1,0 +1,101 @@
+"""From a completed call to queued SMS: record it once, match its account's rules, enqueue.
+
+Synchronous on purpose (database work): the daemon calls it from a thread, the AGI hook and the
+CLI call it directly. Recording the call and marking it processed are separate steps; a crash in
+between leaves the call unprocessed, and processing it again is harmless because the outbox keeps
+one row per (rule, call, recipient).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pbx_sms.core.call import CompletedCall
+from pbx_sms.core.matching import PlannedSms, match_call
+from pbx_sms.intake.calls import mark_processed, record_call, unprocessed_calls
+from pbx_sms.outbox.enqueue import enqueue_call
+from pbx_sms.outbox.model import EnqueueReport
+from pbx_sms.outbox.store import OutboxStore
+from pbx_sms.storage.config_cache import ConfigCache
+from pbx_sms.storage.engine import Database
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeOutcome:
+    call: CompletedCall
+    account: str
+    planned: tuple[PlannedSms, ...]
+    report: EnqueueReport
+
+
+def describe_call(call: CompletedCall) -> str:
+    arrow = "←" if call.direction == "in" else "→"
+    number = call.number or "internal"
+    return (
+        f"call {call.call_id}: {call.direction} {number} {arrow} {call.other_party}, {call.status}, "
+        f"talk {call.talk_s} s"
+    )
+
+
+class CallIntake:
+    def __init__(
+        self,
+        database: Database,
+        outbox: OutboxStore,
+        config: ConfigCache,
+        *,
+        internal_max_digits: int = 5,
+        on_queued: Callable[[], None] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._database = database
+        self._outbox = outbox
+        self._config = config
+        self._internal_max_digits = internal_max_digits
+        self._on_queued = on_queued
+        self._clock = clock
+        self.calls_recorded = 0
+        self.duplicate_reports = 0
+
+    def submit(self, call: CompletedCall, source: str) -> IntakeOutcome | None:
+        """Record and process a call; None when the call was reported before (by AMI or AGI)."""
+        if not record_call(self._database.engine, call, source, self._clock()):
+            self.duplicate_reports += 1
+            log.info("call %s reported again (by %s): already handled", call.call_id, source)
+            return None
+        self.calls_recorded += 1
+        return self.process(call)
+
+    def process(self, call: CompletedCall) -> IntakeOutcome:
+        snapshot = self._config.snapshot()
+        account = snapshot.account_for_number(call.number)
+        active = snapshot.rules_for(account.name)
+        planned = match_call(call, account.policy(), [item.rule for item in active], self._internal_max_digits)
+        rule_ids = {item.rule.name: item.id for item in active}
+        log.info("%s (account %s)", describe_call(call), account.name)
+        report = enqueue_call(self._outbox, call, account.id, planned, rule_ids, self._clock())
+        for sms in planned:
+            if sms.reason is None:
+                log.info("rule %r matched: SMS to %s due %s", sms.rule, sms.to, sms.due_at.isoformat())
+            else:
+                log.info("rule %r matched: SMS to %s suppressed (%s)", sms.rule, sms.to, sms.reason)
+        mark_processed(self._database.engine, call.call_id, account.name, self._clock())
+        if report.queued and self._on_queued is not None:
+            self._on_queued()
+        return IntakeOutcome(call, account.name, tuple(planned), report)
+
+    def process_pending(self, limit: int = 100) -> int:
+        """Match calls that were recorded but not processed (AGI reports, an interrupted run)."""
+        pending = unprocessed_calls(self._database.engine, limit)
+        for call in pending:
+            self.process(call)
+        return len(pending)
