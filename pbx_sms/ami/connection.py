@@ -192,6 +192,7 @@ class AmiManager(Manager):
             encoding="utf-8",
             protocol_factory=lambda: AmiProtocol(self, wanted, config.max_message_bytes),
             log=logging.getLogger("pbx_sms.ami.panoramisk"),
+            forgetable_actions=("ping", "login", "logoff"),
         )
         self._on_event = on_event
         self.lost: asyncio.Future[str] = self.loop.create_future()
