@@ -172,3 +172,22 @@ class LoopbackHttpServer:
                 headers[name.strip().lower()] = value.strip()
         body = await reader.readexactly(int(headers.get("content-length", "0")))
         return Recorded(method, path, headers, body, time.time())
+
+
+def main() -> None:
+    """Serve in a process of its own (benchmarks: no GIL shared with the client).
+
+    Prints the URL, serves 200s until standard input closes, then prints one JSON array of
+    ``[id, received_at]`` for every request and exits.
+    """
+    import sys
+
+    server = LoopbackHttpServer().start()
+    print(server.url, flush=True)
+    sys.stdin.read()
+    server.stop()
+    print(json.dumps([[request.json["id"], request.received_at] for request in server.requests]), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -4,7 +4,8 @@ POST ``{"id", "to", "from", "text"}`` (``id`` = the idempotency key) to ``PBX_SM
 ``Idempotency-Key`` header and, if ``PBX_SMS_HTTP_TOKEN`` is set, ``Authorization: Bearer``.
 2xx = sent (message id from the JSON field ``PBX_SMS_HTTP_ID_FIELD``, default ``id``; dotted for nested
 fields, e.g. ``data.id``); 408, 429, 5xx, timeouts and connection errors = transient; other 4xx =
-permanent. The token never appears in logs or results.
+permanent. The token never appears in logs or results. ``PBX_SMS_HTTP_TIMEOUT_S`` (default 10) and
+``PBX_SMS_HTTP_MAX_CONNECTIONS`` (default 16, also the number of sends at once) tune it.
 """
 
 from __future__ import annotations
@@ -37,10 +38,13 @@ class HttpGateway:
         token: str | None = None,
         id_field: str = "id",
         timeout_s: float = 10.0,
-        max_connections: int = 100,
+        max_connections: int = 16,
     ) -> None:
         self.url = url
         self.timeout_s = timeout_s
+        # The worker keeps at most this many sends in flight. httpx's pool gets slower with every
+        # queued request and every extra connection: a few busy keep-alive connections go fastest.
+        self.max_concurrency = max_connections
         self._token = token or None
         self._id_path = tuple(id_field.split("."))
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
@@ -125,5 +129,5 @@ def create(settings: Settings) -> HttpGateway:
         token=section.get("token"),
         id_field=section.get("id_field", "id").strip() or "id",
         timeout_s=_float_setting(section, "timeout_s", 10.0),
-        max_connections=int(_float_setting(section, "max_connections", 100)),
+        max_connections=int(_float_setting(section, "max_connections", 16)),
     )

@@ -14,8 +14,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class WorkerConfig:
-    max_in_flight: int = 200
-    claim_batch: int = 100
+    # Rows claimed and not yet finished (sending, or waiting for one of the gateway's send slots).
+    max_in_flight: int = 64
+    claim_batch: int = 64
+    # Least time between two claim rounds: bounds transactions per second, adds at most this to lateness.
+    claim_interval_s: float = 0.01
     # Rows added by other processes are noticed within this (PostgreSQL NOTIFY is faster).
     poll_s: float = 1.0
     # None: twice the gateway's timeout plus 5 s, so a lease always outlasts a send and its report.
@@ -40,6 +43,7 @@ class WorkerConfig:
         known = {
             "max_in_flight",
             "claim_batch",
+            "claim_interval_s",
             "poll_s",
             "lease_s",
             "flush_interval_s",
@@ -79,6 +83,7 @@ class WorkerConfig:
         return cls(
             max_in_flight=int(number("max_in_flight", defaults.max_in_flight, integer=True)),
             claim_batch=int(number("claim_batch", defaults.claim_batch, integer=True)),
+            claim_interval_s=number("claim_interval_s", defaults.claim_interval_s),
             poll_s=number("poll_s", defaults.poll_s),
             lease_s=number("lease_s", 0) or None,
             flush_interval_s=number("flush_interval_s", defaults.flush_interval_s),

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pbx_sms.outbox.model import (
@@ -35,6 +35,7 @@ from pbx_sms.outbox.policy import AccountLimits, Candidate, Gate
 from pbx_sms.outbox.tables import NOTIFY_CHANNEL, outbox_table
 from pbx_sms.storage.engine import SQLITE_BEGIN_OPTION
 from pbx_sms.storage.models import Account, OptOut
+from pbx_sms.storage.types import UtcDateTime
 
 t = outbox_table
 _COUNTED = (Status.SENT.value, Status.SENDING.value)
@@ -159,19 +160,17 @@ class SqlOutbox:
         return rows
 
     def apply(self, worker_id: str, outcomes: Iterable[Outcome], now: datetime) -> int:
+        grouped: dict[type, list[dict[str, Any]]] = {}
+        for outcome in outcomes:
+            params = {"row_id": outcome.row_id, "worker": worker_id, "now": now, **_outcome_params(outcome, now)}
+            grouped.setdefault(type(outcome), []).append(params)
+        if not grouped:
+            return 0
         applied = 0
         with self._write.begin() as conn:
-            for outcome in outcomes:
-                stmt = (
-                    update(t)
-                    .where(
-                        t.c.id == outcome.row_id,
-                        t.c.status == Status.SENDING.value,
-                        t.c.locked_by == worker_id,
-                    )
-                    .values(locked_by=None, locked_until=None, updated_at=now, **_outcome_values(outcome, now))
-                )
-                applied += conn.execute(stmt).rowcount
+            # One executemany per kind of outcome: a burst of results is a handful of statements.
+            for kind, params in grouped.items():
+                applied += conn.execute(_APPLY_STATEMENTS[kind], params).rowcount
         return applied
 
     def next_due_at(self) -> datetime | None:
@@ -335,16 +334,39 @@ def _insert_values(item: NewSms, now: datetime, reason: str | None) -> dict[str,
     }
 
 
-def _outcome_values(outcome: Outcome, now: datetime) -> dict[str, Any]:
+def _outcome_params(outcome: Outcome, now: datetime) -> dict[str, Any]:
     if isinstance(outcome, Sent):
-        return {"status": Status.SENT.value, "gateway": outcome.gateway, "message_id": outcome.message_id}
+        return {"gateway": outcome.gateway, "message_id": outcome.message_id}
     if isinstance(outcome, RetryLater):
-        return {"status": Status.QUEUED.value, "due_at": outcome.due_at, "last_error": outcome.error}
+        return {"due_at": outcome.due_at, "error": outcome.error}
     if isinstance(outcome, Failed):
-        return {"status": Status.FAILED.value, "reason": outcome.reason}
+        return {"reason": outcome.reason}
     if isinstance(outcome, Released):
-        return {"status": Status.QUEUED.value, "due_at": now}
+        return {}
     raise TypeError(f"unknown outcome {outcome!r}")
+
+
+def _apply_statement(**values: Any) -> Any:
+    """An UPDATE of one leased row (``row_id``, still held by ``worker``) that also drops the lease."""
+    return (
+        update(t)
+        .where(
+            t.c.id == bindparam("row_id"),
+            t.c.status == Status.SENDING.value,
+            t.c.locked_by == bindparam("worker"),
+        )
+        .values(locked_by=None, locked_until=None, updated_at=bindparam("now"), **values)
+    )
+
+
+_APPLY_STATEMENTS: dict[type, Any] = {
+    Sent: _apply_statement(status=Status.SENT.value, gateway=bindparam("gateway"), message_id=bindparam("message_id")),
+    RetryLater: _apply_statement(
+        status=Status.QUEUED.value, due_at=bindparam("due_at", type_=UtcDateTime()), last_error=bindparam("error")
+    ),
+    Failed: _apply_statement(status=Status.FAILED.value, reason=bindparam("reason")),
+    Released: _apply_statement(status=Status.QUEUED.value, due_at=bindparam("now", type_=UtcDateTime())),
+}
 
 
 def _as_utc(value: Any) -> datetime:

@@ -20,7 +20,7 @@ import socket
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pbx_sms.gateways.base import Gateway, SendResult
@@ -30,9 +30,6 @@ from pbx_sms.outbox.retry import GiveUp, MarkSent, ScheduleRetry, decide_after_s
 from pbx_sms.outbox.store import OutboxStore
 
 log = logging.getLogger(__name__)
-
-# After a claim that found due rows it could not take (another worker holds them): do not spin.
-_BUSY_PAUSE_S = 0.01
 
 
 def utc_now() -> datetime:
@@ -73,6 +70,10 @@ class OutboxWorker:
         self.config = config or WorkerConfig()
         self.worker_id = worker_id or new_worker_id()
         self.lease_s = self.config.lease_for(gateway.timeout_s)
+        self.max_in_flight = self.config.max_in_flight
+        # A gateway may say how many sends it takes at once. Claimed rows beyond that wait here, not
+        # inside the gateway, where the wait would count against the send timeout.
+        self._send_slots = asyncio.Semaphore(getattr(gateway, "max_concurrency", None) or self.max_in_flight)
         self.counters = Counters()
         self._clock = clock
         self._rng = rng or random.Random()
@@ -82,6 +83,7 @@ class OutboxWorker:
         self._in_flight: dict[asyncio.Task[None], OutboxRow] = {}
         self._outcomes: list[Outcome] = []
         self._main: asyncio.Task[None] | None = None
+        self._flush_stop = asyncio.Event()
 
     # --- control -------------------------------------------------------------------------------
 
@@ -128,6 +130,8 @@ class OutboxWorker:
         aborted = False
         try:
             while not self._stopping:
+                # Cleared before looking, so a wake-up that comes while we look is not lost.
+                self._wakeup.clear()
                 await self._claim_and_start()
                 if not self._stopping:
                     await self._sleep()
@@ -136,18 +140,21 @@ class OutboxWorker:
             aborted = True
             raise
         finally:
-            for task in (flusher, listener):
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-            if not aborted:
-                await self._flush()
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
+            if aborted:
+                flusher.cancel()
+            else:
+                # Not cancelled: a flush cut short would lose its batch while its thread still writes.
+                self._flush_stop.set()
+                await flusher
             log.info("outbox worker %s stopped: %s", self.worker_id, self.counters)
 
     async def _claim_and_start(self) -> None:
         while not self._stopping:
-            want = min(self.config.max_in_flight - len(self._in_flight), self.config.claim_batch)
+            want = min(self.max_in_flight - len(self._in_flight), self.config.claim_batch)
             if want <= 0:
                 return
             try:
@@ -165,9 +172,11 @@ class OutboxWorker:
                 return
 
     async def _sleep(self) -> None:
-        self._wakeup.clear()
+        # Claim in rounds at least claim_interval_s apart: a steady stream of due rows is then a few
+        # transactions per second with several rows each, not one per SMS.
+        await asyncio.sleep(self.config.claim_interval_s)
         timeout_s = self.config.poll_s
-        if len(self._in_flight) < self.config.max_in_flight:
+        if len(self._in_flight) < self.max_in_flight:
             try:
                 next_due = await asyncio.to_thread(self.store.next_due_at)
             except Exception:
@@ -175,7 +184,9 @@ class OutboxWorker:
                 next_due = None
             if next_due is not None:
                 wait_s = (next_due - self._clock()).total_seconds()
-                timeout_s = min(timeout_s, max(wait_s, _BUSY_PAUSE_S))
+                timeout_s = min(timeout_s, max(wait_s, 0.0))
+        if self._stopping:
+            return
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
                 await self._wakeup.wait()
@@ -187,6 +198,17 @@ class OutboxWorker:
     # --- one send ------------------------------------------------------------------------------
 
     async def _send(self, row: OutboxRow) -> None:
+        async with self._send_slots:
+            await self._send_now(row)
+
+    async def _send_now(self, row: OutboxRow) -> None:
+        assert row.locked_until is not None
+        if self._clock() + timedelta(seconds=self.gateway.timeout_s) >= row.locked_until:
+            # Waited too long for a free slot: a send now could outlast the lease and race another
+            # worker's claim of the same row. Hand it back instead.
+            self.counters.released += 1
+            self._outcomes.append(Released(row.id))
+            return
         try:
             async with asyncio.timeout(self.gateway.timeout_s):
                 result = await self.gateway.send(row.outgoing())
@@ -221,8 +243,10 @@ class OutboxWorker:
     # --- recording outcomes --------------------------------------------------------------------
 
     async def _flush_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.flush_interval_s)
+        while not self._flush_stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.config.flush_interval_s):
+                    await self._flush_stop.wait()
             await self._flush()
 
     async def _flush(self) -> None:
