@@ -1,0 +1,219 @@
+"""AGI hook arguments → a CompletedCall, or None with the reason (pure).
+
+What the caller's channel can tell at hangup, and how it is read:
+- ``DIALSTATUS`` of the last ``Dial()``: ANSWER → answered, talk time = ``ANSWEREDTIME``;
+  NOANSWER / CANCEL → no_answer; BUSY → busy; CONGESTION / CHANUNAVAIL (or anything else) → failed.
+  Every ``Dial()`` resets it, so after several dials only the last one speaks.
+- ``Queue()`` sets neither. A person taking a queue call shows as ``MEMBERINTERFACE`` (only with
+  queues.conf ``setinterfacevar = yes``) or as the answer time the ``pbxsms-answered`` subroutine
+  records (queues.conf ``membergosub = pbxsms-answered``); only the latter gives the talk time.
+  ``QUEUESTATUS`` (TIMEOUT, FULL, JOINEMPTY, LEAVEEMPTY, JOINUNAVAIL, LEAVEUNAVAIL, WITHDRAW) means the
+  caller left the queue unserved → no_answer; CONTINUE means a member took the call.
+  A caller who hangs up while waiting in a queue leaves no trace at all: nothing set means no_answer.
+  So without one of the two settings a queue call a member answered is reported as no_answer —
+  the hook cannot tell, and it never guesses "answered". The AMI listener sees every leg: prefer it.
+- Nothing dialled and no queue: the hangup cause decides (busy / failed causes), else no_answer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pbx_sms.agi.arguments import ARGUMENT_NAMES
+from pbx_sms.ami.classify import BUSY_CAUSES, DIRECTION_VALUES, FAILURE_CAUSES, UNKNOWN_CALLER
+from pbx_sms.core.call import CallStatus, CompletedCall, Direction
+from pbx_sms.core.phone import Party, classify_party, normalise
+
+NO_ANSWER_DIAL_STATUSES = frozenset({"NOANSWER", "CANCEL"})
+BUSY_DIAL_STATUSES = frozenset({"BUSY"})
+# The member was connected and the caller went on in the dialplan (Queue option c).
+QUEUE_ANSWERED_STATUSES = frozenset({"CONTINUE"})
+# The calls table keeps the company number in 16 characters (E.164 is at most "+" and 15 digits).
+MAX_NUMBER_CHARS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class HookArguments:
+    """The hook's arguments as the dialplan passed them (stripped strings), plus the channel's caller ID."""
+
+    linkedid: str
+    direction: str
+    start_epoch: str
+    end_epoch: str
+    dial_status: str
+    answered_time: str
+    queue_status: str
+    member_interface: str
+    answered_epoch: str
+    hangup_cause: str
+    did: str
+    other_party: str
+    channel_caller: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HookOutcome:
+    """The call to record (None when the arguments do not describe one), why, and what was uncertain."""
+
+    call: CompletedCall | None
+    reason: str
+    notes: tuple[str, ...] = ()
+
+
+class ArgumentError(ValueError):
+    """The dialplan passed fewer arguments than the hook reads (an outdated snippet)."""
+
+
+def parse_arguments(values: Sequence[str], channel_caller: str = "") -> HookArguments:
+    """Positional AGI arguments → HookArguments. Extra arguments belong to the last (free-text) one."""
+    expected = len(ARGUMENT_NAMES)
+    if len(values) < expected:
+        raise ArgumentError(
+            f"expected {expected} AGI arguments ({', '.join(ARGUMENT_NAMES)}), got {len(values)}: "
+            "the dialplan's AGI() line does not match this version of pbx-sms (see extensions_pbx_sms.conf)"
+        )
+    head = [value.strip() for value in values[: expected - 1]]
+    tail = ",".join(values[expected - 1 :]).strip()
+    fields = dict(zip(ARGUMENT_NAMES, [*head, tail], strict=True))
+    return HookArguments(**fields, channel_caller=channel_caller.strip())
+
+
+def arguments_from_agi_env(env: Mapping[str, str]) -> list[str]:
+    """The ``agi_arg_N`` values of an AGI environment, in order (N counts from 1, without gaps)."""
+    values = []
+    index = 1
+    while f"agi_arg_{index}" in env:
+        values.append(env[f"agi_arg_{index}"])
+        index += 1
+    return values
+
+
+def map_call(args: HookArguments, country: str, internal_max_digits: int = 5) -> HookOutcome:
+    if not args.linkedid:
+        return HookOutcome(None, "no linkedid: the AGI line must pass ${CHANNEL(linkedid)} first")
+    direction = DIRECTION_VALUES.get(args.direction.lower())
+    if direction is None:
+        return HookOutcome(
+            None,
+            f"call {args.linkedid}: PBXSMS_DIRECTION is {args.direction!r}, expected in or out "
+            "(the channel was not tagged by pbxsms-tag-in / pbxsms-tag-out)",
+        )
+    end_s = _epoch(args.end_epoch)
+    if end_s is None:
+        return HookOutcome(None, f"call {args.linkedid}: end time {args.end_epoch!r} is not epoch seconds (${{EPOCH}})")
+    start_s = _epoch(args.start_epoch)
+    if start_s is None:
+        return HookOutcome(
+            None, f"call {args.linkedid}: start time {args.start_epoch!r} is not epoch seconds (PBXSMS_START)"
+        )
+    start_s = min(start_s, end_s)
+    status, talk_s, notes = call_status(args, end_s)
+    direction, number, other_party, party_notes = call_parties(args, direction, country, internal_max_digits)
+    call = CompletedCall(
+        call_id=args.linkedid,
+        direction=direction,
+        number=number,
+        other_party=other_party,
+        status=status,
+        talk_s=talk_s,
+        started_at=_utc(start_s),
+        ended_at=_utc(end_s),
+    )
+    return HookOutcome(call, f"call {args.linkedid}: {direction}, {status}", (*notes, *party_notes))
+
+
+def call_status(args: HookArguments, end_s: float) -> tuple[CallStatus, int, tuple[str, ...]]:
+    """(status, talk seconds, notes) from what the caller's channel says about its dials and queues."""
+    dial = args.dial_status.upper()
+    queue = args.queue_status.upper()
+    answered_s = _epoch(args.answered_epoch)
+    if dial == "ANSWER":
+        talk_s = _seconds(args.answered_time)
+        if talk_s is not None:
+            return "answered", talk_s, ()
+        if answered_s is not None:
+            return "answered", _floor(end_s - answered_s), ()
+        return "answered", 0, ("DIALSTATUS is ANSWER but ANSWEREDTIME is empty: talk time recorded as 0",)
+    if answered_s is not None:
+        return "answered", _floor(end_s - answered_s), ()
+    if args.member_interface or queue in QUEUE_ANSWERED_STATUSES:
+        return (
+            "answered",
+            0,
+            (
+                "a queue member answered but the answer time is unknown: talk time recorded as 0 "
+                "(set membergosub = pbxsms-answered in queues.conf)",
+            ),
+        )
+    if dial in NO_ANSWER_DIAL_STATUSES or queue:
+        return "no_answer", 0, ()
+    if dial in BUSY_DIAL_STATUSES:
+        return "busy", 0, ()
+    if dial:
+        return "failed", 0, ()
+    if args.hangup_cause in BUSY_CAUSES:
+        return "busy", 0, ()
+    if args.hangup_cause in FAILURE_CAUSES:
+        return "failed", 0, ()
+    return (
+        "no_answer",
+        0,
+        (
+            "no Dial() or Queue() result on the caller's channel: recorded as no_answer "
+            "(a queue call a member answered looks the same unless queues.conf sets setinterfacevar "
+            "or membergosub = pbxsms-answered)",
+        ),
+    )
+
+
+def call_parties(
+    args: HookArguments, direction: Direction, country: str, internal_max_digits: int
+) -> tuple[Direction, str | None, str, tuple[str, ...]]:
+    """(direction, company number, other party, notes). Both parties short extensions → internal."""
+    other = classify_party(args.other_party or UNKNOWN_CALLER, country, internal_max_digits)
+    # The company's own side of the call: the dialled DID (in), or the calling phone (out).
+    company_side = args.did if direction == "in" else args.channel_caller
+    company_party: Party | None = classify_party(company_side, country, internal_max_digits) if company_side else None
+    both_internal = other.kind == "internal" and (company_party is None or company_party.kind == "internal")
+    if direction == "internal" or both_internal:
+        return "internal", None, other.raw, ()
+    number, notes = _company_number(args.did, country)
+    return direction, number, other.display, notes
+
+
+def _company_number(did: str, country: str) -> tuple[str | None, tuple[str, ...]]:
+    if not did:
+        return None, ("PBXSMS_DID is empty: the call has no company number",)
+    e164 = normalise(did, country)
+    if e164 is not None:
+        return e164, ()
+    if len(did) <= MAX_NUMBER_CHARS:
+        return did, (f"PBXSMS_DID {did!r} is not a valid phone number: kept as it is",)
+    return None, (f"PBXSMS_DID {did[:MAX_NUMBER_CHARS]!r}... is not a phone number: the call has no company number",)
+
+
+def _epoch(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def _seconds(text: str) -> int | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return _floor(value) if math.isfinite(value) else None
+
+
+def _floor(seconds: float) -> int:
+    return max(0, math.floor(seconds))
+
+
+def _utc(epoch_s: float) -> datetime:
+    return datetime.fromtimestamp(math.floor(epoch_s), tz=UTC)
