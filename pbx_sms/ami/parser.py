@@ -115,16 +115,29 @@ class AmiStreamParser:
         messages: list[AmiMessage] = []
         start = 0
         wanted = self._wanted
+        max_bytes = self._max_message_bytes
+        skipped = 0
+        find = buffer.find
         while True:
-            end = buffer.find(MESSAGE_END, start)
+            end = find(MESSAGE_END, start)
             if end < 0:
                 break
             if self._discarding:
                 # The tail of an oversized message: drop it, resynchronise on the next one.
                 self._discarding = False
+            elif (
+                # Most events of a read=all stream are unwanted: skip them here, without a call.
+                wanted is not None
+                and buffer.startswith(EVENT_PREFIX, start)
+                and end - start <= max_bytes
+                # The event name ends at the first line end; -1 % (end + 1) == end: a one-line message.
+                and buffer[start + 7 : find(b"\r\n", start, end) % (end + 1)] not in wanted
+            ):
+                skipped += 1
             else:
                 self._take(buffer, start, end, wanted, messages)
             start = end + 4
+        self.stats.skipped += skipped
         rest = buffer[start:]
         if len(rest) > self._max_message_bytes:
             if not self._discarding:  # one oversized message may span many reads: count it once

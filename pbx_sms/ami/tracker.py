@@ -193,6 +193,13 @@ class CallTracker:
             if call is not None and call.emit_deadline_s == deadline_s:
                 break
             heapq.heappop(self._deadlines)
+        if self._deadlines:
+            # The age limit of the oldest call (open or not) bounds that of the oldest open one; when
+            # the grace deadline comes first, skip the search past calls waiting for their grace,
+            # which would cost O(calls completing) on every event of a busy stream.
+            oldest = next(iter(self._calls.values()))
+            if self._deadlines[0][0] <= oldest.opened_now_s + self.config.max_call_age_s:
+                return self._deadlines[0][0]
         candidates = [self._deadlines[0][0]] if self._deadlines else []
         oldest_open = next((c for c in self._calls.values() if c.emit_deadline_s is None), None)
         if oldest_open is not None:
