@@ -1,0 +1,202 @@
+"""Running `pbx-sms run` as a real subprocess, setting up its database, and reading what it did."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, select
+from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
+
+from pbx_sms.cli.main import app
+from pbx_sms.daemon.status_table import DaemonStatusRecord
+from pbx_sms.intake.calls_table import CallRecord
+from pbx_sms.outbox.tables import outbox_table
+
+PBX_SMS = str(Path(sys.executable).with_name("pbx-sms"))
+AMI_USER = "pbx-sms-e2e"
+# Distinctive values, so a leak anywhere in the output is found by a plain substring search.
+AMI_SECRET = "ami-Secret-e2e-7f3a9c"
+HTTP_TOKEN = "http-Token-e2e-91bc04"
+SECRETS = (AMI_SECRET, HTTP_TOKEN)
+
+
+def clean_environ() -> dict[str, str]:
+    """The test process's environment without any PBX_SMS_* setting of the developer's."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("PBX_SMS_")}
+
+
+def daemon_env(database_url: str, ami_port: int, http_url: str, **settings: str) -> dict[str, str]:
+    """Environment for `pbx-sms run`: loopback AMI and HTTP gateway, short timers; ``settings`` as
+    lower-case names without the prefix (``cdr_grace_s="0.1"``) override the defaults here."""
+    values = {
+        "database_url": database_url,
+        "ami_host": "127.0.0.1",
+        "ami_port": str(ami_port),
+        "ami_username": AMI_USER,
+        "ami_secret": AMI_SECRET,
+        "ami_reconnect_min_s": "0.2",
+        "ami_reconnect_max_s": "2",
+        "gateway": "http",
+        "http_url": http_url,
+        "http_token": HTTP_TOKEN,
+        "http_timeout_s": "5",
+        "cdr_grace_s": "0.2",
+        "outbox_poll_s": "0.2",
+        "outbox_retry_base_s": "0.2",
+        "log_level": "INFO",
+    } | settings
+    return clean_environ() | {f"PBX_SMS_{key.upper()}": value for key, value in values.items()}
+
+
+def admin(database_url: str, *args: str) -> str:
+    """Run an admin command (`pbx-sms senders add ...`) in this process, as the CLI would; its output."""
+    result = CliRunner().invoke(app, list(args), env={"PBX_SMS_DATABASE_URL": database_url}, catch_exceptions=False)
+    assert result.exit_code == 0, f"pbx-sms {' '.join(args)} failed ({result.exit_code}): {result.output}"
+    return result.output
+
+
+def set_up_database(database_url: str, rules_yaml: str, workdir: Path, numbers: Sequence[str] = ()) -> None:
+    """Sender ACME, the company numbers, the rules: through the admin CLI, before the daemon starts."""
+    admin(database_url, "senders", "add", "ACME")
+    for number in numbers:
+        admin(database_url, "numbers", "add", number)
+    rules_file = workdir / "rules.yaml"
+    rules_file.write_text(rules_yaml, encoding="utf-8")
+    admin(database_url, "rules", "import", str(rules_file))
+
+
+async def wait_until(
+    predicate: Callable[[], bool | Awaitable[bool]], timeout_s: float, what: str, interval_s: float = 0.05
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        outcome = predicate()
+        if inspect.isawaitable(outcome):
+            outcome = await outcome
+        if outcome:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
+        await asyncio.sleep(interval_s)
+
+
+class DaemonProcess:
+    """One `pbx-sms run` subprocess; its stdout and stderr go to files in ``workdir``."""
+
+    def __init__(self, env: dict[str, str], workdir: Path, name: str, args: Sequence[str] = ()) -> None:
+        self.env = env
+        self.workdir = workdir
+        self.name = name
+        self.args = list(args)
+        self.stdout_path = workdir / f"{name}.stdout"
+        self.stderr_path = workdir / f"{name}.stderr"
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> DaemonProcess:
+        with self.stdout_path.open("wb") as stdout, self.stderr_path.open("wb") as stderr:
+            self.process = await asyncio.create_subprocess_exec(
+                PBX_SMS, "run", *self.args, env=self.env, stdout=stdout, stderr=stderr, cwd=self.workdir
+            )
+        return self
+
+    async def __aenter__(self) -> DaemonProcess:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        # A failed test must not leave a daemon behind.
+        if self.running:
+            with contextlib.suppress(ProcessLookupError):
+                self.kill_now()
+            await self.wait(10)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_path.read_text(encoding="utf-8", errors="replace")
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    async def wait_output(self, text: str, timeout_s: float) -> None:
+        def seen() -> bool:
+            if not self.running and text not in self.output:
+                raise AssertionError(f"{self.name} exited ({self.returncode}) before logging {text!r}:\n{self.output}")
+            return text in self.output
+
+        await wait_until(seen, timeout_s, f"{self.name} to log {text!r}")
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self.process is None else self.process.returncode
+
+    async def wait(self, timeout_s: float) -> int:
+        assert self.process is not None
+        try:
+            return await asyncio.wait_for(self.process.wait(), timeout_s)
+        except TimeoutError:
+            raise AssertionError(f"{self.name} still running {timeout_s:g} s later:\n{self.output[-3000:]}") from None
+
+    async def terminate(self, timeout_s: float = 20.0) -> int:
+        """SIGTERM, then the exit code (a graceful stop is expected within ``timeout_s``)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return await self.wait(timeout_s)
+
+    def kill_now(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+
+
+def run_cli(env: dict[str, str], *args: str, timeout_s: float = 30.0) -> subprocess.CompletedProcess[str]:
+    """`pbx-sms ARGS` as its own process (e.g. `status` next to a running daemon)."""
+    return subprocess.run([PBX_SMS, *args], env=env, capture_output=True, text=True, timeout=timeout_s, check=False)
+
+
+class DatabaseView:
+    """Read-only look at the daemon's database: calls, outbox rows, heartbeats."""
+
+    def __init__(self, database_url: str) -> None:
+        self.engine: Engine = create_engine(database_url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def outbox(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(select(outbox_table).order_by(outbox_table.c.id)).mappings()]
+
+    def calls(self) -> dict[str, dict[str, Any]]:
+        table = CallRecord.__table__
+        with self.engine.connect() as conn:
+            return {row["call_id"]: dict(row) for row in conn.execute(select(table)).mappings()}
+
+    def heartbeats(self) -> list[dict[str, Any]]:
+        table = DaemonStatusRecord.__table__
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(select(table)).mappings()]
+
+    def settled(self, call_ids: set[str] | frozenset[str]) -> bool:
+        """Every one of these calls is recorded and matched, and no SMS is waiting or being sent."""
+        calls = self.calls()
+        if not all(call_id in calls and calls[call_id]["processed_at"] is not None for call_id in call_ids):
+            return False
+        return not any(row["status"] in ("queued", "sending") for row in self.outbox())

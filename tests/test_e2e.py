@@ -1,0 +1,512 @@
+"""`pbx-sms run` end to end: the daemon as a real subprocess, a fake Asterisk (AMI over TCP) and an SMS
+gateway (HTTP) on loopback, SQLite and PostgreSQL.
+
+The oracle is never the daemon's own output: the SMS each scenario must produce come from the fixture's
+classification of every call (tests/fixtures/expected.jsonl), the pure matcher and the outbox rules
+(tests/e2e/oracle.py); where each call starts and ends comes from the raw stream that was sent
+(tests/e2e/recording.py). The daemon's database is read only to map an idempotency key back to its
+(call, rule, recipient) and to check stored states and reasons.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ami_server import FakeAmiServer, load_recording_events, move_to_now
+from conftest import FIXTURES
+from e2e.daemon import (
+    AMI_SECRET,
+    AMI_USER,
+    HTTP_TOKEN,
+    SECRETS,
+    DaemonProcess,
+    DatabaseView,
+    admin,
+    daemon_env,
+    run_cli,
+    set_up_database,
+    wait_until,
+)
+from e2e.oracle import Plan, expected_calls, live_call, plan
+from e2e.recording import call_spans, clean_cut, first_index_at, merge, replace_caller, split_calls
+from http_server import LoopbackHttpServer, Recorded, Reply
+
+# Sent SMS may not leave before their due time; the daemon and this test read the same clock.
+CLOCK_TOLERANCE_S = 0.05
+# A due SMS goes out within this (loaded CI machines included); the worker itself aims at well under 1 s.
+MAX_LATENESS_S = 5.0
+STARTUP_TIMEOUT_S = 30.0
+MANAGER = "+48600999888"
+
+# busy_hour: 40 overlapping calls. Thank-you on two of the company numbers for real conversations
+# (talk_s bounds far from any call's talk time: the fixture allows ±1 s); every missed/busy incoming
+# call texts the caller and the manager; answered outgoing calls get one follow-up per number and hour
+# (9 calls to +48600100200: 1 sent, 8 suppressed by min_interval). No caller of busy_hour calls twice
+# with different outcomes, so cancel-on-reach cannot happen here: it has its own test below.
+BUSY_HOUR_NUMBERS = ("+48221234567", "+48221234561")
+BUSY_HOUR_RULES = """\
+account: default
+rules:
+  - name: Thank you
+    when:
+      direction: in
+      numbers: ["+48221234567", "+48221234561"]
+      status: [answered]
+      talk_s: {min: 3}
+    then:
+      sender: ACME
+      to: [other_party]
+      text: "Dziękujemy za rozmowę ({talk_s} s) z {number}!"
+      delay_s: 3
+  - name: Missed call
+    when:
+      direction: in
+      numbers: all
+      status: [no_answer, busy]
+    then:
+      sender: ACME
+      to: [other_party, "+48600999888"]
+      text: "Missed call from {other_party} to {number} ({status}). We will call back."
+      delay_s: 2
+  - name: Sales follow-up
+    when:
+      direction: out
+      numbers: all
+      status: [answered]
+    then:
+      sender: ACME
+      to: [other_party]
+      text: "Thank you for talking to ACME, {other_party}."
+      delay_s: 4
+      min_interval_s: 3600
+"""
+
+
+def simple_rules(missed_delay_s: int, answered_delay_s: int, manager: bool = True) -> str:
+    """Missed/busy calls either way text the other party (and the manager); answered ones say thanks."""
+    recipients = f'[other_party, "{MANAGER}"]' if manager else "[other_party]"
+    return f"""\
+account: default
+rules:
+  - name: Missed call
+    when: {{direction: any, numbers: all, status: [no_answer, busy]}}
+    then:
+      sender: ACME
+      to: {recipients}
+      text: "Sorry we missed you ({{direction}}, {{status}}): call {{number}}."
+      delay_s: {missed_delay_s}
+  - name: Thanks
+    when: {{direction: any, numbers: all, status: [answered], talk_s: {{min: 2}}}}
+    then:
+      sender: ACME
+      to: [other_party]
+      text: "Thanks for the {{talk_min}} min call, {{other_party}}."
+      delay_s: {answered_delay_s}
+"""
+
+
+@pytest.fixture
+def http_server() -> Iterator[LoopbackHttpServer]:
+    with LoopbackHttpServer() as running:
+        yield running
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'pbx-sms.db'}"
+
+
+@pytest.fixture
+def view_of() -> Iterator[Any]:
+    views: list[DatabaseView] = []
+
+    def open_view(database_url: str) -> DatabaseView:
+        views.append(DatabaseView(database_url))
+        return views[-1]
+
+    yield open_view
+    for view in views:
+        view.close()
+
+
+def recording(name: str, variant: str = "callcdr") -> list[bytes]:
+    return load_recording_events(FIXTURES / f"{name}.{variant}.ami")
+
+
+def ami_server() -> FakeAmiServer:
+    return FakeAmiServer(username=AMI_USER, secret=AMI_SECRET)
+
+
+# --- checks ----------------------------------------------------------------------------------
+
+
+def sms_key(row: dict[str, Any]) -> tuple[str, str, str]:
+    return (row["call_id"], row["rule_name"], row["recipient"])
+
+
+def assert_delivered(
+    requests: Sequence[Recorded],
+    outbox: Sequence[dict[str, Any]],
+    expected: Plan,
+    *,
+    replayed_at_s: float | None = None,
+    may_repeat: Iterable[str] = (),
+) -> None:
+    """Every expected SMS reached the gateway exactly once per idempotency key, with the right text, to
+    the right number, from the right sender, not before its due time (and, given ``replayed_at_s``,
+    not much later); nothing else was sent; suppressed and cancelled SMS are stored with their reason.
+
+    ``may_repeat``: keys whose first send was cut short (no answer): they may reach the gateway twice,
+    both times with the same key and body.
+    """
+    rows = {row["idempotency_key"]: row for row in outbox}
+    retried = set(may_repeat)
+    for request in requests:
+        assert (request.method, request.path) == ("POST", "/sms")
+        assert request.headers["authorization"] == f"Bearer {HTTP_TOKEN}"
+        assert request.headers["idempotency-key"] == request.json["id"], request.json
+        assert request.json["id"] in rows, f"an SMS under a key the outbox does not know: {request.json}"
+    counts = Counter(request.json["id"] for request in requests)
+    repeated = {key: count for key, count in counts.items() if count > 1}
+    assert set(repeated) <= retried and all(count == 2 for count in repeated.values()), repeated
+    first: dict[tuple[str, str, str], Recorded] = {}
+    for request in requests:
+        key = sms_key(rows[request.json["id"]])
+        if key in first:
+            assert request.json == first[key].json, "a resend must be the same SMS under the same key"
+        first.setdefault(key, request)
+    missing = sorted(set(expected.sent) - set(first))
+    unexpected = sorted(set(first) - set(expected.sent))
+    assert not missing and not unexpected, f"missing SMS: {missing}\nunexpected SMS: {unexpected}"
+    for key, want in expected.sent.items():
+        request = first[key]
+        body = request.json
+        assert body["to"] == want.to and body["from"] == want.sender, (key, body)
+        assert body["text"] in want.texts, (key, body["text"], sorted(want.texts))
+        due_s = want.due_at.timestamp()
+        assert request.received_at >= due_s - CLOCK_TOLERANCE_S, (
+            f"{key} sent {due_s - request.received_at:.3f} s before it was due"
+        )
+        if replayed_at_s is not None:
+            latest_s = max(due_s, replayed_at_s) + MAX_LATENESS_S
+            assert request.received_at <= latest_s, f"{key} sent {request.received_at - due_s:.1f} s after due"
+    by_key = {sms_key(row): row for row in outbox}
+    assert set(by_key) == set(expected.sent) | set(expected.suppressed) | set(expected.cancelled)
+    for key in expected.sent:
+        assert by_key[key]["status"] == "sent", by_key[key]
+        assert by_key[key]["gateway"] == "http" and by_key[key]["message_id"], by_key[key]
+    for key, reason in expected.suppressed.items():
+        assert (by_key[key]["status"], by_key[key]["reason"]) == ("suppressed", reason), by_key[key]
+    for key, reason in expected.cancelled.items():
+        assert (by_key[key]["status"], by_key[key]["reason"]) == ("cancelled", reason), by_key[key]
+
+
+def assert_calls_as_expected(recorded: dict[str, dict[str, Any]], expected: dict[str, dict[str, Any]]) -> None:
+    """The call log holds exactly the expected calls, each classified as the fixture says."""
+    extra, missing = sorted(set(recorded) - set(expected)), sorted(set(expected) - set(recorded))
+    assert not extra and not missing, f"calls recorded but not expected: {extra}; expected but missing: {missing}"
+    for call_id, want in expected.items():
+        got = recorded[call_id]
+        fields = ("direction", "number", "other_party", "status")
+        assert {f: got[f] for f in fields} == {f: want[f] for f in fields}, call_id
+        assert abs(got["talk_s"] - int(want["talk_s"])) <= 1, (call_id, got["talk_s"], want["talk_s"])
+
+
+def assert_no_secrets(*texts: str) -> None:
+    for text in texts:
+        for secret in SECRETS:
+            assert secret not in text, f"a secret leaked: ...{text[max(0, text.find(secret) - 200) :][:400]}"
+
+
+# --- 1. busy hour, SQLite and PostgreSQL ------------------------------------------------------
+
+
+async def test_busy_hour_every_expected_sms_arrives_once_with_the_right_text_not_before_due(
+    database_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: Any
+) -> None:
+    # PostgreSQL gets the read=all stream (twice the events, dialplan noise), SQLite the least-privilege one.
+    variant = "all" if database_url.startswith("postgresql") else "callcdr"
+    set_up_database(database_url, BUSY_HOUR_RULES, tmp_path, BUSY_HOUR_NUMBERS)
+    blocks = recording("busy_hour", variant)
+    expected = expected_calls("busy_hour")
+    view = view_of(database_url)
+    async with ami_server() as ami:
+        env = daemon_env(database_url, ami.port, http_server.url)
+        async with DaemonProcess(env, tmp_path, "daemon") as daemon:
+            session = await ami.wait_sessions(1, STARTUP_TIMEOUT_S)
+            moved, _delta_s = move_to_now(blocks)
+            await session.send_events(moved)
+            replayed_at_s = time.time()
+            await wait_until(lambda: view.settled(set(expected)), 30, "every call handled and every SMS sent")
+            await asyncio.sleep(0.5)  # room for an unexpected extra SMS to show up
+            assert await daemon.terminate() == 0, daemon.output[-3000:]
+
+    spans = call_spans(moved)
+    oracle = plan([live_call(row, spans[call_id]) for call_id, row in expected.items()], BUSY_HOUR_RULES)
+    # 14 missed/busy incoming calls x (caller, manager) + 7 thank-yous + 1 follow-up; 8 follow-ups too soon.
+    assert (len(oracle.sent), len(oracle.suppressed), len(oracle.cancelled)) == (36, 8, 0)
+    assert_calls_as_expected(view.calls(), expected)
+    assert_delivered(http_server.requests, view.outbox(), oracle, replayed_at_s=replayed_at_s)
+    assert "calls completed=40 recorded=40 dropped=0" in daemon.stderr, daemon.stderr[-2000:]
+    assert_no_secrets(daemon.output)
+
+
+# --- 2. SIGKILL after queueing, restart ----------------------------------------------------------
+
+KILL_DELAY_S = 10
+
+
+async def test_sigkill_after_calls_were_queued_then_restart_loses_nothing_and_never_rebuilds_cut_calls(
+    sqlite_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: Any
+) -> None:
+    rules = simple_rules(missed_delay_s=KILL_DELAY_S, answered_delay_s=KILL_DELAY_S)
+    set_up_database(sqlite_url, rules, tmp_path)
+    blocks = recording("busy_hour")
+    spans = call_spans(blocks)
+    # The first ~8 s of the busy hour, cut where no call is between its last Hangup and a late Cdr.
+    cut_index = clean_cut(spans, first_index_at(blocks, 8.0), len(blocks))
+    cut = split_calls(spans, cut_index)
+    assert len(cut.before) >= 5 and len(cut.in_progress) >= 3 and len(cut.after) >= 15, cut
+    expected = expected_calls("busy_hour")
+    view = view_of(sqlite_url)
+
+    async with ami_server() as ami:
+        env = daemon_env(sqlite_url, ami.port, http_server.url)
+        async with DaemonProcess(env, tmp_path, "first") as first:
+            session = await ami.wait_sessions(1, STARTUP_TIMEOUT_S)
+            part_a, _ = move_to_now(blocks[:cut_index])
+            await session.send_events(part_a)
+            await wait_until(
+                lambda: all(view.calls().get(c, {}).get("processed_at") for c in cut.before),
+                20,
+                "the calls before the cut to be recorded and queued",
+            )
+            at_kill = view.outbox()
+            first.kill_now()
+            assert await first.wait(10) == -9
+        assert set(view.calls()) == set(cut.before), "only the calls over before the cut can be recorded"
+        waiting = [row for row in at_kill if row["status"] == "queued"]
+        assert waiting, "every SMS was due before the kill: the test would prove nothing"
+
+        async with DaemonProcess(env, tmp_path, "second") as second:
+            session = await ami.wait_sessions(2, STARTUP_TIMEOUT_S)
+            # The rest of the stream, as if it had happened KILL_DELAY_S ago: its SMS are due at once.
+            part_b, _ = move_to_now(blocks[cut_index:], time.time() - KILL_DELAY_S)
+            await session.send_events(part_b)
+            handled = set(cut.before | cut.after)
+            await wait_until(lambda: view.settled(handled), 40, "every call handled and every SMS sent")
+            await asyncio.sleep(0.5)
+            assert await second.terminate() == 0, second.output[-3000:]
+
+    spans_a, spans_b = call_spans(part_a), call_spans(part_b)
+    calls = [live_call(expected[c], spans_a[c]) for c in cut.before]
+    calls += [live_call(expected[c], spans_b[c]) for c in cut.after]
+    oracle = plan(calls, rules)
+    outbox = view.outbox()
+    # Calls cut by the kill: never recorded, never texted, never reported half-known.
+    assert_calls_as_expected(view.calls(), {c: expected[c] for c in handled})
+    assert not {row["call_id"] for row in outbox} & cut.in_progress
+    assert_delivered(http_server.requests, outbox, oracle)
+    # The SMS queued before the kill went out under the keys they had then.
+    keys_now = {sms_key(row): row["idempotency_key"] for row in outbox}
+    assert {sms_key(row): row["idempotency_key"] for row in at_kill}.items() <= keys_now.items()
+    assert_no_secrets(first.output, second.output)
+
+
+# --- 3. wrong AMI credentials ------------------------------------------------------------------
+
+
+async def test_wrong_ami_credentials_clear_error_backoff_no_crash_clean_stop(
+    sqlite_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: Any
+) -> None:
+    wrong = "not-" + AMI_SECRET
+    admin(sqlite_url, "db", "upgrade")  # nothing else: the daemon needs no rules to run
+    view = view_of(sqlite_url)
+    async with FakeAmiServer(username=AMI_USER, secret=AMI_SECRET) as ami:
+        # A cap well above the watched window: every retry waits at least as long as the one before.
+        env = daemon_env(sqlite_url, ami.port, http_server.url, ami_secret=wrong, ami_reconnect_min_s="0.1")
+        env["PBX_SMS_AMI_RECONNECT_MAX_S"] = "30"
+        async with DaemonProcess(env, tmp_path, "daemon") as daemon:
+            await ami.wait_logins(1, STARTUP_TIMEOUT_S)
+            await asyncio.sleep(4.0)
+            attempts = list(ami.logins)
+            assert daemon.running, daemon.output
+
+            def heartbeat_shows_the_error() -> bool:
+                beats = view.heartbeats()
+                return bool(beats) and "login refused" in (json.loads(beats[0]["details"])["ami"]["last_error"] or "")
+
+            await wait_until(heartbeat_shows_the_error, 10, "the heartbeat to show the login error")
+            heartbeat = view.heartbeats()[0]
+            stop_started = time.monotonic()
+            assert await daemon.terminate(timeout_s=10) == 0, daemon.output[-3000:]
+            stop_s = time.monotonic() - stop_started
+
+    assert attempts and all(not attempt.accepted and attempt.username == AMI_USER for attempt in attempts)
+    gaps = [later.at_s - earlier.at_s for earlier, later in pairwise(attempts)]
+    # Backoff from 0.1 s doubling: about 6 attempts in 4 s; retrying every 0.1 s would make about 40.
+    assert 4 <= len(attempts) <= 10, gaps
+    assert all(later >= earlier - 0.05 for earlier, later in pairwise(gaps)), gaps
+    assert gaps[-1] >= 4 * gaps[0], gaps
+    assert heartbeat["ami_state"] in ("down", "connecting") and heartbeat["stopped_at"] is None
+    assert stop_s < 5.0
+    # One clear line naming the user and the server, not one per retry; never the secret.
+    refused = [line for line in daemon.stderr.splitlines() if "login refused" in line]
+    assert len(refused) == 1, refused
+    assert AMI_USER in refused[0] and f"127.0.0.1:{ami.port}" in refused[0] and "ERROR" in refused[0]
+    assert wrong not in daemon.output and wrong not in heartbeat["details"]
+    assert_no_secrets(daemon.output, heartbeat["details"])
+
+
+# --- 4. status, JSON logs, secrets -------------------------------------------------------------
+
+
+async def test_status_while_running_and_after_stop_json_logs_and_no_secrets_anywhere(
+    sqlite_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: Any
+) -> None:
+    rules = simple_rules(missed_delay_s=600, answered_delay_s=600)
+    set_up_database(sqlite_url, rules, tmp_path)
+    now_s = time.time()
+    stream = merge([(recording(name), now_s) for name in ("in_busy", "out_answered", "in_answered")])
+    expected = expected_calls("in_busy") | expected_calls("out_answered") | expected_calls("in_answered")
+    view = view_of(sqlite_url)
+    async with ami_server() as ami:
+        env = daemon_env(sqlite_url, ami.port, http_server.url)
+        async with DaemonProcess(env, tmp_path, "daemon", ["--log-format", "json"]) as daemon:
+            session = await ami.wait_sessions(1, STARTUP_TIMEOUT_S)
+            await session.send_events(stream)
+
+            def heartbeat_counts_calls() -> bool:
+                beats = view.heartbeats()
+                return bool(beats) and json.loads(beats[0]["details"])["calls"]["completed_calls"] == 3
+
+            await wait_until(heartbeat_counts_calls, 20, "the heartbeat to count the 3 calls")
+            running = await asyncio.to_thread(run_cli, env, "status", "--json")
+            running_text = admin(sqlite_url, "status")
+            assert await daemon.terminate() == 0, daemon.output[-3000:]
+        stopped = await asyncio.to_thread(run_cli, env, "status")
+        helps = [admin(sqlite_url, *args) for args in (["--help"], ["run", "--help"], ["status", "--help"])]
+
+    assert running.returncode == 0, running.stderr
+    report = json.loads(running.stdout)
+    (me,) = report["daemons"]
+    assert me["state"] == "running" and me["ami_state"] == "up" and me["ami"]["state"] == "up"
+    assert me["calls"]["completed_calls"] == 3 and me["calls"]["recorded"] == 3
+    assert report["calls"]["total"] == 3
+    # busy caller: 2 missed-call SMS; 2 answered calls: 2 thank-yous; all due in 10 minutes.
+    assert report["outbox"] == {"queued": 4}
+    assert "running" in running_text and "AMI up" in running_text and "queued 4" in running_text
+    assert stopped.returncode == 0, stopped.stderr
+    assert "stopped" in stopped.stdout and "running" not in stopped.stdout and "queued 4" in stopped.stdout
+    assert not http_server.requests
+
+    assert daemon.stdout.strip() == ""
+    lines = [line for line in daemon.stderr.splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert all(set(entry) >= {"ts", "level", "logger", "message"} for entry in entries)
+    messages = [entry["message"] for entry in entries]
+    assert any("AMI: up" in message for message in messages)
+    assert sum(message.startswith("call ") and "(account default)" in message for message in messages) == 3
+    assert any("stopped" in message for message in messages)
+    assert_calls_as_expected(view.calls(), expected)
+    assert_no_secrets(daemon.output, running.stdout, running.stderr, running_text, stopped.stdout, *helps)
+
+
+# --- 5. SIGTERM with SMS in flight -------------------------------------------------------------
+
+
+async def test_sigterm_with_sms_in_flight_finishes_them_exit_0_and_restart_sends_the_rest_same_keys(
+    sqlite_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: Any
+) -> None:
+    answer_after_s = 2.0
+    rules = simple_rules(missed_delay_s=0, answered_delay_s=8, manager=False)
+    set_up_database(sqlite_url, rules, tmp_path)
+    names = ("in_busy", "in_noanswer", "out_busy", "out_noanswer", "in_answered", "out_answered")
+    expected: dict[str, dict[str, Any]] = {}
+    for name in names:
+        expected |= expected_calls(name)
+    view = view_of(sqlite_url)
+    slow = json.dumps({"id": "slow"}).encode()
+    http_server.respond_with(lambda request: Reply(200, slow, delay_s=answer_after_s))
+    async with ami_server() as ami:
+        env = daemon_env(sqlite_url, ami.port, http_server.url)
+        async with DaemonProcess(env, tmp_path, "first") as first:
+            session = await ami.wait_sessions(1, STARTUP_TIMEOUT_S)
+            stream = merge([(recording(name), time.time()) for name in names])
+            await session.send_events(stream)
+            # The 4 missed-call SMS are due at once: wait until all 4 are at the (slow) gateway.
+            await wait_until(lambda: len(http_server.requests) >= 4, 20, "4 SMS in flight")
+            in_flight = {request.json["id"] for request in http_server.requests}
+            stop_started = time.monotonic()
+            assert await first.terminate() == 0, first.output[-3000:]
+            stop_s = time.monotonic() - stop_started
+        after_stop = {row["idempotency_key"]: row for row in view.outbox()}
+        assert len(http_server.requests) == 4
+        # The in-flight sends were finished (answered, recorded as sent), not abandoned ...
+        assert all(after_stop[key]["status"] == "sent" for key in in_flight), after_stop
+        assert 0.5 <= stop_s <= answer_after_s + 4.0, stop_s
+        # ... and the SMS not yet due are still queued for the next run, none left half-sent.
+        statuses = Counter(row["status"] for row in after_stop.values())
+        assert statuses == {"sent": 4, "queued": 2}, statuses
+        assert "sent=4" in first.stderr
+
+        http_server.reset()
+        async with DaemonProcess(env, tmp_path, "second") as second:
+            await ami.wait_sessions(2, STARTUP_TIMEOUT_S)
+            await wait_until(lambda: view.settled(set(expected)), 30, "the SMS left over to be sent")
+            await asyncio.sleep(0.3)
+            assert await second.terminate() == 0, second.output[-3000:]
+
+    spans = call_spans(stream)
+    oracle = plan([live_call(row, spans[call_id]) for call_id, row in expected.items()], rules)
+    assert len(oracle.sent) == 6
+    outbox = view.outbox()
+    assert_delivered(http_server.requests, outbox, oracle)
+    assert {row["idempotency_key"] for row in outbox} == set(after_stop)
+    assert_no_secrets(first.output, second.output)
+
+
+# --- cancel-on-reach -------------------------------------------------------------------------
+
+
+async def test_missed_call_sms_is_cancelled_when_the_caller_reaches_a_person_before_it_is_due(
+    sqlite_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: Any
+) -> None:
+    missed_delay_s = 4
+    rules = simple_rules(missed_delay_s=missed_delay_s, answered_delay_s=0)
+    set_up_database(sqlite_url, rules, tmp_path)
+    # The caller of in_noanswer (604567890, national format) calls again and is answered; and a busy
+    # caller who never gets through, whose missed-call SMS must still go out.
+    answered_again = replace_caller(recording("in_answered"), "+48601234567", "604567890")
+    view = view_of(sqlite_url)
+    async with ami_server() as ami:
+        env = daemon_env(sqlite_url, ami.port, http_server.url)
+        async with DaemonProcess(env, tmp_path, "daemon") as daemon:
+            session = await ami.wait_sessions(1, STARTUP_TIMEOUT_S)
+            now_s = time.time()
+            stream = merge(
+                [(recording("in_noanswer"), now_s - 2), (answered_again, now_s), (recording("in_busy"), now_s)]
+            )
+            await session.send_events(stream)
+            expected = expected_calls("in_noanswer") | expected_calls("in_busy")
+            expected |= {c: row | {"other_party": "+48604567890"} for c, row in expected_calls("in_answered").items()}
+            await wait_until(lambda: view.settled(set(expected)), 20, "every call handled and every SMS sent")
+            await asyncio.sleep(0.3)
+            assert await daemon.terminate() == 0, daemon.output[-3000:]
+
+    spans = call_spans(stream)
+    oracle = plan([live_call(row, spans[call_id]) for call_id, row in expected.items()], rules)
+    assert set(oracle.cancelled) == {
+        (call_id, "Missed call", to) for call_id in expected_calls("in_noanswer") for to in ("+48604567890", MANAGER)
+    }
+    assert_calls_as_expected(view.calls(), expected)
+    assert_delivered(http_server.requests, view.outbox(), oracle)
+    assert {request.json["to"] for request in http_server.requests} == {"+48604567890", "+48603456789", MANAGER}
