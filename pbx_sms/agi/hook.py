@@ -78,7 +78,8 @@ def main(
         log.debug("hook failed", exc_info=True)
         message, level = f"unexpected error, call not recorded: {type(exc).__name__}: {exc}", logging.ERROR
     elapsed_ms = (time.monotonic() - started_s) * 1000
-    line = f"{message} ({elapsed_ms:.0f} ms)"
+    # One line: an AGI command ends at a newline, and one syslog record per call reads best.
+    line = " ".join(f"{message} ({elapsed_ms:.0f} ms)".split())
     log.log(level, "%s", line)
     if agi is not None:
         _verbose(agi, line, VERBOSE_OK_LEVEL if level <= logging.INFO else VERBOSE_PROBLEM_LEVEL)

@@ -1,0 +1,293 @@
+"""The AGI hangup hook run as Asterisk runs it: a subprocess speaking AGI on stdin/stdout.
+
+The test plays Asterisk: it sends the agi_* environment and a blank line, answers every command
+with "200 result=1", and checks what landed in the call log (SQLite and PostgreSQL), that the
+hook exits 0 whatever happens, and how long it takes.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from pbx_sms.agi import AGI_ARGUMENTS
+from pbx_sms.agi.hook import DEADLINE_S
+from pbx_sms.core.call import CompletedCall
+from pbx_sms.intake.calls import calls, count_calls, record_call
+from pbx_sms.storage.database import open_database
+from pbx_sms.storage.engine import make_engine
+
+SCRIPT = Path(__file__).resolve().parent.parent / "agi-bin" / "pbx-sms-hangup.agi"
+VENV_PYTHON = Path(sys.executable)
+START = 1_700_000_000
+END = START + 125
+# The hook normally needs well under a second; the bound leaves room for a loaded test machine.
+QUICK_S = DEADLINE_S
+
+
+@dataclass
+class AgiRun:
+    returncode: int
+    commands: list[str]
+    stderr: str
+    wall_s: float
+
+
+def agi_values(**overrides: str) -> list[str]:
+    values = {
+        "linkedid": "1700000000.42",
+        "direction": "in",
+        "start_epoch": str(START),
+        "end_epoch": str(END),
+        "dial_status": "ANSWER",
+        "answered_time": "61",
+        "queue_status": "",
+        "member_interface": "",
+        "answered_epoch": "",
+        "hangup_cause": "16",
+        "did": "+48221234567",
+        "other_party": "602345678",
+    }
+    values.update(overrides)
+    return [values[argument.name] for argument in AGI_ARGUMENTS]
+
+
+def run_hook(
+    settings: dict[str, str],
+    args: list[str],
+    python: Path = VENV_PYTHON,
+    cwd: Path | None = None,
+) -> AgiRun:
+    """Run the script as Asterisk does and answer its AGI commands."""
+    env_lines = [
+        "agi_request: pbx-sms-hangup.agi",
+        "agi_channel: PJSIP/trunk-00000042",
+        "agi_language: en",
+        "agi_type: PJSIP",
+        "agi_uniqueid: 1700000000.42",
+        "agi_version: 20.5.0",
+        "agi_callerid: 602345678",
+        "agi_calleridname: unknown",
+        "agi_context: pbxsms-hangup",
+        "agi_extension: s",
+        "agi_priority: 2",
+        "agi_enhanced: 0.0",
+        "agi_threadid: 139872",
+        *(f"agi_arg_{index}: {value}" for index, value in enumerate(args, start=1)),
+    ]
+    child_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd or Path.cwd()), **settings}
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [str(python), str(SCRIPT), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env,
+        cwd=cwd,
+    )
+    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+    process.stdin.write("\n".join(env_lines) + "\n\n")
+    process.stdin.flush()
+    commands = []
+    for line in process.stdout:
+        commands.append(line.rstrip("\n"))
+        process.stdin.write("200 result=1\n")
+        process.stdin.flush()
+    returncode = process.wait(timeout=DEADLINE_S + 10)
+    wall_s = time.monotonic() - started
+    stderr = process.stderr.read()
+    process.stdin.close()
+    process.stdout.close()
+    process.stderr.close()
+    return AgiRun(returncode, commands, stderr, wall_s)
+
+
+@pytest.fixture
+def migrated_url(database_url: str) -> Iterator[str]:
+    open_database(database_url).close()
+    yield database_url
+
+
+def call_rows(url: str) -> list[dict[str, object]]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [dict(row) for row in conn.execute(select(calls)).mappings()]
+    finally:
+        engine.dispose()
+
+
+def test_answered_call_lands_in_the_call_log(migrated_url: str) -> None:
+    run = run_hook({"PBX_SMS_DATABASE_URL": migrated_url, "PBX_SMS_COUNTRY": "PL"}, agi_values())
+    assert run.returncode == 0, run.stderr
+    [row] = call_rows(migrated_url)
+    assert row["call_id"] == "1700000000.42"
+    assert (row["direction"], row["number"], row["other_party"]) == ("in", "+48221234567", "+48602345678")
+    assert (row["status"], row["talk_s"], row["source"]) == ("answered", 61, "agi")
+    assert row["started_at"] == datetime.fromtimestamp(START, UTC)
+    assert row["ended_at"] == datetime.fromtimestamp(END, UTC)
+    assert row["processed_at"] is None  # the daemon matches rules and queues SMS, not the hook
+    # The outcome reaches the Asterisk log as one VERBOSE command.
+    [command] = run.commands
+    assert command.startswith('VERBOSE "pbx-sms: call 1700000000.42 recorded: in +48221234567 +48602345678')
+    assert command.endswith(" 3")
+    assert "recorded" in run.stderr
+    assert run.wall_s < QUICK_S
+
+
+def test_queue_call_without_dial_status_is_recorded_as_no_answer(migrated_url: str) -> None:
+    args = agi_values(dial_status="", answered_time="", queue_status="TIMEOUT", other_party="anonymous")
+    run = run_hook({"PBX_SMS_DATABASE_URL": migrated_url}, args)
+    assert run.returncode == 0, run.stderr
+    [row] = call_rows(migrated_url)
+    assert (row["status"], row["talk_s"], row["other_party"]) == ("no_answer", 0, "anonymous")
+
+
+def test_second_report_adds_nothing_first_report_wins(migrated_url: str) -> None:
+    engine = make_engine(migrated_url)
+    try:
+        ami_call = CompletedCall(
+            call_id="1700000000.42",
+            direction="in",
+            number="+48221234567",
+            other_party="+48602345678",
+            status="no_answer",
+            talk_s=0,
+            started_at=datetime.fromtimestamp(START, UTC),
+            ended_at=datetime.fromtimestamp(END, UTC),
+        )
+        assert record_call(engine, ami_call, "ami", datetime.now(UTC))
+    finally:
+        engine.dispose()
+    run = run_hook({"PBX_SMS_DATABASE_URL": migrated_url}, agi_values())
+    assert run.returncode == 0, run.stderr
+    [row] = call_rows(migrated_url)
+    assert (row["source"], row["status"], row["talk_s"]) == ("ami", "no_answer", 0)
+    assert "already recorded (AMI reported it first)" in run.commands[0]
+
+
+def test_same_call_reported_twice_by_the_hook_is_one_row(migrated_url: str) -> None:
+    for _ in range(2):
+        assert run_hook({"PBX_SMS_DATABASE_URL": migrated_url}, agi_values()).returncode == 0
+    engine = make_engine(migrated_url)
+    try:
+        assert count_calls(engine) == 1
+    finally:
+        engine.dispose()
+
+
+def test_caller_id_with_commas_stays_one_value(migrated_url: str) -> None:
+    args = [*agi_values()[:-1], "60234", "5678"]  # what Asterisk makes of "60234,5678"
+    run = run_hook({"PBX_SMS_DATABASE_URL": migrated_url}, args)
+    assert run.returncode == 0, run.stderr
+    [row] = call_rows(migrated_url)
+    assert row["other_party"] == "60234,5678"
+
+
+def test_settings_from_the_config_file_asterisk_points_to(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'calls.db'}"
+    open_database(url).close()
+    config = tmp_path / "agi.toml"
+    config.write_text(f'database_url = "{url}"\ncountry = "DE"\n')
+    args = agi_values(did="030123456", other_party="01701234567")
+    run = run_hook({"PBX_SMS_CONFIG": str(config)}, args)
+    assert run.returncode == 0, run.stderr
+    [row] = call_rows(url)
+    assert (row["number"], row["other_party"]) == ("+4930123456", "+491701234567")
+
+
+# --- nothing must ever fail the call ---------------------------------------------------------------
+
+
+def assert_gave_up_quietly(run: AgiRun, expected_log: str, within_s: float = QUICK_S) -> None:
+    assert run.returncode == 0
+    assert expected_log in run.stderr, run.stderr
+    assert run.wall_s < within_s
+    [command] = run.commands
+    assert command.startswith('VERBOSE "pbx-sms: ') and command.endswith(" 1")
+
+
+def test_postgresql_down_exits_0_with_a_log_line() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free_port = probe.getsockname()[1]
+    url = f"postgresql://postgres@127.0.0.1:{free_port}/pbx_sms"
+    run = run_hook({"PBX_SMS_DATABASE_URL": url}, agi_values())
+    assert_gave_up_quietly(run, "call 1700000000.42 not recorded: database postgresql+psycopg://postgres@127.0.0.1")
+
+
+def test_unresponsive_database_server_times_out_within_the_deadline() -> None:
+    # Accepts TCP connections (the kernel completes the handshake) but never answers: a hung server.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        run = run_hook({"PBX_SMS_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/pbx_sms"}, agi_values())
+    assert_gave_up_quietly(run, "unavailable", within_s=DEADLINE_S + 1)
+
+
+def test_schema_missing_exits_0_and_says_to_upgrade(database_url: str) -> None:
+    if database_url.startswith("sqlite"):
+        sqlite3.connect(database_url.removeprefix("sqlite:///")).close()  # an empty database file
+    # PostgreSQL: the fixture's schema is empty, never migrated.
+    run = run_hook({"PBX_SMS_DATABASE_URL": database_url}, agi_values())
+    assert_gave_up_quietly(run, "has no pbx-sms schema (run `pbx-sms db upgrade`")
+
+
+def test_missing_sqlite_file_is_not_created(tmp_path: Path) -> None:
+    path = tmp_path / "never-created.db"
+    run = run_hook({"PBX_SMS_DATABASE_URL": f"sqlite:///{path}"}, agi_values())
+    assert_gave_up_quietly(run, "no SQLite database at")
+    assert not path.exists()
+
+
+def test_outdated_dialplan_line_is_reported_not_guessed(migrated_url: str) -> None:
+    run = run_hook({"PBX_SMS_DATABASE_URL": migrated_url}, ["1700000000.42", "in", str(START)])
+    assert_gave_up_quietly(run, "expected 12 AGI arguments")
+    assert call_rows(migrated_url) == []
+
+
+def test_untagged_channel_is_reported(migrated_url: str) -> None:
+    run = run_hook({"PBX_SMS_DATABASE_URL": migrated_url}, agi_values(direction=""))
+    assert_gave_up_quietly(run, "PBXSMS_DIRECTION is ''")
+
+
+def test_invalid_settings_exit_0_naming_the_setting() -> None:
+    run = run_hook({"PBX_SMS_DATABASE_URL": "sqlite:///x.db", "PBX_SMS_COUNTRY": "Poland"}, agi_values())
+    assert_gave_up_quietly(run, "environment variable PBX_SMS_COUNTRY")
+
+
+def test_secret_in_the_database_url_never_reaches_the_logs() -> None:
+    url = "postgresql://pbx_sms_agi:s3cr3t-pw@127.0.0.1:1/pbx_sms"
+    run = run_hook({"PBX_SMS_DATABASE_URL": url}, agi_values())
+    assert_gave_up_quietly(run, "unavailable")
+    assert "s3cr3t-pw" not in run.stderr
+    assert "s3cr3t-pw" not in run.commands[0]
+
+
+def test_without_pbx_sms_installed_the_script_still_exits_0(tmp_path: Path) -> None:
+    # A python without pbx-sms (the system one, isolated from this checkout): the shebang was wrong.
+    system_python = Path("/usr/bin/python3")
+    assert system_python.exists()
+    run = run_hook({"PYTHONNOUSERSITE": "1"}, agi_values(), python=system_python, cwd=tmp_path)
+    assert run.returncode == 0
+    assert "cannot load pbx-sms" in run.stderr
+    assert run.commands == []
+
+
+def test_script_is_executable_and_its_shebang_names_the_venv_python() -> None:
+    assert os.access(SCRIPT, os.X_OK)
+    shebang = SCRIPT.read_text().splitlines()[0]
+    assert shebang == "#!/opt/pbx-sms/bin/python3"
