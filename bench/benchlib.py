@@ -56,7 +56,12 @@ def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[objec
     print("  ".join(cell.ljust(width) for cell, width in zip(cells[0], widths, strict=True)))
     print("  ".join("-" * width for width in widths))
     for row in cells[1:]:
-        print("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
+        # Text (first and last column) to the left, numbers to the right.
+        aligned = [
+            cell.ljust(width) if i in (0, len(row) - 1) else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        print("  ".join(aligned).rstrip())
 
 
 def percentile(sorted_values: Sequence[float], fraction: float) -> float:
