@@ -111,11 +111,22 @@ def test_rules_may_repeat(env: dict[str, str | None]) -> None:
     assert [line["rule"] for line in lines] == ["Thank you after a call"]
 
 
-def test_without_rules_it_says_rules_is_required(env: dict[str, str | None], tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["simulate", *CALL], env=env)
-    assert result.exit_code == 1
-    assert "--rules" in result.stderr
-    assert not (tmp_path / "db.sqlite").exists()
+def test_without_rules_it_uses_the_database_rules(env: dict[str, str | None], rule_file: Path) -> None:
+    for command in (["senders", "add", "ACME"], ["rules", "import", str(rule_file)]):
+        result = CliRunner().invoke(app, command, env=env)
+        assert result.exit_code == 0, result.output
+    code, lines, _ = run(env, *CALL, "--at", "2026-11-25T10:00:00+01:00")
+    assert code == 0
+    assert [(line["rule"], line["to"]) for line in lines] == [
+        ("Missed", "+48601234567"),
+        ("Missed", "+48600100100"),
+    ]
+    assert lines[0]["text"] == "Nie odebraliśmy o 10:00, oddzwonimy na +48601234567"
+    assert lines[0]["due_at"] == "2026-11-25T10:01:30+01:00"
+    disabled = CliRunner().invoke(app, ["rules", "disable", "Missed"], env=env)
+    assert disabled.exit_code == 0, disabled.output
+    code, lines, _ = run(env, *CALL)
+    assert code == 0 and lines == []
 
 
 def test_invalid_rule_file_is_reported_with_lines(env: dict[str, str | None], tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """``pbx-sms simulate``: one call described on the command line → which rules fire and the exact SMS.
 
-With ``--rules`` it reads only those files: no database is opened or created.
+With ``--rules`` it reads only those files: no database is opened or created. Without it, the rules
+of the account that owns the company number come from the database.
 """
 
 from __future__ import annotations
@@ -65,26 +66,27 @@ def simulate(
     Keys: rule, to, sender, text, encoding, parts, due_at (end of call + delay), reason (null = would be
     sent, else why it is suppressed). Numbers are read with the configured country.
     """
-    if not rules:
-        fail("--rules FILE is required: reading the rules from the database is not supported yet")
     settings = state(ctx).settings()
-    account_name, rule_list = _load_rules(rules or [])
-    account = AccountPolicy(
-        name=account_name,
-        timezone=settings.timezone,
-        country=settings.country,
-        allowed_countries=frozenset({settings.country}),
-        sms_enabled=True,
-    )
     company_number = normalise(number, settings.country)
     if company_number is None:
         fail(f"--number {number!r} is not a valid phone number (read with country {settings.country})")
-    ended_at = _call_end(at, settings.timezone)
+    if rules:
+        account_name, rule_list = _load_rules(rules)
+        account = AccountPolicy(
+            name=account_name,
+            timezone=settings.timezone,
+            country=settings.country,
+            allowed_countries=frozenset({settings.country}),
+            sms_enabled=True,
+        )
+    else:
+        account, rule_list = _database_rules(ctx, company_number)
+    ended_at = _call_end(at, account.timezone)
     call = CompletedCall(
         call_id="simulated",
         direction=direction.value,  # type: ignore[arg-type]
         number=company_number,
-        other_party=normalise(other, settings.country) or other.strip(),
+        other_party=normalise(other, account.country) or other.strip(),
         status=status.value,  # type: ignore[arg-type]
         talk_s=talk_s,
         started_at=ended_at - timedelta(seconds=talk_s),
@@ -92,9 +94,18 @@ def simulate(
     )
     planned = match_call(call, account, rule_list, internal_max_digits=settings.internal_max_digits)
     for sms in planned:
-        typer.echo(json.dumps(_as_json(sms, settings.timezone), ensure_ascii=False))
+        typer.echo(json.dumps(_as_json(sms, account.timezone), ensure_ascii=False))
     if not planned:
         typer.echo("no rule matched this call", err=True)
+
+
+def _database_rules(ctx: typer.Context, company_number: str | None) -> tuple[AccountPolicy, list[Rule]]:
+    """The enabled rules of the account that owns the company number (``default`` if none does)."""
+    from pbx_sms.cli.db import opened_database
+    from pbx_sms.storage.rule_store import load_rules_for_number
+
+    with opened_database(ctx) as database, database.session() as session:
+        return load_rules_for_number(session, company_number)
 
 
 def _load_rules(paths: list[Path]) -> tuple[str, list[Rule]]:
