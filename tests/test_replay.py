@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections import Counter, defaultdict
 from datetime import datetime
 from itertools import pairwise
@@ -208,11 +209,40 @@ def test_replay_of_a_missing_file_names_it(tmp_path: Path) -> None:
     assert "no such file" in result.stderr
 
 
-def test_replay_without_calls_is_not_available_yet() -> None:
-    result = CliRunner().invoke(app, ["replay", str(FIXTURES / "in_answered.all.ami")])
-    assert result.exit_code == 1
-    assert "not available yet" in result.stderr
-    assert result.stdout == ""
+SMS_RULES = """
+account: default
+rules:
+  - name: Thanks
+    when: {direction: in, numbers: all, status: [answered]}
+    then: {sender: ACME, to: [other_party], text: "Thanks for calling {number}", delay_s: 30}
+  - name: Missed
+    when: {direction: in, numbers: all, status: [no_answer, busy]}
+    then: {sender: ACME, to: [other_party], text: "Sorry we missed you"}
+"""
+
+
+def test_replay_without_calls_prints_the_sms_the_database_rules_would_send(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PBX_SMS_DATABASE_URL", f"sqlite:///{tmp_path}/pbx-sms.db")
+    monkeypatch.delenv("PBX_SMS_CONFIG", raising=False)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(SMS_RULES, encoding="utf-8")
+    for command in (["senders", "add", "ACME"], ["rules", "import", str(rules)]):
+        assert CliRunner().invoke(app, command).exit_code == 0
+    result = CliRunner().invoke(app, ["replay", str(FIXTURES / "in_answered.callcdr.ami")])
+    assert result.exit_code == 0, result.output
+    [sms] = [json.loads(line) for line in result.stdout.splitlines()]
+    [expected] = EXPECTED["in_answered"]
+    assert sms["call_id"] == expected["call_id"]
+    assert (sms["rule"], sms["to"], sms["reason"]) == ("Thanks", expected["other_party"], None)
+    assert sms["text"] == f"Thanks for calling {expected['number']}"
+    due = datetime.fromisoformat(sms["due_at"]) - datetime.fromisoformat(expected["ended_at"])
+    assert abs(due.total_seconds() - 30) <= 1.5
+    with sqlite3.connect(tmp_path / "pbx-sms.db") as conn:
+        assert conn.execute("SELECT count(*) FROM outbox").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM calls").fetchone() == (0,)
 
 
 def test_replay_of_something_that_is_not_an_ami_stream_says_where(tmp_path: Path) -> None:

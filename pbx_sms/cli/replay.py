@@ -1,7 +1,8 @@
 """``pbx-sms replay PATH``: run a recorded AMI stream through the live parser and call tracker.
 
 ``--calls`` prints one JSON object per completed call; it needs no database and writes nothing.
-Without it the command is to print the SMS the database's rules would send for those calls.
+Without it, it prints the SMS the database's rules would send for those calls, like ``simulate``
+(the outbox is never written, so opt-outs, intervals and caps, decided there, are not applied).
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ def replay(
     ] = False,
 ) -> None:
     """Replay a recorded AMI stream on its own event time (no waiting) and show the outcome."""
-    if not calls:
-        fail("replay without --calls (the SMS the rules would send) is not available yet; use --calls")
     _check_readable(path)
     settings = state(ctx).settings()
     completed = completed_calls(path, settings)
     try:
-        print_calls(completed)
+        if calls:
+            print_calls(completed)
+        else:
+            print_planned_sms(ctx, completed, settings)
     except OSError as exc:
         fail(f"{path}: cannot read: {exc.strerror or exc}")
 
@@ -47,6 +49,23 @@ def completed_calls(path: Path, settings: Settings) -> Iterator[CompletedCall]:
 def print_calls(completed: Iterator[CompletedCall]) -> None:
     for call in completed:
         typer.echo(json.dumps(call.to_json(), ensure_ascii=False))
+
+
+def print_planned_sms(ctx: typer.Context, completed: Iterator[CompletedCall], settings: Settings) -> None:
+    """Each SMS the enabled rules would produce, one JSON object per line, with its call id."""
+    from pbx_sms.cli.db import opened_database
+    from pbx_sms.cli.simulate import planned_sms_json
+    from pbx_sms.core.matching import match_call
+    from pbx_sms.storage.config_cache import load_snapshot
+
+    with opened_database(ctx) as database, database.session() as session:
+        snapshot = load_snapshot(session)
+    for call in completed:
+        account = snapshot.account_for_number(call.number)
+        rules = [active.rule for active in snapshot.rules_for(account.name)]
+        for sms in match_call(call, account.policy(), rules, settings.internal_max_digits):
+            line = {"call_id": call.call_id, **planned_sms_json(sms, account.timezone)}
+            typer.echo(json.dumps(line, ensure_ascii=False))
 
 
 def _check_readable(path: Path) -> None:

@@ -94,7 +94,7 @@ def simulate(
     )
     planned = match_call(call, account, rule_list, internal_max_digits=settings.internal_max_digits)
     for sms in planned:
-        typer.echo(json.dumps(_as_json(sms, account.timezone), ensure_ascii=False))
+        typer.echo(json.dumps(planned_sms_json(sms, account.timezone), ensure_ascii=False))
     if not planned:
         typer.echo("no rule matched this call", err=True)
 
@@ -143,7 +143,7 @@ def _call_end(at: str | None, timezone: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _as_json(sms: PlannedSms, timezone: str) -> dict[str, object]:
+def planned_sms_json(sms: PlannedSms, timezone: str) -> dict[str, object]:
     values: dict[str, object] = {
         "rule": sms.rule,
         "to": sms.to,
