@@ -14,7 +14,7 @@ import re
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,9 +206,89 @@ def ami_server(path: Path) -> Iterator[int]:
         process.wait(10)
 
 
+# --- a loopback HTTP gateway in its own process -------------------------------------------------
+
+
+async def _serve_http_async() -> None:
+    import asyncio
+    import json
+    import threading
+    import time
+
+    received: list[tuple[str, float]] = []
+    count = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal count
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                arrived = time.time()
+                length = 0
+                key = ""
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    name = name.strip().lower()
+                    if name == b"content-length":
+                        length = int(value)
+                    elif name == b"idempotency-key":
+                        key = value.strip().decode()
+                if length:
+                    await reader.readexactly(length)
+                received.append((key, arrived))
+                count += 1
+                body = b'{"id": "%d"}' % count
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                    % (len(body), body)
+                )
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    loop = asyncio.get_running_loop()
+    finished = loop.create_future()
+    # The parent closes our stdin when it is done: answer with what arrived, then exit.
+    threading.Thread(
+        target=lambda: (sys.stdin.read(), loop.call_soon_threadsafe(finished.set_result, None)), daemon=True
+    ).start()
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    print(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/sms", flush=True)
+    await finished
+    server.close()
+    print(json.dumps(received), flush=True)
+
+
+@contextmanager
+def http_gateway_server() -> Iterator[tuple[str, Callable[[], list[tuple[str, float]]]]]:
+    """Run a loopback HTTP gateway in a child process; yields its URL and a function that stops it
+    and returns (Idempotency-Key, arrival epoch seconds) per request."""
+    import json
+
+    process = subprocess.Popen(
+        [sys.executable, __file__, "serve-http"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+
+    def finish() -> list[tuple[str, float]]:
+        output, _ = process.communicate("", timeout=60)
+        return [(key, at) for key, at in json.loads(output)]
+
+    try:
+        yield process.stdout.readline().strip(), finish
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="helpers of the benchmark scripts (run by them)")
-    parser.add_argument("command", choices=["serve-ami"])
-    parser.add_argument("path", type=Path)
+    parser.add_argument("command", choices=["serve-ami", "serve-http"])
+    parser.add_argument("path", type=Path, nargs="?")
     arguments = parser.parse_args()
-    serve_ami(arguments.path)
+    if arguments.command == "serve-ami":
+        serve_ami(arguments.path)
+    else:
+        import asyncio
+
+        asyncio.run(_serve_http_async())
