@@ -159,7 +159,10 @@ def _bounded_engine(url: URL) -> Engine:
         path = url.database or ""
         # Connecting would create an empty database file (owned by asterisk) where the daemon's should be.
         if path in ("", ":memory:") or not Path(path).is_file():
-            raise HookProblem(f"no SQLite database at {path!r}: has `pbx-sms run` or `pbx-sms db upgrade` run yet?")
+            raise HookProblem(
+                f"no SQLite database at {path!r} (database_url in {DEFAULT_CONFIG_PATH} or the file PBX_SMS_CONFIG "
+                "names; has `pbx-sms db upgrade` run yet?)"
+            )
         os.umask(SQLITE_UMASK)
         engine = make_engine(url)
 
