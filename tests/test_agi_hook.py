@@ -291,3 +291,28 @@ def test_script_is_executable_and_its_shebang_names_the_venv_python() -> None:
     assert os.access(SCRIPT, os.X_OK)
     shebang = SCRIPT.read_text().splitlines()[0]
     assert shebang == "#!/opt/pbx-sms/bin/python3"
+
+
+def test_hard_deadline_ends_the_hook_with_exit_0_whatever_it_waits_on() -> None:
+    # The deadline shortened below the database connect timeout, so the connect is still waiting.
+    code = "import sys, pbx_sms.agi.hook as hook; hook.DEADLINE_S = 0.5; sys.exit(hook.main())"
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        env_lines = "".join(f"agi_arg_{index}: {value}\n" for index, value in enumerate(agi_values(), start=1))
+        started = time.monotonic()
+        result = subprocess.run(
+            [str(VENV_PYTHON), "-c", code],
+            input=env_lines + "\n",
+            capture_output=True,
+            text=True,
+            env={"PATH": os.environ.get("PATH", ""), "PBX_SMS_DATABASE_URL": f"postgresql://u@127.0.0.1:{port}/x"},
+            timeout=30,
+        )
+        wall_s = time.monotonic() - started
+    assert result.returncode == 0
+    assert "gave up after" in result.stderr and "call not recorded" in result.stderr
+    assert result.stdout == ""  # killed before it could tell Asterisk anything: nothing half-written
+    assert "unavailable" not in result.stderr  # the deadline ended it, not the 2 s connect timeout
+    assert wall_s < DEADLINE_S

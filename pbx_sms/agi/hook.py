@@ -16,6 +16,7 @@ is added.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -221,8 +222,16 @@ def _verbose(agi: Any, line: str, level: int) -> None:
 
 
 def _deadline_passed(_signum: int, _frame: FrameType | None) -> None:
-    log.error("gave up after %.0f s (database too slow?): call not recorded", DEADLINE_S)
-    logging.shutdown()
+    # No logging module here: the interrupted code may hold its lock, and waiting on it would hold
+    # the channel for good. Plain writes, then out.
+    message = f"gave up after {DEADLINE_S:.0f} s (database too slow?): call not recorded"
+    with contextlib.suppress(OSError):
+        os.write(2, f"{SYSLOG_IDENT}: ERROR {message}\n".encode())
+    with contextlib.suppress(Exception):
+        import syslog
+
+        syslog.openlog(SYSLOG_IDENT, 0, syslog.LOG_DAEMON)
+        syslog.syslog(syslog.LOG_ERR, message)
     os._exit(0)
 
 
