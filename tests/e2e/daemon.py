@@ -7,7 +7,6 @@ import contextlib
 import inspect
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -59,9 +58,13 @@ def daemon_env(database_url: str, ami_port: int, http_url: str, **settings: str)
     return clean_environ() | {f"PBX_SMS_{key.upper()}": value for key, value in values.items()}
 
 
-def admin(database_url: str, *args: str) -> str:
-    """Run an admin command (`pbx-sms senders add ...`) in this process, as the CLI would; its output."""
-    result = CliRunner().invoke(app, list(args), env={"PBX_SMS_DATABASE_URL": database_url}, catch_exceptions=False)
+def admin(database_url: str, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run a command (`pbx-sms senders add ...`) in this process, as the CLI would; its output.
+
+    ``env``: extra environment (e.g. the daemon's, secrets included) on top of the database URL.
+    """
+    environment = (env or {}) | {"PBX_SMS_DATABASE_URL": database_url}
+    result = CliRunner().invoke(app, list(args), env=environment, catch_exceptions=False)
     assert result.exit_code == 0, f"pbx-sms {' '.join(args)} failed ({result.exit_code}): {result.output}"
     return result.output
 
@@ -164,11 +167,6 @@ class DaemonProcess:
     def kill_now(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
-
-
-def run_cli(env: dict[str, str], *args: str, timeout_s: float = 30.0) -> subprocess.CompletedProcess[str]:
-    """`pbx-sms ARGS` as its own process (e.g. `status` next to a running daemon)."""
-    return subprocess.run([PBX_SMS, *args], env=env, capture_output=True, text=True, timeout=timeout_s, check=False)
 
 
 class DatabaseView:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -69,16 +69,22 @@ class Plan:
     cancelled: dict[SmsKey, str]  # reason
 
 
-def plan(calls: Iterable[CompletedCall], rules_yaml: str) -> Plan:
-    """What the daemon must do with ``calls``.
+def live_calls(rows: Mapping[str, dict[str, object]], spans: Mapping[str, CallSpan]) -> list[CompletedCall]:
+    return [live_call(row, spans[call_id]) for call_id, row in rows.items()]
+
+
+def plan(calls: Iterable[CompletedCall], rules_yaml: str, spans: Mapping[str, CallSpan]) -> Plan:
+    """What the daemon must do with ``calls``; ``spans`` give their exact ends (their order).
 
     Assumes every call is recorded before any SMS of a later call is due, and that a minimum interval
-    spans the whole replay (true for the scenarios of tests/test_e2e.py): then the earliest call of a
-    (rule, other party) pair gets the SMS, the later ones are suppressed ("min_interval"), and a pending
-    missed-call SMS is cancelled ("reached_person") by a later answered call with the same other party.
+    spans the whole replay (true for the scenarios of tests/test_e2e.py): then the call that ended first
+    of a (rule, other party) pair gets the SMS, the later ones are suppressed ("min_interval"), and a
+    pending missed-call SMS is cancelled ("reached_person") by a later answered call with the same
+    other party. Calls ending within the same second have the same due time: the daemon takes them in
+    the order it completed them, which is the order of their last Hangup, so that order is used here.
     """
     rules = parse_rule_text(rules_yaml).rules
-    ordered = sorted(calls, key=lambda call: (call.ended_at, call.call_id))
+    ordered = sorted(calls, key=lambda call: (spans[call.call_id].last_hangup_s, call.call_id))
     sent: dict[SmsKey, ExpectedSms] = {}
     suppressed: dict[SmsKey, str] = {}
     cancelled: dict[SmsKey, str] = {}
