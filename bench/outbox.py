@@ -114,7 +114,10 @@ def run_database(name: str, url: str, arguments: argparse.Namespace) -> list[lis
             now = datetime.now(UTC)
             started, enqueue_s = asyncio.run(send_all(database, http_url, [now] * arguments.sms))
             spread_s = arguments.delayed / arguments.rate
-            first_due = datetime.now(UTC) + timedelta(seconds=arguments.lead_s)
+            # Due only after the enqueue is surely done (at the burst's rate, with a margin): else the
+            # first SMS would be late before the worker could see them.
+            lead_s = arguments.lead_s + 1.5 * arguments.delayed * enqueue_s / arguments.sms
+            first_due = datetime.now(UTC) + timedelta(seconds=lead_s)
             dues = [first_due + timedelta(seconds=i * spread_s / arguments.delayed) for i in range(arguments.delayed)]
             asyncio.run(send_all(database, http_url, dues))
             due_of = due_times(database)
@@ -159,7 +162,9 @@ def main() -> int:
     parser.add_argument("--sms", type=int, default=10_000, help="SMS of the burst (default 10,000)")
     parser.add_argument("--delayed", type=int, default=5_000, help="SMS of the delayed phase (default 5,000)")
     parser.add_argument("--rate", type=float, default=1_000.0, help="due SMS per second in the delayed phase")
-    parser.add_argument("--lead-s", type=float, default=2.0, help="first delayed SMS due this long after the start")
+    parser.add_argument(
+        "--lead-s", type=float, default=2.0, help="first delayed SMS due this long after their enqueue should be done"
+    )
     parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
     arguments = parser.parse_args()
     print(f"machine: {machine()}")
