@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import socket
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -29,7 +31,9 @@ from e2e.daemon import (
     SECRETS,
     DaemonProcess,
     DatabaseView,
+    FakeAmiServerOn,
     admin,
+    clean_environ,
     daemon_env,
     set_up_database,
     wait_until,
@@ -365,6 +369,40 @@ async def test_wrong_ami_credentials_clear_error_backoff_no_crash_clean_stop(
     assert_no_secrets(daemon.output, heartbeat["details"])
 
 
+async def test_on_the_defaults_it_waits_for_an_unreachable_asterisk_says_so_and_works_once_it_is_up(
+    tmp_path: Path,
+) -> None:
+    """Nothing configured but the AMI port and credentials: SQLite file in the working directory,
+    the `log` gateway on standard output. Asterisk is down at start and comes up a little later."""
+    set_up_database(f"sqlite:///{tmp_path / 'pbx-sms.db'}", simple_rules(60, 0), tmp_path)
+    with socket.socket() as probe:  # a port nobody listens on (yet)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = clean_environ() | {
+        "PBX_SMS_AMI_PORT": str(port),
+        "PBX_SMS_AMI_USERNAME": AMI_USER,
+        "PBX_SMS_AMI_SECRET": AMI_SECRET,
+        "PBX_SMS_AMI_RECONNECT_MAX_S": "1",
+    }
+    async with DaemonProcess(env, tmp_path, "daemon") as daemon:
+        await daemon.wait_output(f"cannot connect to 127.0.0.1:{port}", STARTUP_TIMEOUT_S)
+        await asyncio.sleep(0.7)  # a few more attempts
+        async with FakeAmiServerOn(port, username=AMI_USER, secret=AMI_SECRET) as ami:
+            session = await ami.wait_sessions(1, 10)
+            moved, _ = move_to_now(recording("in_answered"))
+            await session.send_events(moved)
+            await wait_until(lambda: "+48601234567" in daemon.stdout, 20, "the log gateway to write the SMS")
+            assert await daemon.terminate() == 0, daemon.output[-3000:]
+
+    (sms,) = [json.loads(line) for line in daemon.stdout.splitlines() if line.strip()]
+    assert sms["to"] == "+48601234567" and sms["text"] == "Thanks for the 1 min call, +48601234567."
+    unreachable = [line for line in daemon.stderr.splitlines() if "cannot connect" in line]
+    assert len(unreachable) == 1, unreachable  # said once, not once per retry
+    assert "pbx-sms.db" in daemon.stderr and "gateway log" in daemon.stderr
+    assert (tmp_path / "pbx-sms.db").exists()
+    assert_no_secrets(daemon.output)
+
+
 # --- 4. status, JSON logs, secrets -------------------------------------------------------------
 
 
@@ -486,6 +524,57 @@ async def test_sigterm_with_sms_in_flight_finishes_or_hands_them_back_and_restar
             key: 1 for key in set(after_stop) - in_flight
         }
     assert_no_secrets(first.output, second.output)
+
+
+async def test_second_sigterm_aborts_at_once_and_the_restarted_daemon_resends_after_the_lease_same_keys(
+    sqlite_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: Any
+) -> None:
+    lease_s = 3.0
+    rules = simple_rules(missed_delay_s=0, answered_delay_s=0, manager=False)
+    set_up_database(sqlite_url, rules, tmp_path)
+    names = ("in_busy", "in_noanswer", "out_busy", "out_noanswer", "in_answered", "out_answered")
+    expected: dict[str, dict[str, Any]] = {}
+    for name in names:
+        expected |= expected_calls(name)
+    view = view_of(sqlite_url)
+    http_server.hang()
+    async with ami_server() as ami:
+        env = daemon_env(sqlite_url, ami.port, http_server.url, http_timeout_s="2", outbox_lease_s=str(lease_s))
+        async with DaemonProcess(env, tmp_path, "first") as first:
+            session = await ami.wait_sessions(1, STARTUP_TIMEOUT_S)
+            stream = merge([(recording(name), time.time()) for name in names])
+            await session.send_events(stream)
+            await wait_until(lambda: len(http_server.requests) >= 6, 20, "6 SMS in flight")
+            assert first.process is not None
+            first.process.send_signal(signal.SIGTERM)
+            await first.wait_output("signal again to quit at once", 5)
+            stop_started = time.monotonic()
+            first.process.send_signal(signal.SIGTERM)
+            code = await first.wait(10)
+            stop_s = time.monotonic() - stop_started
+        assert code == 0, first.output[-3000:]
+        # At once: not waiting out the 2 s gateway timeout; the leases are left to expire.
+        assert stop_s < 1.5, stop_s
+        after_abort = {row["idempotency_key"]: row for row in view.outbox()}
+        assert Counter(row["status"] for row in after_abort.values()) == {"sending": 6}
+        assert "aborting: 6 lease(s) left to expire" in first.stderr
+
+        http_server.reset()
+        async with DaemonProcess(env, tmp_path, "second") as second:
+            await ami.wait_sessions(2, STARTUP_TIMEOUT_S)
+            await wait_until(lambda: view.settled(set(expected)), 20, "the abandoned SMS to be sent again")
+            await asyncio.sleep(0.3)
+            assert await second.terminate() == 0, second.output[-3000:]
+
+    spans = call_spans(stream)
+    oracle = plan(live_calls(expected, spans), rules, spans)
+    assert len(oracle.sent) == 6
+    assert_delivered(http_server.requests, view.outbox(), oracle, may_repeat=set(after_abort))
+    # Each went out again under its own key, and not before its lease had expired.
+    assert Counter(request.json["id"] for request in http_server.requests) == dict.fromkeys(after_abort, 2)
+    for key, row in after_abort.items():
+        resent = [request for request in http_server.requests if request.json["id"] == key][1]
+        assert resent.received_at >= row["locked_until"].timestamp() - CLOCK_TOLERANCE_S
 
 
 # --- cancel-on-reach -------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ami_server import FakeAmiServer
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
@@ -167,6 +168,18 @@ class DaemonProcess:
     def kill_now(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
+
+
+class FakeAmiServerOn(FakeAmiServer):
+    """The fake Asterisk on a chosen port (one the daemon was already told to use)."""
+
+    def __init__(self, port: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.port = port
+
+    async def start(self) -> FakeAmiServerOn:
+        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        return self
 
 
 class DatabaseView:
