@@ -248,6 +248,7 @@ class OutboxWorker:
                 async with asyncio.timeout(self.config.flush_interval_s):
                     await self._flush_stop.wait()
             await self._flush()
+        await self._flush()  # what came in during the last round
 
     async def _flush(self) -> None:
         if not self._outcomes:
