@@ -162,9 +162,7 @@ def main() -> int:
     parser.add_argument("--sms", type=int, default=10_000, help="SMS of the burst (default 10,000)")
     parser.add_argument("--delayed", type=int, default=5_000, help="SMS of the delayed phase (default 5,000)")
     parser.add_argument("--rate", type=float, default=1_000.0, help="due SMS per second in the delayed phase")
-    parser.add_argument(
-        "--lead-s", type=float, default=2.0, help="first delayed SMS due this long after their enqueue should be done"
-    )
+    parser.add_argument("--lead-s", type=float, default=2.0, help="delayed SMS due this long after their enqueue")
     parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
     arguments = parser.parse_args()
     print(f"machine: {machine()}")
