@@ -113,7 +113,7 @@ class WorkerBehaviour:
             await eventually(lambda: len(gateway.sent) == 4, what="4 sends")
         for (outgoing, sent_at), due in zip(sorted(gateway.sent, key=lambda item: item[1]), dues, strict=True):
             lateness_s = (sent_at - due).total_seconds()
-            assert 0 <= lateness_s < 0.1, (outgoing.to, lateness_s)
+            assert 0 <= lateness_s < 0.25, (outgoing.to, lateness_s)  # the poll is 1 s: this is the timer at work
         await eventually(lambda: len(world.store.list(statuses=[Status.SENT])) == 4, what="rows marked sent")
         row = world.store.list(statuses=[Status.SENT])[0]
         assert row.gateway == "recording" and row.message_id is not None and row.message_id.startswith("r-")
