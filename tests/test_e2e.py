@@ -264,7 +264,7 @@ async def test_busy_hour_every_expected_sms_arrives_once_with_the_right_text_not
 
 # --- 2. SIGKILL after queueing, restart ----------------------------------------------------------
 
-KILL_DELAY_S = 7
+KILL_DELAY_S = 6
 
 
 async def test_sigkill_after_calls_were_queued_then_restart_loses_nothing_and_never_rebuilds_cut_calls(
@@ -274,8 +274,8 @@ async def test_sigkill_after_calls_were_queued_then_restart_loses_nothing_and_ne
     set_up_database(sqlite_url, rules, tmp_path)
     blocks = recording("busy_hour")
     spans = call_spans(blocks)
-    # The first ~6 s of the busy hour, cut where no call is between its last Hangup and a late Cdr.
-    cut_index = clean_cut(spans, first_index_at(blocks, 6.0), len(blocks))
+    # The first ~5 s of the busy hour, cut where no call is between its last Hangup and a late Cdr.
+    cut_index = clean_cut(spans, first_index_at(blocks, 5.0), len(blocks))
     cut = split_calls(spans, cut_index)
     assert len(cut.before) >= 5 and len(cut.in_progress) >= 3 and len(cut.after) >= 15, cut
     expected = expected_calls("busy_hour")
@@ -456,6 +456,66 @@ async def test_status_while_running_and_after_stop_json_logs_and_no_secrets_anyw
     assert_no_secrets(daemon.output, running, running_text, stopped, *helps)
 
 
+LOGGED_RULES = """\
+account: default
+rules:
+  - name: Missed call
+    when: {direction: any, numbers: all, status: [no_answer, busy]}
+    then: {sender: ACME, to: [other_party], text: "Sorry we missed you.", delay_s: 0}
+  - name: Thanks
+    when: {direction: any, numbers: all, status: [answered]}
+    then: {sender: ACME, to: [other_party], text: "Thanks!", delay_s: 4, min_interval_s: 3600}
+"""
+
+
+async def test_the_log_has_a_line_per_sms_sent_and_per_sms_suppressed_with_its_reason(
+    sqlite_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: Any
+) -> None:
+    """Issue 6: "one readable line per event that matters (... SMS queued / sent / failed / suppressed
+    with reason)". A busy caller (sent), a withheld number (suppressed when queued: anonymous), and two
+    answered calls with +48600100200 a second apart: both thank-yous are queued, the second is
+    suppressed when claimed (min_interval)."""
+    set_up_database(sqlite_url, LOGGED_RULES, tmp_path)
+    same_party = replace_caller(recording("in_answered"), "+48601234567", "+48600100200")
+    view = view_of(sqlite_url)
+    async with ami_server() as ami:
+        env = daemon_env(sqlite_url, ami.port, http_server.url)
+        async with DaemonProcess(env, tmp_path, "daemon") as daemon:
+            session = await ami.wait_sessions(1, STARTUP_TIMEOUT_S)
+            now_s = time.time()
+            stream = merge(
+                [
+                    (recording("in_busy"), now_s),
+                    (recording("in_anonymous"), now_s),
+                    (recording("out_answered"), now_s - 1),
+                    (same_party, now_s),
+                ]
+            )
+            await session.send_events(stream)
+            expected = expected_calls("in_busy") | expected_calls("in_anonymous") | expected_calls("out_answered")
+            expected |= {c: row | {"other_party": "+48600100200"} for c, row in expected_calls("in_answered").items()}
+            await wait_until(lambda: view.settled(set(expected)), 20, "every call handled and every SMS sent")
+            assert await daemon.terminate() == 0, daemon.output[-3000:]
+
+    spans = call_spans(stream)
+    oracle = plan(live_calls(expected, spans), LOGGED_RULES, spans)
+    assert sorted(oracle.suppressed.values()) == ["anonymous", "min_interval"]
+    outbox = view.outbox()
+    assert_delivered(http_server.requests, outbox, oracle)
+    lines = daemon.stderr.splitlines()
+
+    def mentions(row: dict[str, Any], *words: str) -> bool:
+        named = (f"SMS {row['id']} ", f"SMS {row['id']}:", row["recipient"])
+        return any(all(word in line for word in words) and any(n in line for n in named) for line in lines)
+
+    unlogged = [
+        (row["id"], row["recipient"], row["status"], row["reason"])
+        for row in outbox
+        if not mentions(row, *([row["status"], row["reason"]] if row["reason"] else [row["status"]]))
+    ]
+    assert not unlogged, f"no log line for these SMS (id, to, status, reason): {unlogged}"
+
+
 # --- 5. SIGTERM with SMS in flight -------------------------------------------------------------
 
 
@@ -603,7 +663,7 @@ async def test_missed_call_sms_is_cancelled_when_the_caller_reaches_a_person_bef
             expected |= {c: row | {"other_party": "+48604567890"} for c, row in expected_calls("in_answered").items()}
             await wait_until(lambda: view.settled(set(expected)), 20, "every call handled and every SMS sent")
             await asyncio.sleep(0.3)
-            assert await daemon.terminate() == 0, daemon.output[-3000:]
+            assert await daemon.terminate(signal.SIGINT) == 0, daemon.output[-3000:]  # Ctrl-C stops it the same way
 
     spans = call_spans(stream)
     oracle = plan(live_calls(expected, spans), rules, spans)

@@ -159,10 +159,10 @@ class DaemonProcess:
         except TimeoutError:
             raise AssertionError(f"{self.name} still running {timeout_s:g} s later:\n{self.output[-3000:]}") from None
 
-    async def terminate(self, timeout_s: float = 20.0) -> int:
-        """SIGTERM, then the exit code (a graceful stop is expected within ``timeout_s``)."""
+    async def terminate(self, sig: signal.Signals = signal.SIGTERM, timeout_s: float = 20.0) -> int:
+        """SIGTERM (or ``sig``), then the exit code (a graceful stop is expected within ``timeout_s``)."""
         assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
+        self.process.send_signal(sig)
         return await self.wait(timeout_s)
 
     def kill_now(self) -> None:
