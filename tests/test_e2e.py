@@ -369,12 +369,15 @@ async def test_wrong_ami_credentials_clear_error_backoff_no_crash_clean_stop(
     assert_no_secrets(daemon.output, heartbeat["details"])
 
 
-async def test_on_the_defaults_it_waits_for_an_unreachable_asterisk_says_so_and_works_once_it_is_up(
+async def test_on_the_defaults_it_waits_for_asterisk_says_so_works_once_up_and_drops_a_call_cut_by_a_restart(
     tmp_path: Path,
 ) -> None:
     """Nothing configured but the AMI port and credentials: SQLite file in the working directory,
-    the `log` gateway on standard output. Asterisk is down at start and comes up a little later."""
-    set_up_database(f"sqlite:///{tmp_path / 'pbx-sms.db'}", simple_rules(60, 0), tmp_path)
+    the `log` gateway on standard output. Asterisk is down at start and comes up a little later; then
+    it restarts in the middle of a call, which must be dropped and logged, never texted half-known."""
+    database_url = f"sqlite:///{tmp_path / 'pbx-sms.db'}"
+    set_up_database(database_url, simple_rules(0, 0, manager=False), tmp_path)
+    view = DatabaseView(database_url)
     with socket.socket() as probe:  # a port nobody listens on (yet)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -392,13 +395,34 @@ async def test_on_the_defaults_it_waits_for_an_unreachable_asterisk_says_so_and_
             moved, _ = move_to_now(recording("in_answered"))
             await session.send_events(moved)
             await wait_until(lambda: "+48601234567" in daemon.stdout, 20, "the log gateway to write the SMS")
+
+            # The first half of an unanswered call (ringing), then Asterisk restarts; the second half
+            # comes on the next connection. Caller 604567890 must not be texted about a call only half seen.
+            unanswered = move_to_now(recording("in_noanswer"))[0]
+            half = len(unanswered) // 2
+            await session.send_events(unanswered[:half])
+
+            def heartbeat_shows_the_open_call() -> bool:
+                beats = view.heartbeats()
+                return bool(beats) and json.loads(beats[0]["details"])["calls"]["open_calls"] == 1
+
+            await wait_until(heartbeat_shows_the_open_call, 10, "the half-seen call to be open")
+            await session.drop()
+            session = await ami.wait_sessions(2, 10)
+            await session.send_events(unanswered[half:])
+            await daemon.wait_output("calls in progress dropped", 10)
+            await asyncio.sleep(0.5)  # longer than the grace period: room for a wrong SMS
             assert await daemon.terminate() == 0, daemon.output[-3000:]
 
+    assert set(view.calls()) == set(expected_calls("in_answered"))
+    view.close()
     (sms,) = [json.loads(line) for line in daemon.stdout.splitlines() if line.strip()]
     assert sms["to"] == "+48601234567" and sms["text"] == "Thanks for the 1 min call, +48601234567."
     unreachable = [line for line in daemon.stderr.splitlines() if "cannot connect" in line]
     assert len(unreachable) == 1, unreachable  # said once, not once per retry
     assert "pbx-sms.db" in daemon.stderr and "gateway log" in daemon.stderr
+    assert "AMI: 1 calls in progress dropped, not emitted" in daemon.stderr
+    assert "calls completed=1 recorded=1 dropped=1" in daemon.stderr
     assert (tmp_path / "pbx-sms.db").exists()
     assert_no_secrets(daemon.output)
 
