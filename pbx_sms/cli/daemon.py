@@ -27,7 +27,10 @@ def run(
     chosen_format = log_format or settings.log_format
     if chosen_format not in ("text", "json"):
         fail(f"--log-format: expected text or json, got {chosen_format!r}", code=2)
-    setup_logging(chosen_format, settings.log_level)
+    try:
+        setup_logging(chosen_format, settings.log_level)
+    except ValueError:
+        fail(f"PBX_SMS_LOG_LEVEL: unknown level {settings.log_level!r} (expected DEBUG, INFO, WARNING or ERROR)")
     try:
         asyncio.run(run_daemon(settings))
     except (ConfigError, GatewayConfigError) as exc:

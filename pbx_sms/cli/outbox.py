@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
 from typing import Annotated
 
 import typer
@@ -13,6 +11,7 @@ from pbx_sms.cli.context import fail, state
 from pbx_sms.cli.db import opened_database, print_json, print_table
 from pbx_sms.config import ConfigError
 from pbx_sms.gateways.base import GatewayConfigError
+from pbx_sms.logs import setup_logging
 from pbx_sms.outbox.model import OutboxError, OutboxRow, Status
 from pbx_sms.outbox.sql import SqlOutbox
 from pbx_sms.storage.types import utc_now
@@ -108,24 +107,8 @@ def work(ctx: typer.Context) -> None:
         fail(str(exc))
 
 
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        line = {"at": self.formatTime(record), "level": record.levelname, "logger": record.name}
-        line["message"] = record.getMessage()
-        if record.exc_info:
-            line["error"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False)
-
-
 def _configure_logging(level: str, log_format: str) -> None:
-    handler = logging.StreamHandler()
-    if log_format == "json":
-        handler.setFormatter(_JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     try:
-        logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+        setup_logging(log_format, level)
     except ValueError:
         fail(f"PBX_SMS_LOG_LEVEL: unknown level {level!r} (expected DEBUG, INFO, WARNING or ERROR)")
-    # httpx logs every request at INFO: too much for a worker sending thousands.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
