@@ -16,7 +16,7 @@ import signal
 import socket
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,7 @@ CLOCK_TOLERANCE_S = 0.05
 MAX_LATENESS_S = 5.0
 STARTUP_TIMEOUT_S = 30.0
 MANAGER = "+48600999888"
+ViewOf = Callable[[str], DatabaseView]
 
 # busy_hour: 40 overlapping calls. Thank-you on two of the company numbers for real conversations
 # (talk_s bounds far from any call's talk time: the fixture allows ±1 s); every missed/busy incoming
@@ -128,7 +129,7 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def view_of() -> Iterator[Any]:
+def view_of() -> Iterator[ViewOf]:
     views: list[DatabaseView] = []
 
     def open_view(database_url: str) -> DatabaseView:
@@ -233,7 +234,7 @@ def assert_no_secrets(*texts: str) -> None:
 
 
 async def test_busy_hour_every_expected_sms_arrives_once_with_the_right_text_not_before_due(
-    database_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: Any
+    database_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: ViewOf
 ) -> None:
     # PostgreSQL gets the read=all stream (twice the events, dialplan noise), SQLite the least-privilege one.
     variant = "all" if database_url.startswith("postgresql") else "callcdr"
@@ -268,7 +269,7 @@ KILL_DELAY_S = 6
 
 
 async def test_sigkill_after_calls_were_queued_then_restart_loses_nothing_and_never_rebuilds_cut_calls(
-    sqlite_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: Any
+    sqlite_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: ViewOf
 ) -> None:
     rules = simple_rules(missed_delay_s=KILL_DELAY_S, answered_delay_s=KILL_DELAY_S)
     set_up_database(sqlite_url, rules, tmp_path)
@@ -327,7 +328,7 @@ async def test_sigkill_after_calls_were_queued_then_restart_loses_nothing_and_ne
 
 
 async def test_wrong_ami_credentials_clear_error_backoff_no_crash_clean_stop(
-    sqlite_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: Any
+    sqlite_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: ViewOf
 ) -> None:
     wrong = "not-" + AMI_SECRET
     admin(sqlite_url, "db", "upgrade")  # nothing else: the daemon needs no rules to run
@@ -370,14 +371,14 @@ async def test_wrong_ami_credentials_clear_error_backoff_no_crash_clean_stop(
 
 
 async def test_on_the_defaults_it_waits_for_asterisk_says_so_works_once_up_and_drops_a_call_cut_by_a_restart(
-    tmp_path: Path,
+    tmp_path: Path, view_of: ViewOf
 ) -> None:
     """Nothing configured but the AMI port and credentials: SQLite file in the working directory,
     the `log` gateway on standard output. Asterisk is down at start and comes up a little later; then
     it restarts in the middle of a call, which must be dropped and logged, never texted half-known."""
     database_url = f"sqlite:///{tmp_path / 'pbx-sms.db'}"
     set_up_database(database_url, simple_rules(0, 0, manager=False), tmp_path)
-    view = DatabaseView(database_url)
+    view = view_of(database_url)
     with socket.socket() as probe:  # a port nobody listens on (yet)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -415,7 +416,6 @@ async def test_on_the_defaults_it_waits_for_asterisk_says_so_works_once_up_and_d
             assert await daemon.terminate() == 0, daemon.output[-3000:]
 
     assert set(view.calls()) == set(expected_calls("in_answered"))
-    view.close()
     (sms,) = [json.loads(line) for line in daemon.stdout.splitlines() if line.strip()]
     assert sms["to"] == "+48601234567" and sms["text"] == "Thanks for the 1 min call, +48601234567."
     unreachable = [line for line in daemon.stderr.splitlines() if "cannot connect" in line]
@@ -431,7 +431,7 @@ async def test_on_the_defaults_it_waits_for_asterisk_says_so_works_once_up_and_d
 
 
 async def test_status_while_running_and_after_stop_json_logs_and_no_secrets_anywhere(
-    sqlite_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: Any
+    sqlite_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: ViewOf
 ) -> None:
     rules = simple_rules(missed_delay_s=600, answered_delay_s=600)
     set_up_database(sqlite_url, rules, tmp_path)
@@ -493,7 +493,7 @@ rules:
 
 
 async def test_the_log_has_a_line_per_sms_sent_and_per_sms_suppressed_with_its_reason(
-    sqlite_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: Any
+    sqlite_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: ViewOf
 ) -> None:
     """Issue 6: "one readable line per event that matters (... SMS queued / sent / failed / suppressed
     with reason)". A busy caller (sent), a withheld number (suppressed when queued: anonymous), and two
@@ -545,7 +545,7 @@ async def test_the_log_has_a_line_per_sms_sent_and_per_sms_suppressed_with_its_r
 
 @pytest.mark.parametrize("gateway", ["slow", "hanging"])
 async def test_sigterm_with_sms_in_flight_finishes_or_hands_them_back_and_restart_sends_the_rest_same_keys(
-    gateway: str, sqlite_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: Any
+    gateway: str, sqlite_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: ViewOf
 ) -> None:
     """slow: the gateway answers 1.5 s later, within its timeout: the stop waits and records them sent.
     hanging: it never answers: each send ends at the 1 s timeout, handed back for a retry under the same key."""
@@ -611,7 +611,7 @@ async def test_sigterm_with_sms_in_flight_finishes_or_hands_them_back_and_restar
 
 
 async def test_second_sigterm_aborts_at_once_and_the_restarted_daemon_resends_after_the_lease_same_keys(
-    sqlite_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: Any
+    sqlite_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: ViewOf
 ) -> None:
     lease_s = 3.0
     rules = simple_rules(missed_delay_s=0, answered_delay_s=0, manager=False)
@@ -665,7 +665,7 @@ async def test_second_sigterm_aborts_at_once_and_the_restarted_daemon_resends_af
 
 
 async def test_missed_call_sms_is_cancelled_when_the_caller_reaches_a_person_before_it_is_due(
-    sqlite_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: Any
+    sqlite_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: ViewOf
 ) -> None:
     missed_delay_s = 3
     rules = simple_rules(missed_delay_s=missed_delay_s, answered_delay_s=0)
