@@ -50,8 +50,10 @@ STARTUP_TIMEOUT_S = 30.0
 MANAGER = "+48600999888"
 ViewOf = Callable[[str], DatabaseView]
 
-# busy_hour: 40 overlapping calls. Thank-you on two of the company numbers for real conversations
-# (talk_s bounds far from any call's talk time: the fixture allows ±1 s); every missed/busy incoming
+# busy_hour: 40 overlapping calls over 38 s, replayed at full speed and ending now: the delays are long
+# enough for the SMS of the last calls (6 of them) to be due after they arrive, the others are due at
+# once. Thank-you on two of the company numbers for real conversations (talk_s bounds far from any
+# call's talk time: the fixture allows ±1 s); every missed/busy incoming
 # call texts the caller and the manager; answered outgoing calls get one follow-up per number and hour
 # (9 calls to +48600100200: 1 sent, 8 suppressed by min_interval). No caller of busy_hour calls twice
 # with different outcomes, so cancel-on-reach cannot happen here: it has its own test below.
@@ -69,7 +71,7 @@ rules:
       sender: ACME
       to: [other_party]
       text: "Dziękujemy za rozmowę ({talk_s} s) z {number}!"
-      delay_s: 3
+      delay_s: 5
   - name: Missed call
     when:
       direction: in
@@ -79,7 +81,7 @@ rules:
       sender: ACME
       to: [other_party, "+48600999888"]
       text: "Missed call from {other_party} to {number} ({status}). We will call back."
-      delay_s: 2
+      delay_s: 6
   - name: Sales follow-up
     when:
       direction: out
@@ -150,6 +152,11 @@ def ami_server() -> FakeAmiServer:
 
 
 # --- checks ----------------------------------------------------------------------------------
+
+
+def spans_end(spans: dict[str, Any]) -> float:
+    """When the last call of a replayed stream ended (epoch seconds)."""
+    return max(span.last_hangup_s for span in spans.values())
 
 
 def sms_key(row: dict[str, Any]) -> tuple[str, str, str]:
@@ -257,6 +264,9 @@ async def test_busy_hour_every_expected_sms_arrives_once_with_the_right_text_not
     oracle = plan(live_calls(expected, spans), BUSY_HOUR_RULES, spans)
     # 14 missed/busy incoming calls x (caller, manager) + 7 thank-yous + 1 follow-up; 8 follow-ups too soon.
     assert (len(oracle.sent), len(oracle.suppressed), len(oracle.cancelled)) == (36, 8, 0)
+    stream_end_s = spans_end(spans)
+    due_later = [sms for sms in oracle.sent.values() if sms.due_at.timestamp() > stream_end_s]
+    assert len(due_later) >= 4, "too few SMS due after the replay: the due-time check would prove little"
     assert_calls_as_expected(view.calls(), expected)
     assert_delivered(http_server.requests, view.outbox(), oracle, replayed_at_s=replayed_at_s)
     assert "calls completed=40 recorded=40 dropped=0" in daemon.stderr, daemon.stderr[-2000:]
