@@ -25,6 +25,8 @@ from pbx_sms.core.call import CompletedCall
 
 log = logging.getLogger(__name__)
 
+_MAX_IGNORED_CALLS_REMEMBERED = 1000
+
 # Every event the tracker reads.  All of them reach a read=call,cdr user, so a read=all user feeds
 # the tracker exactly the same events.  (AgentConnect needs the agent class; it never says more
 # than the queue's DialEnd ANSWER to the member, which comes first.)
@@ -116,6 +118,8 @@ class CallTracker:
         self.stats = TrackerStats()
         # Insertion order = age order: the first call is the oldest (eviction, age limit).
         self._calls: dict[str, CallState] = {}
+        # Calls whose events are ignored because they began before we listened: logged once each.
+        self._ignored_calls: dict[str, None] = {}
         self._call_of_channel: dict[str, str] = {}
         self._bridges: dict[str, _Bridge] = {}
         self._deadlines: list[tuple[float, int, str]] = []
@@ -255,7 +259,7 @@ class CallTracker:
             if call is None and linkedid != uniqueid:
                 # A new leg of a call that began before we were listening (or before drop_all):
                 # following it would emit that call half-known.
-                self.stats.unknown_channel_events += 1
+                self._ignore_unknown(linkedid)
                 return []
             if call is None:
                 completed.extend(self._make_room())
@@ -372,6 +376,15 @@ class CallTracker:
 
     # ---- bookkeeping ----------------------------------------------------------------------
 
+    def _ignore_unknown(self, linkedid: str) -> None:
+        self.stats.unknown_channel_events += 1
+        if linkedid in self._ignored_calls:
+            return
+        if len(self._ignored_calls) >= _MAX_IGNORED_CALLS_REMEMBERED:
+            self._ignored_calls.pop(next(iter(self._ignored_calls)))
+        self._ignored_calls[linkedid] = None
+        log.info("call %s: began before this listener saw it (restart or reconnect); ignored, not texted", linkedid)
+
     def _channel_from(self, message: AmiMessage, event_s: float) -> tuple[CallState, ChannelState] | None:
         """The call and channel an event's channel snapshot names, updated from the snapshot."""
         uniqueid = message.get("Uniqueid")
@@ -385,7 +398,7 @@ class CallTracker:
             # calls that began before we were listening are ignored (never emitted half-known).
             call = self._calls.get(linkedid) if linkedid else None
             if call is None:
-                self.stats.unknown_channel_events += 1
+                self._ignore_unknown(linkedid or uniqueid)
                 return None
             channel = self._add_channel(call, uniqueid, message.get("Channel"), event_s)
         else:

@@ -57,6 +57,16 @@ def write_heartbeat(
         conn.execute(delete(status_table).where(status_table.c.stopped_at < now - KEEP_STOPPED))
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
+
+
 def read_status(engine: Engine, now: datetime | None = None) -> dict[str, Any]:
     """Everything `pbx-sms status` shows, as plain JSON-ready data."""
     now = now or datetime.now(UTC)
@@ -67,6 +77,8 @@ def read_status(engine: Engine, now: datetime | None = None) -> dict[str, Any]:
             age_s = (now - row["updated_at"]).total_seconds()
             if row["stopped_at"] is not None:
                 state = "stopped"
+            elif row["host"] == socket.gethostname() and not _process_alive(row["pid"]):
+                state = "gone (process ended without stopping: killed or crashed)"
             elif age_s > STALE_AFTER_S:
                 state = "not responding"
             else:

@@ -230,6 +230,7 @@ class OutboxWorker:
         )
         if isinstance(decision, MarkSent):
             self.counters.sent += 1
+            log.info("SMS %d to %s sent via %s (message id %s)", row.id, row.to, self.gateway.name, decision.message_id)
             self._outcomes.append(Sent(row.id, self.gateway.name, decision.message_id))
         elif isinstance(decision, ScheduleRetry):
             self.counters.retried += 1
