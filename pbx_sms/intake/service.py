@@ -83,11 +83,10 @@ class CallIntake:
         rule_ids = {item.rule.name: item.id for item in active}
         log.info("%s (account %s)", describe_call(call), account.name)
         report = enqueue_call(self._outbox, call, account.id, planned, rule_ids, self._clock())
+        # Suppressed SMS are logged by enqueue_call, with the outbox's own reasons (opt-out, caps) too.
         for sms in planned:
             if sms.reason is None:
                 log.info("rule %r matched: SMS to %s due %s", sms.rule, sms.to, sms.due_at.isoformat())
-            else:
-                log.info("rule %r matched: SMS to %s suppressed (%s)", sms.rule, sms.to, sms.reason)
         mark_processed(self._database.engine, call.call_id, account.name, self._clock())
         if report.queued and self._on_queued is not None:
             self._on_queued()
