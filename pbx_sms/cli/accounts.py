@@ -1,4 +1,5 @@
-"""``pbx-sms accounts``: tenants, with their time zone, country, allowed countries, SMS switch and cap."""
+"""``pbx-sms accounts``: tenants, with their time zone, country, allowed countries, SMS switch, cap and
+quiet hours."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pbx_sms.storage.accounts import (
     get_account,
     list_accounts,
     remove_account,
+    stored_quiet_hours,
     to_config,
     update_account,
 )
@@ -39,6 +41,15 @@ AllowCountryOpt = Annotated[
 ]
 SmsOpt = Annotated[bool | None, typer.Option("--sms-enabled/--sms-disabled", help="The account's SMS service switch.")]
 CapOpt = Annotated[int | None, typer.Option("--daily-cap", min=0, help="At most N SMS per day.", show_default=False)]
+QuietOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--quiet-hours",
+        help="No SMS in this daily window of the account's time zone, e.g. 21:00-08:00 (may cross midnight); "
+        "an SMS due then waits for its end.",
+        show_default=False,
+    ),
+]
 
 
 def account_json(account: Account) -> dict[str, Any]:
@@ -50,6 +61,7 @@ def account_json(account: Account) -> dict[str, Any]:
         "allowed_countries": list(config.allowed_countries),
         "sms_enabled": config.sms_enabled,
         "daily_cap": config.daily_cap,
+        "quiet_hours": account.quiet_hours,
         "created_at": account.created_at.isoformat() if account.created_at else None,
         "updated_at": account.updated_at.isoformat() if account.updated_at else None,
     }
@@ -63,10 +75,11 @@ def _row(account: Account) -> list[Any]:
         account.allowed_countries,
         "on" if account.sms_enabled else "OFF",
         account.daily_cap if account.daily_cap is not None else "none",
+        account.quiet_hours or "none",
     ]
 
 
-HEADERS = ["NAME", "TIMEZONE", "COUNTRY", "ALLOWED", "SMS", "DAILY CAP"]
+HEADERS = ["NAME", "TIMEZONE", "COUNTRY", "ALLOWED", "SMS", "DAILY CAP", "QUIET HOURS"]
 
 
 @app.command("add")
@@ -80,6 +93,7 @@ def add(
         bool, typer.Option("--sms-enabled/--sms-disabled", help="The account's SMS service switch.")
     ] = True,
     daily_cap: CapOpt = None,
+    quiet_hours: QuietOpt = None,
 ) -> None:
     """Add an account (time zone and country default to the settings)."""
     settings = state(ctx).settings()
@@ -92,6 +106,7 @@ def add(
             allowed_countries=allow_country or (),
             sms_enabled=sms_enabled,
             daily_cap=daily_cap,
+            quiet_hours=quiet_hours,
         )
         typer.echo(f"added account {account.name!r}")
 
@@ -129,6 +144,7 @@ def show(ctx: typer.Context, name: NameArg, json_output: JsonOpt = False) -> Non
             ("allowed countries", ", ".join(config.allowed_countries)),
             ("SMS service", "on" if config.sms_enabled else "OFF (rules do not send)"),
             ("daily cap", config.daily_cap if config.daily_cap is not None else "none"),
+            ("quiet hours", _quiet_hours_line(account)),
             ("numbers", ", ".join(numbers) or "none"),
             ("senders", ", ".join(senders) or "none"),
             ("rules", contents.rules),
@@ -148,10 +164,16 @@ def set_(
     sms_enabled: SmsOpt = None,
     daily_cap: CapOpt = None,
     no_daily_cap: Annotated[bool, typer.Option("--no-daily-cap", help="Remove the daily cap.")] = False,
+    quiet_hours: QuietOpt = None,
+    no_quiet_hours: Annotated[
+        bool, typer.Option("--no-quiet-hours", help="Remove the quiet hours (send around the clock).")
+    ] = False,
 ) -> None:
     """Change an account's settings (only the options given)."""
     if daily_cap is not None and no_daily_cap:
         fail("--daily-cap and --no-daily-cap contradict each other", code=2)
+    if quiet_hours is not None and no_quiet_hours:
+        fail("--quiet-hours and --no-quiet-hours contradict each other", code=2)
     changes = AccountChanges(
         timezone=timezone,
         country=country,
@@ -159,6 +181,8 @@ def set_(
         sms_enabled=sms_enabled,
         daily_cap=daily_cap,
         clear_daily_cap=no_daily_cap,
+        quiet_hours=quiet_hours,
+        clear_quiet_hours=no_quiet_hours,
     )
     if changes == AccountChanges():
         fail("nothing to change: give at least one option (see --help)", code=2)
@@ -166,6 +190,14 @@ def set_(
         account = update_account(session, name, changes)
         typer.echo(f"updated account {account.name!r}")
         print_table(HEADERS, [_row(account)])
+
+
+def _quiet_hours_line(account: Account) -> str:
+    if account.quiet_hours is None:
+        return "none"
+    if stored_quiet_hours(account.quiet_hours) is None:
+        return f"{account.quiet_hours!r} is not valid and is ignored (expected HH:MM-HH:MM)"
+    return f"{account.quiet_hours} (no SMS then: SMS due then wait for the end)"
 
 
 @app.command("remove")

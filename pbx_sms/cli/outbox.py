@@ -45,7 +45,7 @@ def _table(rows: list[OutboxRow]) -> None:
                 row.to,
                 row.rule_name,
                 row.attempts,
-                row.reason or row.last_error,
+                row.reason or row.last_error or row.note,
             )
             for row in rows
         ],

@@ -68,7 +68,7 @@ def smslog(
                 row.parts,
                 row.gateway,
                 row.message_id,
-                row.reason or row.last_error,
+                row.reason or row.last_error or row.note,
             )
             for row in rows
         ],

@@ -21,7 +21,7 @@ from pbx_sms.outbox.model import (
     Sent,
     Status,
 )
-from pbx_sms.outbox.policy import AccountLimits, Candidate, Gate
+from pbx_sms.outbox.policy import AccountLimits, Candidate, Gate, quiet_hold
 
 _COUNTED = (Status.SENT, Status.SENDING)
 
@@ -86,8 +86,13 @@ class MemoryOutbox:
                 if key in self._keys:
                     duplicates += 1
                     continue
-                reason = item.reason or gate.decide(_candidate(item, max(item.due_at, now)))
+                # Quiet hours move the send time; the limits are then those of the time it will go out.
+                at = max(item.due_at, now)
+                hold = None if item.reason else quiet_hold(self.limits(item.account_id), at)
+                reason = item.reason or gate.decide(_candidate(item, hold.until if hold else at))
                 row = self._new_row(item, now, Status.SUPPRESSED if reason else Status.QUEUED, reason)
+                if hold is not None and not reason:
+                    row = replace(row, due_at=hold.until, scheduled_at=hold.until, note=hold.note)
                 self._keys.add(key)
                 self._rows[row.id] = row
                 (suppressed.append((row.id, reason)) if reason else queued.append(row.id))
@@ -163,6 +168,19 @@ class MemoryOutbox:
             for row in due:
                 if len(claimed) >= limit:
                     break
+                # Due, but inside quiet hours now (a retry, a restart): wait for their end, no attempt used.
+                hold = quiet_hold(self.limits(row.account_id), now)
+                if hold is not None:
+                    self._rows[row.id] = replace(
+                        row,
+                        status=Status.QUEUED,
+                        due_at=hold.until,
+                        note=hold.note,
+                        locked_by=None,
+                        locked_until=None,
+                        updated_at=now,
+                    )
+                    continue
                 # A row whose lease expired was already let through; only fresh claims meet the limits.
                 reason = gate.decide(_candidate(row, now)) if row.status == Status.QUEUED else None
                 if reason:

@@ -94,6 +94,8 @@ class OutboxRow:
     message_id: str | None
     created_at: datetime
     updated_at: datetime
+    # Why it goes out later than planned (quiet hours), with the time it was held from.
+    note: str | None = None
 
     def outgoing(self) -> OutgoingSms:
         return OutgoingSms(

@@ -1,8 +1,10 @@
-"""Send-time limits (pure): SMS service switch, opt-outs, daily cap, minimum interval per other party.
+"""Send-time limits (pure): SMS service switch, opt-outs, daily cap, minimum interval per other party,
+and the account's quiet hours.
 
 The same decision runs when an SMS is queued and again when a worker claims it. A store feeds it the
 facts from its own transaction; ``Gate`` counts what it approves within one batch, so a batch of
-claims cannot overshoot a cap that each row alone would respect.
+claims cannot overshoot a cap that each row alone would respect. Quiet hours come first and never
+suppress: ``quiet_hold`` says until when an SMS waits, and the gate then decides at that time.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from datetime import datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from pbx_sms.core.quiet_hours import QuietHours
+from pbx_sms.core.schedule import zone
 from pbx_sms.outbox.model import Reason
 
 
@@ -21,6 +25,30 @@ class AccountLimits:
     sms_enabled: bool = True
     daily_cap: int | None = None
     timezone: str = "UTC"
+    quiet_hours: QuietHours | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """An SMS that may not go out at the time asked: it waits ``until`` (the end of the quiet hours)."""
+
+    until: datetime
+    note: str
+
+
+def quiet_hold(limits: AccountLimits, at: datetime) -> Hold | None:
+    """None when an SMS of the account may go out at ``at``; else until when it waits, and why (for the log)."""
+    if limits.quiet_hours is None:
+        return None
+    until = limits.quiet_hours.next_allowed(at, limits.timezone)
+    if until <= at:
+        return None
+    tz = zone(limits.timezone)
+    note = (
+        f"quiet hours {limits.quiet_hours} ({limits.timezone}): held from "
+        f"{at.astimezone(tz).isoformat(timespec='minutes')} until {until.astimezone(tz).isoformat(timespec='minutes')}"
+    )
+    return Hold(until, note)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,8 @@ one at a time. On PostgreSQL claims take due rows with ``FOR UPDATE SKIP LOCKED`
 for, or get, each other's rows) and then lock the rows' accounts (``FOR UPDATE``, in id order) before
 counting the day's SMS, so caps and intervals hold across workers and hosts. Enqueue locks the same
 account rows; it never updates existing outbox rows while holding them (cancel-on-reach is its own
-transaction), so the two cannot deadlock.
+transaction), so the two cannot deadlock. Quiet hours are read from the same locked account rows: a
+due row inside them goes back to ``queued`` until their end, without using up an attempt.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from pbx_sms.outbox.model import (
     Sent,
     Status,
 )
-from pbx_sms.outbox.policy import AccountLimits, Candidate, Gate
+from pbx_sms.outbox.policy import AccountLimits, Candidate, Gate, Hold, quiet_hold
 from pbx_sms.outbox.tables import NOTIFY_CHANNEL, outbox_table
+from pbx_sms.storage.accounts import stored_quiet_hours
 from pbx_sms.storage.engine import SQLITE_BEGIN_OPTION
 from pbx_sms.storage.models import Account, OptOut
 from pbx_sms.storage.types import UtcDateTime
@@ -64,8 +66,11 @@ class SqlOutbox:
             facts = _SqlFacts(conn, {item.account_id for item in items}, {item.to for item in items})
             gate = Gate(facts, reserve=False)
             for item in items:
-                reason = item.reason or gate.decide(_candidate(item, max(item.due_at, now)))
-                row_id = conn.execute(self._insert(_insert_values(item, now, reason))).scalar()
+                # Quiet hours move the send time; the limits are then those of the time it will go out.
+                at = max(item.due_at, now)
+                hold = None if item.reason else quiet_hold(facts.limits(item.account_id), at)
+                reason = item.reason or gate.decide(_candidate(item, hold.until if hold else at))
+                row_id = conn.execute(self._insert(_insert_values(item, now, reason, hold))).scalar()
                 if row_id is None:
                     duplicates += 1
                 elif reason:
@@ -123,23 +128,29 @@ class SqlOutbox:
             if not due:
                 return []
             fresh = [row for row in due if row.status == Status.QUEUED.value]
-            approved = [row.id for row in due if row.status != Status.QUEUED.value]
-            if fresh:
-                facts = _SqlFacts(conn, {row.account_id for row in fresh}, {row.recipient for row in fresh})
-                gate = Gate(facts, reserve=True)
-                for row in fresh:
-                    candidate = Candidate(
-                        row.account_id, row.rule_id, row.recipient, row.to_other_party, row.min_interval_s, now
+            facts = _SqlFacts(conn, {row.account_id for row in due}, {row.recipient for row in fresh})
+            # Due, but inside quiet hours now (a retry, a restart, an expired lease): wait for their
+            # end, no attempt used.
+            held = {row.id: hold for row in due if (hold := quiet_hold(facts.limits(row.account_id), now))}
+            if held:
+                conn.execute(_HOLD_STATEMENT, [_hold_params(row_id, hold, now) for row_id, hold in held.items()])
+            approved = [row.id for row in due if row.status != Status.QUEUED.value and row.id not in held]
+            gate = Gate(facts, reserve=True)
+            for row in fresh:
+                if row.id in held:
+                    continue
+                candidate = Candidate(
+                    row.account_id, row.rule_id, row.recipient, row.to_other_party, row.min_interval_s, now
+                )
+                reason = gate.decide(candidate)
+                if reason is None:
+                    approved.append(row.id)
+                else:
+                    conn.execute(
+                        update(t)
+                        .where(t.c.id == row.id)
+                        .values(status=Status.SUPPRESSED.value, reason=reason, updated_at=now)
                     )
-                    reason = gate.decide(candidate)
-                    if reason is None:
-                        approved.append(row.id)
-                    else:
-                        conn.execute(
-                            update(t)
-                            .where(t.c.id == row.id)
-                            .values(status=Status.SUPPRESSED.value, reason=reason, updated_at=now)
-                        )
             if not approved:
                 return []
             leased = conn.execute(
@@ -260,11 +271,17 @@ class _SqlFacts:
         accounts = Account.__table__
         rows = conn.execute(
             select(accounts.c.id, accounts.c.sms_enabled, accounts.c.daily_cap, accounts.c.timezone)
+            .add_columns(accounts.c.quiet_hours)
             .where(accounts.c.id.in_(sorted(account_ids)))
             .order_by(accounts.c.id)
             .with_for_update()
         ).all()
-        self._limits = {row.id: AccountLimits(bool(row.sms_enabled), row.daily_cap, row.timezone) for row in rows}
+        self._limits = {
+            row.id: AccountLimits(
+                bool(row.sms_enabled), row.daily_cap, row.timezone, stored_quiet_hours(row.quiet_hours)
+            )
+            for row in rows
+        }
         optouts = OptOut.__table__
         self._optouts = {
             (row.account_id, row.e164)
@@ -307,7 +324,10 @@ def _candidate(item: NewSms, at: datetime) -> Candidate:
     return Candidate(item.account_id, item.rule_id, item.to, item.to_other_party, item.min_interval_s, at)
 
 
-def _insert_values(item: NewSms, now: datetime, reason: str | None) -> dict[str, Any]:
+def _insert_values(item: NewSms, now: datetime, reason: str | None, hold: Hold | None = None) -> dict[str, Any]:
+    # A held SMS is planned for the end of the quiet hours: retry age counts from then; the note keeps
+    # the time it was wanted at.
+    due_at = hold.until if hold is not None and not reason else item.due_at
     return {
         "idempotency_key": str(uuid.uuid4()),
         "account_id": item.account_id,
@@ -326,11 +346,12 @@ def _insert_values(item: NewSms, now: datetime, reason: str | None) -> dict[str,
         "cancel_on_reach": item.cancel_on_reach,
         "status": (Status.SUPPRESSED if reason else Status.QUEUED).value,
         "reason": str(reason) if reason else None,
-        "scheduled_at": item.due_at,
-        "due_at": item.due_at,
+        "scheduled_at": due_at,
+        "due_at": due_at,
         "attempts": 0,
         "created_at": now,
         "updated_at": now,
+        "note": hold.note if hold is not None and not reason else None,
     }
 
 
@@ -367,6 +388,24 @@ _APPLY_STATEMENTS: dict[type, Any] = {
     Failed: _apply_statement(status=Status.FAILED.value, reason=bindparam("reason")),
     Released: _apply_statement(status=Status.QUEUED.value, due_at=bindparam("now", type_=UtcDateTime())),
 }
+
+
+_HOLD_STATEMENT = (
+    update(t)
+    .where(t.c.id == bindparam("row_id"))
+    .values(
+        status=Status.QUEUED.value,
+        due_at=bindparam("held_until", type_=UtcDateTime()),
+        note=bindparam("held_note"),
+        locked_by=None,
+        locked_until=None,
+        updated_at=bindparam("now", type_=UtcDateTime()),
+    )
+)
+
+
+def _hold_params(row_id: int, hold: Hold, now: datetime) -> dict[str, Any]:
+    return {"row_id": row_id, "held_until": hold.until, "held_note": hold.note, "now": now}
 
 
 def _as_utc(value: Any) -> datetime:
@@ -406,4 +445,5 @@ def _to_row(m: Any) -> OutboxRow:
         message_id=m["message_id"],
         created_at=m["created_at"],
         updated_at=m["updated_at"],
+        note=m["note"],
     )

@@ -49,6 +49,8 @@ class OutboxRecord(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     gateway: Mapped[str | None] = mapped_column(String(50), nullable=True)
     message_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Why the SMS goes out later than planned (quiet hours), with the time it was wanted at.
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 

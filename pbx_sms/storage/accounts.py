@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from pbx_sms.storage.errors import AlreadyExists, NotFound, Refused
+from pbx_sms.core.quiet_hours import QuietHours
+from pbx_sms.storage.errors import AlreadyExists, InvalidValue, NotFound, Refused
 from pbx_sms.storage.hooks import rule_deleted
 from pbx_sms.storage.models import Account, CompanyNumber, OptOut, RuleRow, Sender
 from pbx_sms.storage.records import DEFAULT_ACCOUNT, AccountConfig
@@ -21,6 +24,29 @@ from pbx_sms.storage.values import (
     decode_list,
     encode_countries,
 )
+
+log = logging.getLogger(__name__)
+
+
+def check_quiet_hours(value: str) -> str:
+    """Quiet hours as typed by an admin → the stored text ("21:00-08:00"); InvalidValue says what is wrong."""
+    try:
+        return str(QuietHours.parse(value))
+    except ValueError as exc:
+        raise InvalidValue(str(exc)) from None
+
+
+@lru_cache(maxsize=256)
+def stored_quiet_hours(value: str | None) -> QuietHours | None:
+    """The ``quiet_hours`` column as read. A value written by hand in SQL that does not parse must not
+    stop the daemon: it is logged once (per process and value) and the account has no quiet hours."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return QuietHours.parse(value)
+    except ValueError as exc:
+        log.error("accounts.quiet_hours: %s; ignored until corrected (pbx-sms accounts set --quiet-hours)", exc)
+        return None
 
 
 def ensure_default_account(session: Session, timezone: str, country: str) -> None:
@@ -57,6 +83,7 @@ def add_account(
     allowed_countries: Sequence[str] = (),
     sms_enabled: bool = True,
     daily_cap: int | None = None,
+    quiet_hours: str | None = None,
 ) -> Account:
     name = name.strip()
     if not name:
@@ -71,6 +98,7 @@ def add_account(
         allowed_countries=encode_countries(allowed_countries or [country]),
         sms_enabled=sms_enabled,
         daily_cap=check_daily_cap(daily_cap),
+        quiet_hours=check_quiet_hours(quiet_hours) if quiet_hours is not None else None,
     )
     session.add(account)
     session.flush()
@@ -79,7 +107,8 @@ def add_account(
 
 @dataclass(frozen=True)
 class AccountChanges:
-    """Fields to change; None = leave as is. ``clear_daily_cap`` removes the cap."""
+    """Fields to change; None = leave as is. ``clear_daily_cap`` removes the cap, ``clear_quiet_hours``
+    the quiet hours."""
 
     timezone: str | None = None
     country: str | None = None
@@ -87,6 +116,8 @@ class AccountChanges:
     sms_enabled: bool | None = None
     daily_cap: int | None = None
     clear_daily_cap: bool = False
+    quiet_hours: str | None = None
+    clear_quiet_hours: bool = False
 
 
 def update_account(session: Session, name: str, changes: AccountChanges) -> Account:
@@ -103,6 +134,10 @@ def update_account(session: Session, name: str, changes: AccountChanges) -> Acco
         account.daily_cap = None
     elif changes.daily_cap is not None:
         account.daily_cap = check_daily_cap(changes.daily_cap)
+    if changes.clear_quiet_hours:
+        account.quiet_hours = None
+    elif changes.quiet_hours is not None:
+        account.quiet_hours = check_quiet_hours(changes.quiet_hours)
     session.flush()
     return account
 
@@ -148,6 +183,7 @@ def to_config(account: Account) -> AccountConfig:
         allowed_countries=tuple(decode_list(account.allowed_countries)),
         sms_enabled=account.sms_enabled,
         daily_cap=account.daily_cap,
+        quiet_hours=stored_quiet_hours(account.quiet_hours),
     )
 
 

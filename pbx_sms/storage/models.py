@@ -67,6 +67,8 @@ class Account(TimestampMixin, Base):
     allowed_countries: Mapped[str] = mapped_column(String(400))
     sms_enabled: Mapped[bool] = mapped_column(Boolean, server_default=true(), default=True)
     daily_cap: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # "HH:MM-HH:MM" on the account's wall clock (may cross midnight): no SMS goes out then. NULL = none.
+    quiet_hours: Mapped[str | None] = mapped_column(String(20), nullable=True)
 
     __table_args__ = (CheckConstraint("daily_cap IS NULL OR daily_cap >= 0", name="daily_cap_not_negative"),)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pbx_sms.core.matching import AccountPolicy
+from pbx_sms.core.quiet_hours import QuietHours
 
 DEFAULT_ACCOUNT = "default"
 
@@ -20,6 +21,7 @@ class AccountConfig:
     allowed_countries: tuple[str, ...]
     sms_enabled: bool
     daily_cap: int | None
+    quiet_hours: QuietHours | None = None
 
     def allows_country(self, region: str | None) -> bool:
         """Whether an SMS to a number in ``region`` (ISO code) may be sent (empty list: own country)."""
