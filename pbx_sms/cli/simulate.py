@@ -1,7 +1,7 @@
 """``pbx-sms simulate``: one call described on the command line → which rules fire and the exact SMS.
 
 With ``--rules`` it reads only those files: no database is opened or created. Without it, the rules
-of the account that owns the company number come from the database.
+of the account that owns the company number come from the database, and so do its quiet hours.
 """
 
 from __future__ import annotations
@@ -18,11 +18,14 @@ from pbx_sms.cli.context import fail, state
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.matching import AccountPolicy, PlannedSms, match_call
 from pbx_sms.core.phone import normalise
+from pbx_sms.core.quiet_hours import QuietHours
 from pbx_sms.core.rulefile import RuleFileInvalid, load_rule_file
 from pbx_sms.core.rules import Rule, duplicate_names
 from pbx_sms.core.schedule import zone
 
 OUTPUT_KEYS = ("rule", "to", "sender", "text", "encoding", "parts", "due_at", "reason")
+# Added when the account has quiet hours: the time before they held the SMS (end of call + delay).
+QUIET_HOURS_KEYS = ("wanted_at", "quiet_hours")
 
 
 class CallDirection(StrEnum):
@@ -60,13 +63,29 @@ def simulate(
             "--at", help="End of the call, ISO 8601 (default: now; no offset = account time zone).", show_default=False
         ),
     ] = None,
+    quiet_hours: Annotated[
+        str | None,
+        typer.Option(
+            "--quiet-hours",
+            help="The account's quiet hours, e.g. 21:00-08:00 (default: none with --rules, else the account's own).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Show which rules fire for one call and the exact SMS: one JSON object per line (nothing is sent).
 
-    Keys: rule, to, sender, text, encoding, parts, due_at (end of call + delay), reason (null = would be
-    sent, else why it is suppressed). Numbers are read with the configured country.
+    Keys: rule, to, sender, text, encoding, parts, due_at (end of call + delay, moved to the end of the
+    account's quiet hours when it falls inside them), reason (null = would be sent, else why it is
+    suppressed); with quiet hours also wanted_at (before they held it) and quiet_hours. Numbers are read
+    with the configured country.
     """
     settings = state(ctx).settings()
+    quiet: QuietHours | None = None
+    if quiet_hours is not None:
+        try:
+            quiet = QuietHours.parse(quiet_hours)
+        except ValueError as exc:
+            fail(f"--quiet-hours: {exc}")
     company_number = normalise(number, settings.country)
     if company_number is None:
         fail(f"--number {number!r} is not a valid phone number (read with country {settings.country})")
@@ -80,7 +99,8 @@ def simulate(
             sms_enabled=True,
         )
     else:
-        account, rule_list = _database_rules(ctx, company_number)
+        account, rule_list, account_quiet = _database_rules(ctx, company_number)
+        quiet = quiet or account_quiet
     ended_at = _call_end(at, account.timezone)
     call = CompletedCall(
         call_id="simulated",
@@ -94,18 +114,22 @@ def simulate(
     )
     planned = match_call(call, account, rule_list, internal_max_digits=settings.internal_max_digits)
     for sms in planned:
-        typer.echo(json.dumps(planned_sms_json(sms, account.timezone), ensure_ascii=False))
+        typer.echo(json.dumps(planned_sms_json(sms, account.timezone, quiet), ensure_ascii=False))
     if not planned:
         typer.echo("no rule matched this call", err=True)
 
 
-def _database_rules(ctx: typer.Context, company_number: str | None) -> tuple[AccountPolicy, list[Rule]]:
-    """The enabled rules of the account that owns the company number (``default`` if none does)."""
+def _database_rules(
+    ctx: typer.Context, company_number: str | None
+) -> tuple[AccountPolicy, list[Rule], QuietHours | None]:
+    """The enabled rules and quiet hours of the account that owns the company number (``default`` if none does)."""
     from pbx_sms.cli.db import opened_database
+    from pbx_sms.storage.accounts import account_for_number, to_config
     from pbx_sms.storage.rule_store import load_rules_for_number
 
     with opened_database(ctx) as database, database.session() as session:
-        return load_rules_for_number(session, company_number)
+        account, rules = load_rules_for_number(session, company_number)
+        return account, rules, to_config(account_for_number(session, company_number)).quiet_hours
 
 
 def _load_rules(paths: list[Path]) -> tuple[str, list[Rule]]:
@@ -143,7 +167,13 @@ def _call_end(at: str | None, timezone: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def planned_sms_json(sms: PlannedSms, timezone: str) -> dict[str, object]:
+def planned_sms_json(sms: PlannedSms, timezone: str, quiet_hours: QuietHours | None = None) -> dict[str, object]:
+    """One SMS for the output; with quiet hours, its due time as the outbox would hold it."""
+    tz = zone(timezone)
+    due_at = sms.due_at
+    # The outbox holds only SMS it would send; a suppressed one keeps its time.
+    if quiet_hours is not None and sms.reason is None:
+        due_at = quiet_hours.next_allowed(sms.due_at, timezone)
     values: dict[str, object] = {
         "rule": sms.rule,
         "to": sms.to,
@@ -151,7 +181,10 @@ def planned_sms_json(sms: PlannedSms, timezone: str) -> dict[str, object]:
         "text": sms.text,
         "encoding": sms.encoding,
         "parts": sms.parts,
-        "due_at": sms.due_at.astimezone(zone(timezone)).isoformat(),
+        "due_at": due_at.astimezone(tz).isoformat(),
         "reason": sms.reason,
     }
-    return {key: values[key] for key in OUTPUT_KEYS}
+    if quiet_hours is None:
+        return {key: values[key] for key in OUTPUT_KEYS}
+    values |= {"wanted_at": sms.due_at.astimezone(tz).isoformat(), "quiet_hours": str(quiet_hours)}
+    return {key: values[key] for key in OUTPUT_KEYS + QUIET_HOURS_KEYS}
