@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import func, select, text
 
 from pbx_sms.core.rulefile import parse_rule_text
-from pbx_sms.storage import Database, open_database
 from pbx_sms.storage.accounts import AccountChanges, account_for_number, add_account, get_account, update_account
 from pbx_sms.storage.config_cache import ConfigCache, config_version
+from pbx_sms.storage.database import open_database
+from pbx_sms.storage.engine import Database
 from pbx_sms.storage.errors import AlreadyExists, InvalidValue, Refused
 from pbx_sms.storage.migrate import current_revision, head_revision
 from pbx_sms.storage.models import RuleRow

@@ -13,8 +13,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from pbx_sms.cli.context import fail, state
-from pbx_sms.storage import Database, open_database
-from pbx_sms.storage.engine import make_engine
+from pbx_sms.storage.database import open_database
+from pbx_sms.storage.engine import Database, make_engine
 from pbx_sms.storage.errors import StorageError
 from pbx_sms.storage.migrate import current_revision, head_revision, upgrade_schema
 from pbx_sms.storage.url import DatabaseUrlError, normalise_database_url, safe_url
