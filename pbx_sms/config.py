@@ -35,6 +35,8 @@ class Settings(BaseModel):
 
     database_url: str = "sqlite:///pbx-sms.db"
 
+    # False for installs that feed calls only through the AGI hangup hook.
+    ami_enabled: bool = True
     ami_host: str = "127.0.0.1"
     ami_port: int = Field(5038, ge=1, le=65535)
     ami_username: str = "pbx-sms"

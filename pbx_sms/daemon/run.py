@@ -100,8 +100,11 @@ class Daemon:
 
     def status_details(self) -> dict[str, Any]:
         listener = self.listener.status.to_json()
+        ami = listener.pop("connection")
+        if not self.settings.ami_enabled:
+            ami = {"state": "disabled", "last_error": None}
         return {
-            "ami": listener.pop("connection"),
+            "ami": ami,
             "calls": {
                 **listener,
                 "recorded": self.intake.calls_recorded,
@@ -157,12 +160,13 @@ class Daemon:
 
     async def run(self) -> None:
         log.info(
-            "pbx-sms starting: database %s, gateway %s, AMI %s@%s:%d",
+            "pbx-sms starting: database %s, gateway %s, AMI %s@%s:%d%s",
             self.database.url.render_as_string(hide_password=True),
             self.gateway.name,
             self.settings.ami_username,
             self.settings.ami_host,
             self.settings.ami_port,
+            "" if self.settings.ami_enabled else " (disabled)",
         )
         worker = asyncio.create_task(self.worker.run(), name="outbox-worker")
         background = [
@@ -170,7 +174,11 @@ class Daemon:
             asyncio.create_task(self._heartbeat(), name="heartbeat"),
         ]
         try:
-            listener = asyncio.create_task(self.listener.run(), name="ami-listener")
+            if self.settings.ami_enabled:
+                listener = asyncio.create_task(self.listener.run(), name="ami-listener")
+            else:
+                log.info("AMI listener disabled (PBX_SMS_AMI_ENABLED=false): calls come from the AGI hook only")
+                listener = asyncio.create_task(self._stopping.wait(), name="ami-disabled")
             # The listener returns only when stopped; the worker when stopped or aborted.
             done, _ = await asyncio.wait({listener, worker}, return_when=asyncio.FIRST_COMPLETED)
             if worker in done and not self._stopping.is_set():
