@@ -17,10 +17,10 @@ from typer.testing import CliRunner, Result
 
 from pbx_sms.cli.main import app
 from pbx_sms.core.quiet_hours import QuietHours
-from pbx_sms.storage import Database, open_database
 from pbx_sms.storage.accounts import AccountChanges, add_account, get_account, update_account
 from pbx_sms.storage.config_cache import ConfigCache, config_version
-from pbx_sms.storage.engine import SQLITE_BEGIN_OPTION, make_engine
+from pbx_sms.storage.database import open_database
+from pbx_sms.storage.engine import SQLITE_BEGIN_OPTION, Database, make_engine
 from pbx_sms.storage.errors import InvalidValue
 from pbx_sms.storage.migrate import alembic_config, current_revision
 
