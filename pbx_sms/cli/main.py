@@ -58,6 +58,10 @@ from pbx_sms.cli import daemon as daemon_cli  # noqa: E402
 app.command("run")(daemon_cli.run)
 app.command("status")(daemon_cli.status)
 
+from pbx_sms.cli import prune as prune_cli  # noqa: E402
+
+db.app.command("prune")(prune_cli.prune_command)
+
 
 def main() -> None:
     app()
