@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
 import socket
-from collections.abc import AsyncIterator, Iterator
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 from http_server import LoopbackHttpServer, Recorded, Reply
@@ -129,7 +132,19 @@ async def test_timeout_is_transient(server: LoopbackHttpServer) -> None:
         result = await gateway.send(SMS)
     finally:
         await gateway.close()
-    assert (result.outcome, result.reason) == ("transient", "no answer within 0.3 s")
+    assert (result.outcome, result.reason) == ("transient", "no answer within 0.3 s, outcome unknown")
+
+
+async def test_waiting_for_a_free_connection_past_the_timeout_is_not_sent(server: LoopbackHttpServer) -> None:
+    server.hang()
+    gateway = HttpGateway(server.url, timeout_s=0.3, max_connections=1)
+    try:
+        first, second = await asyncio.gather(gateway.send(SMS), gateway.send(SMS))
+    finally:
+        await gateway.close()
+    assert (first.outcome, first.reason) == ("transient", "no answer within 0.3 s, outcome unknown")
+    assert (second.outcome, second.reason) == ("transient", "no connection within 0.15 s, not sent")
+    assert len(server.requests) == 1
 
 
 async def test_connection_refused_is_transient() -> None:
@@ -142,7 +157,45 @@ async def test_connection_refused_is_transient() -> None:
     finally:
         await gateway.close()
     assert result.outcome == "transient"
-    assert result.reason is not None and result.reason.startswith("connection failed: ConnectError")
+    assert result.reason is not None and result.reason.startswith("connection failed, not sent: ClientConnectorError")
+
+
+async def close_at_once(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.close()
+
+
+async def cut_short(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+    writer.write(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"id": "m')
+    await writer.drain()
+    writer.close()
+
+
+async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+    writer.write(b"SMTP ready\r\n\r\n")
+    await writer.drain()
+    writer.close()
+
+
+@pytest.mark.parametrize(
+    ("serve", "error"),
+    [(close_at_once, "ServerDisconnectedError"), (cut_short, "ClientPayloadError"), (garbage, "ClientResponseError")],
+)
+async def test_a_connection_lost_after_connecting_is_transient_with_the_outcome_unknown(
+    serve: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]], error: str
+) -> None:
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    gateway = HttpGateway(f"http://127.0.0.1:{port}/sms", token=TOKEN, timeout_s=2)
+    try:
+        result = await gateway.send(SMS)
+    finally:
+        await gateway.close()
+        server.close()
+    assert result.outcome == "transient"
+    assert result.reason is not None and result.reason.startswith(f"connection lost, outcome unknown: {error}")
+    assert TOKEN not in result.reason
 
 
 async def test_the_token_never_appears_in_a_result_or_the_log(
@@ -166,11 +219,59 @@ async def test_long_error_bodies_are_cut(server: LoopbackHttpServer, gateway: Ht
 
 
 async def test_concurrent_sends_share_the_client(server: LoopbackHttpServer, gateway: HttpGateway) -> None:
-    import asyncio
-
     results = await asyncio.gather(*(gateway.send(SMS) for _ in range(50)))
     assert {result.outcome for result in results} == {"sent"}
     assert len({result.message_id for result in results}) == 50
+
+
+def test_built_outside_a_loop_and_used_in_one_loop_after_another(server: LoopbackHttpServer) -> None:
+    # The registry builds gateways before the daemon's loop runs; a CLI may run several loops.
+    gateway = HttpGateway(server.url, timeout_s=3)
+
+    async def send_and_close() -> str:
+        try:
+            return (await gateway.send(SMS)).outcome
+        finally:
+            await gateway.close()
+
+    assert [asyncio.run(send_and_close()) for _ in range(2)] == ["sent", "sent"]
+    assert len(server.requests) == 2
+
+
+async def test_close_releases_the_session_and_its_connections(server: LoopbackHttpServer) -> None:
+    gateway = HttpGateway(server.url, timeout_s=3)
+    assert (await gateway.send(SMS)).outcome == "sent"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        await gateway.close()
+        del gateway
+        gc.collect()
+    assert [str(warning.message) for warning in caught if issubclass(warning.category, ResourceWarning)] == []
+    await asyncio.sleep(0.1)  # the server sees the connection end
+    assert server._handlers == set()
+
+
+async def test_a_proxy_from_the_environment_is_used_unless_no_proxy_says_otherwise(
+    server: LoopbackHttpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", server.url.removesuffix("/sms"))
+    gateway = HttpGateway("http://sms-gateway.invalid/send", timeout_s=3)
+    try:
+        assert (await gateway.send(SMS)).outcome == "sent"
+    finally:
+        await gateway.close()
+    assert server.requests[0].path == "http://sms-gateway.invalid/send"
+
+    monkeypatch.setenv("NO_PROXY", "sms-gateway.invalid")
+    bypassing = HttpGateway("http://sms-gateway.invalid/send", timeout_s=3)
+    try:
+        result = await bypassing.send(SMS)
+    finally:
+        await bypassing.close()
+    assert result.outcome == "transient" and "not sent" in (result.reason or "")
+    assert len(server.requests) == 1
 
 
 # --- configuration ---------------------------------------------------------------------------

@@ -96,6 +96,10 @@ class FakeTwilio:
     # Create the message, then answer with this status instead of 201 (a lost answer).
     fail_after_create: int | None = None
     answer_delay_s: float = 0.0
+    # Create the next message, then drop the connection without an answer.
+    drop_after_create: bool = False
+    # Answer the Messages list with this status instead of a page.
+    list_status: int | None = None
     list_calls: int = 0
 
     def error(self, status: int, code: int, message: str) -> Reply:
@@ -111,6 +115,8 @@ class FakeTwilio:
             return self.error(404, 20404, "The requested resource was not found")
         if request.method == "GET":
             self.list_calls += 1
+            if self.list_status is not None:
+                return self.error(self.list_status, 20503, "Service unavailable")
             to = parse_qs(url.query)["To"][0]
             page = [message for message in reversed(self.created) if message["to"] == to]
             return 200, "application/json", json.dumps({"messages": page, "page_size": 50})
@@ -135,6 +141,9 @@ class FakeTwilio:
         self.created.append(message)
         if self.answer_delay_s:
             await asyncio.sleep(self.answer_delay_s)
+        if self.drop_after_create:
+            self.drop_after_create = False
+            raise ConnectionResetError("dropped after creating")
         if self.fail_after_create is not None:
             status, self.fail_after_create = self.fail_after_create, None
             return self.error(status, 20500, "Internal Server Error")
@@ -172,20 +181,31 @@ async def test_messaging_service_replaces_from() -> None:
     assert fake.created[0]["from"] is None and fake.created[0]["messaging_service_sid"] == service
 
 
-@pytest.mark.parametrize("unclear", ["http_500", "timeout"])
+@pytest.mark.parametrize("unclear", ["http_500", "timeout", "connection_dropped", "cancelled"])
 async def test_retry_after_an_unclear_answer_finds_the_earlier_message_instead_of_sending_twice(unclear: str) -> None:
     fake = FakeTwilio()
     if unclear == "http_500":
         fake.fail_after_create = 500
+    elif unclear == "connection_dropped":
+        fake.drop_after_create = True
     else:
         fake.answer_delay_s = 1.0
     async with HttpServer(fake) as server:
-        gw = gateway(server.url, timeout_s=0.3)
-        first = await gw.send(sms())
+        gw = gateway(server.url, timeout_s=0.3 if unclear == "timeout" else 2)
+        if unclear == "cancelled":
+            # As the worker's own timeout or a shutdown does: the send is cancelled from outside.
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.3):
+                    await gw.send(sms())
+            first = None
+        else:
+            first = await gw.send(sms())
         fake.answer_delay_s = 0
         retried = await gw.send(sms())
         await gw.close()
-    assert first.outcome == "transient"
+    if first is not None:
+        assert first.outcome == "transient"
+        assert "outcome unknown" in (first.reason or "") or "Twilio error 20500" in (first.reason or "")
     assert retried.outcome == "sent"
     assert retried.message_id == fake.created[0]["sid"]
     assert len(fake.created) == 1
@@ -204,6 +224,22 @@ async def test_retry_after_an_unclear_answer_sends_when_nothing_went_out() -> No
     assert retried.outcome == "sent" and again.outcome == "sent"
     assert len(fake.created) == 2
     assert fake.list_calls == 1  # only the unclear key is checked
+
+
+async def test_an_unclear_attempt_that_cannot_be_checked_is_not_sent_blind() -> None:
+    fake = FakeTwilio(fail_after_create=504)
+    async with HttpServer(fake) as server:
+        gw = gateway(server.url)
+        await gw.send(sms())
+        fake.list_status = 503
+        unchecked = await gw.send(sms())
+        fake.list_status = None
+        checked = await gw.send(sms())
+        await gw.close()
+    assert unchecked.outcome == "transient"
+    assert unchecked.reason == "twilio: cannot check whether an earlier attempt was sent (HTTP 503)"
+    assert checked.outcome == "sent" and checked.message_id == fake.created[0]["sid"]
+    assert len(fake.created) == 1 and fake.list_calls == 2
 
 
 @pytest.mark.parametrize(
@@ -282,7 +318,7 @@ async def test_unreachable_api_is_transient() -> None:
     gw = gateway(f"http://127.0.0.1:{port}")
     result = await gw.send(sms())
     await gw.close()
-    assert result.outcome == "transient" and "cannot reach" in (result.reason or "")
+    assert (result.outcome, result.reason) == ("transient", "twilio: cannot reach the API (ClientConnectorError)")
 
 
 def test_settings_errors_name_the_variable_never_the_token() -> None:

@@ -3,8 +3,9 @@
 POST ``{"id", "to", "from", "text"}`` (``id`` = the idempotency key) to ``PBX_SMS_HTTP_URL`` with an
 ``Idempotency-Key`` header and, if ``PBX_SMS_HTTP_TOKEN`` is set, ``Authorization: Bearer``.
 2xx = sent (message id from the JSON field ``PBX_SMS_HTTP_ID_FIELD``, default ``id``; dotted for nested
-fields, e.g. ``data.id``); 408, 429, 5xx, timeouts and connection errors = transient; other 4xx =
-permanent. The token never appears in logs or results. ``PBX_SMS_HTTP_TIMEOUT_S`` (default 10) and
+fields, e.g. ``data.id``); 408, 429, 5xx, timeouts and connection errors = transient (the reason says
+whether the request never left or its outcome is unknown); other 4xx and 3xx (redirects are not
+followed) = permanent. The token never appears in logs or results. ``PBX_SMS_HTTP_TIMEOUT_S`` (default 10) and
 ``PBX_SMS_HTTP_MAX_CONNECTIONS`` (default 16, also the number of sends at once) tune it.
 """
 
@@ -15,9 +16,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from pbx_sms.gateways.base import GatewayConfigError, OutgoingSms, SendResult
+from pbx_sms.gateways.http_errors import TRANSPORT_ERRORS, error_kind, request_not_sent
+from pbx_sms.gateways.http_session import HttpAnswer, HttpSession
 
 if TYPE_CHECKING:
     from pbx_sms.config import Settings
@@ -41,41 +42,46 @@ class HttpGateway:
         max_connections: int = 16,
     ) -> None:
         self.url = url
-        # Parsed once: httpx would parse a string URL again for every request.
-        self._url = httpx.URL(url)
         self.timeout_s = timeout_s
-        # The worker keeps at most this many sends in flight. httpx's pool gets slower with every
-        # queued request and every extra connection: a few busy keep-alive connections go fastest.
+        # The worker keeps at most this many sends in flight, so none waits for a connection here,
+        # where the wait would count against the send's timeout.
         self.max_concurrency = max_connections
         self._token = token or None
         self._id_path = tuple(id_field.split("."))
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        self._client = httpx.AsyncClient(timeout=timeout_s, limits=limits, follow_redirects=False)
+        self._http = HttpSession(timeout_s=timeout_s, max_connections=max_connections)
 
     async def send(self, sms: OutgoingSms) -> SendResult:
         payload = {"id": sms.idempotency_key, "to": sms.to, "from": sms.sender, "text": sms.text}
-        headers = {"Idempotency-Key": sms.idempotency_key}
+        headers = {"Content-Type": "application/json", "Idempotency-Key": sms.idempotency_key}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
+        body = json.dumps(payload, ensure_ascii=False).encode()
         try:
-            response = await self._client.post(self._url, json=payload, headers=headers)
-        except httpx.TimeoutException:
-            return SendResult.transient(f"no answer within {self.timeout_s:g} s")
-        except httpx.TransportError as exc:
-            return SendResult.transient(f"connection failed: {type(exc).__name__}: {self._clean(str(exc))}")
-        status = response.status_code
+            answer = await self._http.request("POST", self.url, headers=headers, body=body)
+        except TRANSPORT_ERRORS as exc:
+            return SendResult.transient(self._transport_problem(exc))
+        status = answer.status
         if 200 <= status < 300:
-            return SendResult.sent(self._message_id(response, sms))
-        problem = f"HTTP {status}: {self._excerpt(response)}"
+            return SendResult.sent(self._message_id(answer, sms))
+        problem = f"HTTP {status}: {self._excerpt(answer)}"
         if status >= 500 or status in _TRANSIENT_STATUSES:
             return SendResult.transient(problem)
         return SendResult.permanent(problem)
 
-    def _message_id(self, response: httpx.Response, sms: OutgoingSms) -> str | None:
+    def _transport_problem(self, exc: BaseException) -> str:
+        if request_not_sent(exc):
+            if isinstance(exc, TimeoutError):
+                return f"no connection within {self._http.connect_timeout_s:g} s, not sent"
+            return f"connection failed, not sent: {error_kind(exc)}: {self._clean(str(exc))}"
+        if isinstance(exc, TimeoutError):
+            return f"no answer within {self.timeout_s:g} s, outcome unknown"
+        return f"connection lost, outcome unknown: {error_kind(exc)}: {self._clean(str(exc))}"
+
+    def _message_id(self, answer: HttpAnswer, sms: OutgoingSms) -> str | None:
         # The SMS is out whatever the body says: an odd body costs the message id, never a resend.
         try:
-            value: Any = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            value: Any = json.loads(answer.body)
+        except ValueError:  # not JSON, or not in a Unicode encoding
             log.warning("http gateway: 2xx for %s without a JSON body; no message id", sms.idempotency_key)
             return None
         for key in self._id_path:
@@ -92,17 +98,18 @@ class HttpGateway:
         log.warning("http gateway: 2xx for %s with a non-scalar message id; ignored", sms.idempotency_key)
         return None
 
-    def _excerpt(self, response: httpx.Response) -> str:
-        body = response.text.strip().replace("\n", " ")
+    def _excerpt(self, answer: HttpAnswer) -> str:
+        # Cleaned before it is cut: a cut through the token would leave a piece of it.
+        body = self._clean(answer.text.strip().replace("\n", " "))
         if len(body) > _BODY_EXCERPT_CHARS:
             body = body[:_BODY_EXCERPT_CHARS] + "…"
-        return self._clean(body) or response.reason_phrase or "no body"
+        return body or answer.reason or "no body"
 
     def _clean(self, message: str) -> str:
         return message.replace(self._token, "***") if self._token else message
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._http.close()
 
 
 def _float_setting(section: dict[str, str], key: str, default: float) -> float:

@@ -1,29 +1,44 @@
-"""What an httpx failure means for an SMS: never sent, or sent but the answer was lost.
+"""What a failed HTTP exchange means for an SMS: never sent, or sent but the answer was lost.
 
 Both are transient (the outbox retries), but the reason says which, because only a
-gateway with server-side idempotency (SMSAPI ``idx``) makes the second kind safe to retry.
+gateway with server-side idempotency (SMSAPI ``idx``) makes the second kind safe to retry,
+and Twilio looks up an unclear attempt before it sends again.
 """
 
 from __future__ import annotations
 
-import httpx
+import aiohttp
 
 from pbx_sms.gateways.base import SendResult
 
-# The request never reached the server: a retry cannot send twice.
-NOT_SENT_ERRORS: tuple[type[httpx.HTTPError], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# What an aiohttp request raises when the exchange fails (a total timeout is a plain TimeoutError).
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (aiohttp.ClientError, TimeoutError)
+
+# The request never reached the server: a retry cannot send twice. ClientConnectorError covers
+# refused connections, DNS, TLS handshakes and proxies; ConnectionTimeoutError is the timeout
+# running out while connecting or while waiting for a free pooled connection.
+NOT_SENT_ERRORS: tuple[type[BaseException], ...] = (
+    aiohttp.ClientConnectorError,
+    aiohttp.ConnectionTimeoutError,
+    aiohttp.ClientHttpProxyError,
+    aiohttp.InvalidURL,
+    aiohttp.NonHttpUrlClientError,
+)
 
 
-def request_not_sent(exc: httpx.HTTPError) -> bool:
+def request_not_sent(exc: BaseException) -> bool:
     return isinstance(exc, NOT_SENT_ERRORS)
 
 
-def transport_failure(gateway: str, exc: httpx.HTTPError) -> SendResult:
-    """A transient result for a failed HTTP exchange; the reason names no URL credentials."""
-    kind = type(exc).__name__
+def error_kind(exc: BaseException) -> str:
+    return type(exc).__name__
+
+
+def transport_failure(gateway: str, exc: BaseException) -> SendResult:
+    """A transient result for a failed HTTP exchange; the reason names no URL or credentials."""
     if request_not_sent(exc):
-        return SendResult.transient(f"{gateway}: cannot reach the API ({kind})")
-    return SendResult.transient(f"{gateway}: no answer from the API, outcome unknown ({kind})")
+        return SendResult.transient(f"{gateway}: cannot reach the API ({error_kind(exc)})")
+    return SendResult.transient(f"{gateway}: no answer from the API, outcome unknown ({error_kind(exc)})")
 
 
 def http_status_class(status_code: int) -> str:

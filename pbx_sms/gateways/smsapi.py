@@ -26,19 +26,23 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from pbx_sms.config import Settings
 from pbx_sms.gateways.base import OutgoingSms, SendResult
-from pbx_sms.gateways.http_errors import http_status_class, short_text, transport_failure
+from pbx_sms.gateways.http_errors import TRANSPORT_ERRORS, http_status_class, short_text, transport_failure
+from pbx_sms.gateways.http_session import HttpSession
 from pbx_sms.gateways.section import load_section
 
 log = logging.getLogger(__name__)
 
 NAME = "smsapi"
 DEFAULT_BASE_URL = "https://api.smsapi.pl"
+
+# Connections at once (httpx's default, which this gateway had before).
+MAX_CONNECTIONS = 100
 
 DUPLICATE_IDX = 53
 TRANSIENT_CODES = frozenset({8, 52, 200, 201, 202, 203, 999})
@@ -112,24 +116,28 @@ def interpret_response(status_code: int, body: str) -> SendResult:
 class SmsapiGateway:
     name = NAME
 
-    def __init__(self, config: SmsapiSettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, config: SmsapiSettings) -> None:
         self.config = config
         self.timeout_s = config.timeout_s
         self._url = config.base_url.rstrip("/") + "/sms.do"
-        self._client = httpx.AsyncClient(timeout=config.timeout_s, transport=transport, follow_redirects=False)
+        self._http = HttpSession(timeout_s=config.timeout_s, max_connections=MAX_CONNECTIONS)
 
     def __repr__(self) -> str:
         return f"SmsapiGateway(base_url={self.config.base_url!r})"
 
     async def send(self, sms: OutgoingSms) -> SendResult:
-        headers = {"Authorization": f"Bearer {self.config.token.get_secret_value()}"}
+        headers = {
+            "Authorization": f"Bearer {self.config.token.get_secret_value()}",
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        body = urlencode(form_fields(sms, self.config)).encode("ascii")
         try:
-            response = await self._client.post(self._url, data=form_fields(sms, self.config), headers=headers)
-        except httpx.HTTPError as exc:
+            answer = await self._http.request("POST", self._url, headers=headers, body=body)
+        except TRANSPORT_ERRORS as exc:
             result = transport_failure(NAME, exc)
             log.warning("smsapi: %s (idx %s)", result.reason, sms.idempotency_key)
             return result
-        result = interpret_response(response.status_code, response.text)
+        result = interpret_response(answer.status, answer.text)
         if result.outcome == "sent" and result.message_id is None:
             log.info("smsapi: idx %s was already accepted earlier; not sent again", sms.idempotency_key)
         elif result.outcome != "sent":
@@ -137,7 +145,7 @@ class SmsapiGateway:
         return result
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._http.close()
 
 
 def create(settings: Settings) -> SmsapiGateway:

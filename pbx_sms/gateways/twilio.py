@@ -7,7 +7,8 @@ Twilio documents no idempotency for creating a message (its error 20500 page: a 
 POST that sends an SMS "may" send it twice).  The key still goes out as
 ``I-Twilio-Idempotency-Token`` (harmless, and useful in Twilio's request logs), but what
 prevents a double send is this: when an attempt ends without a clear answer (timeout
-after the request was written, HTTP 500/502/504), the gateway remembers the key, and
+after the request was written, connection lost, HTTP 500/502/504, or the send cancelled
+from outside, e.g. by the worker's own timeout), the gateway remembers the key, and
 before it sends that key again it lists the recipient's recent messages and returns the
 earlier message's sid if one with the same body was created since the first attempt.
 That memory lives in the process: after a restart an unclear attempt is sent again.
@@ -20,19 +21,27 @@ filtered) and every other 4xx are permanent.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
 from collections import OrderedDict
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlencode
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from pbx_sms.config import Settings
 from pbx_sms.gateways.base import OutgoingSms, SendResult
-from pbx_sms.gateways.http_errors import http_status_class, request_not_sent, short_text, transport_failure
+from pbx_sms.gateways.http_errors import (
+    TRANSPORT_ERRORS,
+    http_status_class,
+    request_not_sent,
+    short_text,
+    transport_failure,
+)
+from pbx_sms.gateways.http_session import HttpSession
 from pbx_sms.gateways.section import load_section
 
 log = logging.getLogger(__name__)
@@ -48,6 +57,8 @@ UNCLEAR_STATUSES = frozenset({500, 502, 504})
 # Clock skew allowed between this host and Twilio when matching an earlier attempt.
 MATCH_SKEW_S = 120.0
 MAX_REMEMBERED_KEYS = 10_000
+# Connections at once (httpx's default, which this gateway had before).
+MAX_CONNECTIONS = 100
 
 
 class TwilioSettings(BaseModel):
@@ -117,20 +128,21 @@ def find_earlier_message(payload: Any, sms: OutgoingSms, since_epoch_s: float) -
     return None
 
 
+class LookupFailed(Exception):
+    """Twilio did not answer the Messages list with a page."""
+
+
 class TwilioGateway:
     name = NAME
 
-    def __init__(self, config: TwilioSettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, config: TwilioSettings) -> None:
         self.config = config
         self.timeout_s = config.timeout_s
         base = f"{config.base_url.rstrip('/')}/2010-04-01/Accounts/{config.account_sid}"
         self._messages_url = f"{base}/Messages.json"
-        self._client = httpx.AsyncClient(
-            timeout=config.timeout_s,
-            transport=transport,
-            auth=httpx.BasicAuth(config.account_sid, config.auth_token.get_secret_value()),
-            follow_redirects=False,
-        )
+        credentials = f"{config.account_sid}:{config.auth_token.get_secret_value()}".encode()
+        self._authorization = "Basic " + base64.b64encode(credentials).decode("ascii")
+        self._http = HttpSession(timeout_s=config.timeout_s, max_connections=MAX_CONNECTIONS)
         # Idempotency key → time of the first attempt whose outcome is unknown.
         self._unclear: OrderedDict[str, float] = OrderedDict()
 
@@ -143,32 +155,42 @@ class TwilioGateway:
             earlier = await self._check_earlier_attempt(sms, since)
             if earlier is not None:
                 return earlier
-        started = time.time()
+        # Unclear until the answer says otherwise: a send cancelled midway (the worker's timeout,
+        # a shutdown) may have created the message, so its retry looks first.
+        self._remember_unclear(sms.idempotency_key, time.time())
         result, unclear = await self._create(sms)
-        if unclear:
-            self._remember_unclear(sms.idempotency_key, started)
-        elif result.outcome == "sent":
+        if not unclear:
             self._unclear.pop(sms.idempotency_key, None)
         if result.outcome != "sent":
             log.warning("twilio: %s (key %s): %s", result.outcome, sms.idempotency_key, result.reason)
         return result
 
     async def _create(self, sms: OutgoingSms) -> tuple[SendResult, bool]:
-        headers = {IDEMPOTENCY_HEADER: sms.idempotency_key}
+        headers = {
+            "Authorization": self._authorization,
+            "Content-Type": "application/x-www-form-urlencoded",
+            IDEMPOTENCY_HEADER: sms.idempotency_key,
+        }
+        body = urlencode(form_fields(sms, self.config)).encode("ascii")
         try:
-            response = await self._client.post(self._messages_url, data=form_fields(sms, self.config), headers=headers)
-        except httpx.HTTPError as exc:
+            answer = await self._http.request("POST", self._messages_url, headers=headers, body=body)
+        except TRANSPORT_ERRORS as exc:
             return transport_failure(NAME, exc), not request_not_sent(exc)
-        return interpret_response(response.status_code, response.text), response.status_code in UNCLEAR_STATUSES
+        return interpret_response(answer.status, answer.text), answer.status in UNCLEAR_STATUSES
 
     async def _check_earlier_attempt(self, sms: OutgoingSms, since: float) -> SendResult | None:
         """sent(sid) if an unclear earlier attempt went out, transient if that cannot be told, else None."""
+        headers = {"Authorization": self._authorization}
         try:
-            response = await self._client.get(self._messages_url, params={"To": sms.to, "PageSize": "50"})
-            response.raise_for_status()
-            sid = find_earlier_message(response.json(), sms, since)
-        except (httpx.HTTPError, ValueError) as exc:
-            reason = f"twilio: cannot check whether an earlier attempt was sent ({type(exc).__name__})"
+            answer = await self._http.request(
+                "GET", self._messages_url, headers=headers, params={"To": sms.to, "PageSize": "50"}
+            )
+            if http_status_class(answer.status) != "ok":
+                raise LookupFailed(f"HTTP {answer.status}")
+            sid = find_earlier_message(json.loads(answer.body), sms, since)
+        except (*TRANSPORT_ERRORS, LookupFailed, ValueError) as exc:
+            detail = str(exc) if isinstance(exc, LookupFailed) else type(exc).__name__
+            reason = f"twilio: cannot check whether an earlier attempt was sent ({detail})"
             log.warning("%s (key %s); not sending blind", reason, sms.idempotency_key)
             return SendResult.transient(reason)
         if sid is None:
@@ -185,7 +207,7 @@ class TwilioGateway:
             self._unclear.popitem(last=False)
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._http.close()
 
 
 def create(settings: Settings) -> TwilioGateway:
