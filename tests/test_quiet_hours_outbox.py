@@ -7,6 +7,7 @@ Warsaw is UTC+1 in March: quiet hours 21:00-08:00 there are 20:00-07:00 UTC.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -54,7 +55,9 @@ class QuietHoursContract:
 
     def test_sms_due_inside_quiet_hours_waits_for_their_end(self, world: World) -> None:
         account = quiet_account(world)
-        [row_id] = world.store.enqueue([sms(account, due_at=NIGHT)], NIGHT - timedelta(seconds=60)).queued
+        report = world.store.enqueue([sms(account, due_at=NIGHT)], NIGHT - timedelta(seconds=60))
+        [row_id] = report.queued
+        assert report.held == ((row_id, MORNING),)
         row = world.store.get(row_id)
         assert row is not None
         assert (row.status, row.due_at, row.scheduled_at, row.attempts) == (Status.QUEUED, MORNING, MORNING, 0)
@@ -69,7 +72,9 @@ class QuietHoursContract:
 
     def test_sms_due_outside_quiet_hours_is_untouched(self, world: World) -> None:
         account = quiet_account(world)
-        [row_id] = world.store.enqueue([sms(account, due_at=EVENING)], EVENING).queued
+        report = world.store.enqueue([sms(account, due_at=EVENING)], EVENING)
+        [row_id] = report.queued
+        assert report.held == ()
         row = world.store.get(row_id)
         assert row is not None and (row.due_at, row.scheduled_at, row.note) == (EVENING, EVENING, None)
         assert [row.id for row in world.store.claim_due("w1", EVENING, 10, LEASE_S)] == [row_id]
@@ -121,11 +126,15 @@ class QuietHoursContract:
 
     # --- at claim ------------------------------------------------------------------------------
 
-    def test_a_row_due_before_the_night_but_claimed_in_it_waits_without_an_attempt(self, world: World) -> None:
+    def test_a_row_due_before_the_night_but_claimed_in_it_waits_without_an_attempt(
+        self, world: World, caplog: pytest.LogCaptureFixture
+    ) -> None:
         # The daemon was down from 20:00 to 22:15 Warsaw.
         account = quiet_account(world)
         [row_id] = world.store.enqueue([sms(account, due_at=EVENING)], EVENING).queued
-        assert world.store.claim_due("w1", NIGHT, 10, LEASE_S) == []
+        with caplog.at_level(logging.INFO):
+            assert world.store.claim_due("w1", NIGHT, 10, LEASE_S) == []
+        assert f"SMS {row_id} not sent now: {NOTE}" in caplog.text
         row = world.store.get(row_id)
         assert row is not None
         assert (row.status, row.due_at, row.attempts, row.locked_by) == (Status.QUEUED, MORNING, 0, None)
@@ -223,3 +232,47 @@ class TestSqlQuietHours(QuietHoursContract):
         world.store.enqueue([sms(account, to=A, due_at=NIGHT)], NIGHT)
         assert [row.to for row in world.store.claim_due("w1", NIGHT, 10, LEASE_S)] == [A]
         assert "accounts.quiet_hours: quiet hours '9pm-8am': expected \"HH:MM-HH:MM\"" in caplog.text
+
+
+def test_a_call_at_night_is_queued_for_the_morning_and_logged(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The daemon's path: call intake → rules → outbox, with the account's quiet hours from the database."""
+    from pbx_sms.core.call import CompletedCall
+    from pbx_sms.core.rulefile import parse_rule_text
+    from pbx_sms.intake.service import CallIntake
+    from pbx_sms.outbox.sql import SqlOutbox
+    from pbx_sms.storage.accounts import AccountChanges, update_account
+    from pbx_sms.storage.config_cache import ConfigCache
+    from pbx_sms.storage.database import open_database
+    from pbx_sms.storage.numbers import add_sender
+    from pbx_sms.storage.rule_store import RuleSource, import_rules
+
+    rules = """
+account: default
+rules:
+  - name: Missed
+    when: {direction: in, numbers: all, status: [no_answer]}
+    then: {sender: ACME, to: [other_party], text: "Oddzwonimy", delay_s: 60}
+"""
+    database = open_database(database_url, timezone=WARSAW, country="PL")
+    try:
+        with database.write_session() as session:
+            add_sender(session, "ACME", "default")
+            import_rules(session, [RuleSource("r.yaml", "default", parse_rule_text(rules).rules)])
+            update_account(session, "default", AccountChanges(quiet_hours="21:00-08:00"))
+        outbox = SqlOutbox(database.engine)
+        intake = CallIntake(database, outbox, ConfigCache(database, check_interval_s=0), clock=lambda: NIGHT)
+        ended = NIGHT - timedelta(seconds=60)
+        call = CompletedCall("night.1", "in", "+48221234567", A, "no_answer", 0, ended - timedelta(seconds=20), ended)
+        with caplog.at_level(logging.INFO):
+            outcome = intake.submit(call, "ami")
+        assert outcome is not None
+        [row_id] = outcome.report.queued
+        row = outbox.get(row_id)
+        assert row is not None and (row.due_at, row.note) == (MORNING, NOTE)
+        assert (
+            f"call night.1: SMS {row_id} held by the account's quiet hours until {MORNING.isoformat()}" in caplog.text
+        )
+    finally:
+        database.close()

@@ -66,6 +66,8 @@ def enqueue_call(
     report = store.enqueue(new_sms_for_call(call, account_id, planned, rule_ids), now)
     for row_id, reason in report.suppressed:
         log.info("call %s: SMS %d suppressed (%s)", call.call_id, row_id, reason)
+    for row_id, due_at in report.held:
+        log.info("call %s: SMS %d held by the account's quiet hours until %s", call.call_id, row_id, due_at.isoformat())
     if report.duplicates:
         log.info("call %s: %d SMS already queued before (same rule and recipient)", call.call_id, report.duplicates)
     return replace(report, cancelled_by_reach=cancelled)

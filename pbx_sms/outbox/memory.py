@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
@@ -23,6 +24,7 @@ from pbx_sms.outbox.model import (
 )
 from pbx_sms.outbox.policy import AccountLimits, Candidate, Gate, quiet_hold
 
+log = logging.getLogger(__name__)
 _COUNTED = (Status.SENT, Status.SENDING)
 
 
@@ -78,6 +80,7 @@ class MemoryOutbox:
     def enqueue(self, items: Sequence[NewSms], now: datetime) -> EnqueueReport:
         queued: list[int] = []
         suppressed: list[tuple[int, str]] = []
+        held: list[tuple[int, datetime]] = []
         duplicates = 0
         with self._lock:
             gate = Gate(self, reserve=False)
@@ -93,10 +96,11 @@ class MemoryOutbox:
                 row = self._new_row(item, now, Status.SUPPRESSED if reason else Status.QUEUED, reason)
                 if hold is not None and not reason:
                     row = replace(row, due_at=hold.until, scheduled_at=hold.until, note=hold.note)
+                    held.append((row.id, hold.until))
                 self._keys.add(key)
                 self._rows[row.id] = row
                 (suppressed.append((row.id, reason)) if reason else queued.append(row.id))
-        return EnqueueReport(tuple(queued), tuple(suppressed), duplicates)
+        return EnqueueReport(tuple(queued), tuple(suppressed), duplicates, held=tuple(held))
 
     def _new_row(self, item: NewSms, now: datetime, status: Status, reason: str | None) -> OutboxRow:
         row_id = self._next_id
@@ -180,6 +184,7 @@ class MemoryOutbox:
                         locked_until=None,
                         updated_at=now,
                     )
+                    log.info("SMS %d not sent now: %s", row.id, hold.note)
                     continue
                 # A row whose lease expired was already let through; only fresh claims meet the limits.
                 reason = gate.decide(_candidate(row, now)) if row.status == Status.QUEUED else None

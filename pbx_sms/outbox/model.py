@@ -122,6 +122,8 @@ class EnqueueReport:
     suppressed: tuple[tuple[int, str], ...] = ()
     duplicates: int = 0
     cancelled_by_reach: int = 0
+    # Queued rows whose due time the account's quiet hours moved: (row id, new due time).
+    held: tuple[tuple[int, datetime], ...] = ()
 
 
 # What a worker reports about a claimed row; applied only while the worker still holds its lease.

@@ -11,6 +11,7 @@ due row inside them goes back to ``queued`` until their end, without using up an
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -39,6 +40,7 @@ from pbx_sms.storage.engine import SQLITE_BEGIN_OPTION
 from pbx_sms.storage.models import Account, OptOut
 from pbx_sms.storage.types import UtcDateTime
 
+log = logging.getLogger(__name__)
 t = outbox_table
 _COUNTED = (Status.SENT.value, Status.SENDING.value)
 _RETRYABLE = (Status.FAILED.value, Status.SUPPRESSED.value, Status.CANCELLED.value)
@@ -59,6 +61,7 @@ class SqlOutbox:
     def enqueue(self, items: Sequence[NewSms], now: datetime) -> EnqueueReport:
         queued: list[int] = []
         suppressed: list[tuple[int, str]] = []
+        held: list[tuple[int, datetime]] = []
         duplicates = 0
         if not items:
             return EnqueueReport()
@@ -77,9 +80,11 @@ class SqlOutbox:
                     suppressed.append((row_id, reason))
                 else:
                     queued.append(row_id)
+                    if hold is not None:
+                        held.append((row_id, hold.until))
             if queued:
                 self._notify(conn)
-        return EnqueueReport(tuple(queued), tuple(suppressed), duplicates)
+        return EnqueueReport(tuple(queued), tuple(suppressed), duplicates, held=tuple(held))
 
     def _insert(self, values: dict[str, Any]) -> Any:
         dialect_insert = postgresql.insert if self._is_postgres else sqlite.insert
@@ -134,6 +139,8 @@ class SqlOutbox:
             held = {row.id: hold for row in due if (hold := quiet_hold(facts.limits(row.account_id), now))}
             if held:
                 conn.execute(_HOLD_STATEMENT, [_hold_params(row_id, hold, now) for row_id, hold in held.items()])
+                for row_id, hold in held.items():
+                    log.info("SMS %d not sent now: %s", row_id, hold.note)
             approved = [row.id for row in due if row.status != Status.QUEUED.value and row.id not in held]
             gate = Gate(facts, reserve=True)
             for row in fresh:
