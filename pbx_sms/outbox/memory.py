@@ -190,6 +190,7 @@ class MemoryOutbox:
                 reason = gate.decide(_candidate(row, now)) if row.status == Status.QUEUED else None
                 if reason:
                     self._rows[row.id] = replace(row, status=Status.SUPPRESSED, reason=reason, updated_at=now)
+                    log.info("SMS %d to %s suppressed when due (%s)", row.id, row.to, reason)
                     continue
                 leased = replace(
                     row,

@@ -158,6 +158,7 @@ class SqlOutbox:
                         .where(t.c.id == row.id)
                         .values(status=Status.SUPPRESSED.value, reason=reason, updated_at=now)
                     )
+                    log.info("SMS %d to %s suppressed when due (%s)", row.id, row.recipient, reason)
             if not approved:
                 return []
             leased = conn.execute(
