@@ -338,7 +338,10 @@ class AmiConnection:
             try:
                 protocol = await self._bounded(manager.open(), manager, "TCP connect")
             except OSError as exc:
-                raise _SessionEnded(f"cannot connect to {self.config.address}: {exc.strerror or exc}") from None
+                raise _SessionEnded(
+                    f"cannot connect to {self.config.address}: {exc.strerror or exc} "
+                    "(waiting for Asterisk: is it running, with AMI enabled on this address?)"
+                ) from None
             await self._login(manager)
         except (AuthenticationFailed, _SessionEnded) as exc:
             manager.close()
