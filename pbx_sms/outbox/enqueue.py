@@ -64,6 +64,9 @@ def enqueue_call(
         if cancelled:
             log.info("call %s reached %s: %d pending SMS cancelled", call.call_id, call.other_party, cancelled)
     report = store.enqueue(new_sms_for_call(call, account_id, planned, rule_ids), now)
+    if report.queued:
+        ids = ", ".join(str(row_id) for row_id in report.queued)
+        log.info("call %s: %d SMS queued (SMS %s)", call.call_id, len(report.queued), ids)
     for row_id, reason in report.suppressed:
         log.info("call %s: SMS %d suppressed (%s)", call.call_id, row_id, reason)
     for row_id, due_at in report.held:
