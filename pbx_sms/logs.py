@@ -10,7 +10,7 @@ from typing import Any
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Libraries that are chatty at INFO and say nothing an operator needs.
-_QUIET_LOGGERS = ("httpx", "httpcore", "panoramisk", "alembic", "aiosmtplib")
+_QUIET_LOGGERS = ("aiohttp", "panoramisk", "alembic", "aiosmtplib")
 
 
 class JsonFormatter(logging.Formatter):

@@ -20,7 +20,7 @@ import socket
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pbx_sms.gateways.base import Gateway, SendResult
@@ -38,6 +38,11 @@ def utc_now() -> datetime:
 
 def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+# The gateway's own timeout fires first and says what it knows (not sent / outcome unknown); this
+# backstop only catches a gateway that ignores its timeout, and never runs past the lease.
+GATEWAY_TIMEOUT_SLACK_S = 1.0
 
 
 @dataclass
@@ -203,17 +208,19 @@ class OutboxWorker:
 
     async def _send_now(self, row: OutboxRow) -> None:
         assert row.locked_until is not None
-        if self._clock() + timedelta(seconds=self.gateway.timeout_s) >= row.locked_until:
+        lease_left_s = (row.locked_until - self._clock()).total_seconds()
+        if self.gateway.timeout_s >= lease_left_s:
             # Waited too long for a free slot: a send now could outlast the lease and race another
             # worker's claim of the same row. Hand it back instead.
             self.counters.released += 1
             self._outcomes.append(Released(row.id))
             return
+        send_limit_s = min(self.gateway.timeout_s + GATEWAY_TIMEOUT_SLACK_S, lease_left_s)
         try:
-            async with asyncio.timeout(self.gateway.timeout_s):
+            async with asyncio.timeout(send_limit_s):
                 result = await self.gateway.send(row.outgoing())
         except TimeoutError:
-            result = SendResult.transient(f"gateway {self.gateway.name} took longer than {self.gateway.timeout_s:g} s")
+            result = SendResult.transient(f"gateway {self.gateway.name} took longer than {send_limit_s:g} s")
         except asyncio.CancelledError:
             raise
         except Exception as exc:
