@@ -19,7 +19,7 @@ from pbx_sms.storage.errors import StorageError
 from pbx_sms.storage.migrate import current_revision, head_revision, upgrade_schema
 from pbx_sms.storage.url import DatabaseUrlError, normalise_database_url, safe_url
 
-app = typer.Typer(no_args_is_help=True, help="The configuration database: schema migrations.")
+app = typer.Typer(no_args_is_help=True, help="The configuration database: schema migrations and housekeeping.")
 
 ACCOUNT_HELP = "Account (tenant) name."
 

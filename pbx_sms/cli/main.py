@@ -28,39 +28,36 @@ def _root(
     ctx.obj = CliState(config_path=config)
 
 
-# Sub-commands register themselves on import (one line per module).
-from pbx_sms.cli import rules as rules_cli  # noqa: E402
-from pbx_sms.cli import simulate as simulate_cli  # noqa: E402
+# Sub-commands, in the order `--help` lists them: the daemon first, then dry runs, then admin.
+from pbx_sms.cli import (  # noqa: E402
+    accounts,
+    daemon,
+    db,
+    numbers,
+    optout,
+    outbox,
+    prune,
+    replay,
+    rules,
+    rules_db,  # noqa: F401  (adds import/export/list/show/enable/disable/delete to `rules`)
+    senders,
+    simulate,
+    smslog,
+)
 
-app.add_typer(rules_cli.app, name="rules")
-app.command("simulate")(simulate_cli.simulate)
-# rules_db adds import/export/list/show/enable/disable/delete to the rules app.
-from pbx_sms.cli import accounts, db, numbers, optout, rules_db, senders  # noqa: E402, F401
-
+app.command("run")(daemon.run)
+app.command("status")(daemon.status)
+app.command("simulate")(simulate.simulate)
+app.command("replay")(replay.replay)
+app.add_typer(rules.app, name="rules")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(numbers.app, name="numbers")
 app.add_typer(senders.app, name="senders")
 app.add_typer(optout.app, name="optout")
-app.add_typer(db.app, name="db")
-
-from pbx_sms.cli import replay  # noqa: E402
-
-app.command("replay")(replay.replay)
-
-from pbx_sms.cli import outbox as outbox_cli  # noqa: E402
-from pbx_sms.cli import smslog  # noqa: E402
-
-app.add_typer(outbox_cli.app, name="outbox")
+app.add_typer(outbox.app, name="outbox")
 app.command("log")(smslog.smslog)
-
-from pbx_sms.cli import daemon as daemon_cli  # noqa: E402
-
-app.command("run")(daemon_cli.run)
-app.command("status")(daemon_cli.status)
-
-from pbx_sms.cli import prune as prune_cli  # noqa: E402
-
-db.app.command("prune")(prune_cli.prune_command)
+db.app.command("prune")(prune.prune_command)
+app.add_typer(db.app, name="db")
 
 
 def main() -> None:

@@ -9,12 +9,15 @@ import typer
 
 from pbx_sms.core.rulefile import RuleFileInvalid, load_rule_file
 
-app = typer.Typer(no_args_is_help=True, help="Rules: check rule files (YAML, see docs/rules.md).")
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Rules: validate, import, export (YAML, see docs/rules.md); list, enable, disable, delete.",
+)
 
 
 @app.callback()
 def _rules() -> None:
-    """Rules: check rule files (YAML, see docs/rules.md)."""
+    """Rules: validate, import, export (YAML, see docs/rules.md); list, enable, disable, delete."""
 
 
 @app.command("validate")
