@@ -4,29 +4,20 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cli_helpers import Cli, admin_cli
 from typer.testing import CliRunner, Result
 
 from pbx_sms.cli.main import app
 
 EXAMPLES = Path(__file__).parent.parent / "rules"
-Cli = Callable[..., Result]
 
 
 @pytest.fixture
 def cli(database_url: str) -> Cli:
-    runner = CliRunner()
-    env = {"PBX_SMS_DATABASE_URL": database_url, "PBX_SMS_TIMEZONE": "Europe/Warsaw", "PBX_SMS_COUNTRY": "PL"}
-
-    def run(*args: str, code: int = 0) -> Result:
-        result = runner.invoke(app, list(args), env=env)
-        assert result.exit_code == code, f"pbx-sms {' '.join(args)} → {result.exit_code}:\n{result.output}"
-        return result
-
-    return run
+    return admin_cli(database_url)
 
 
 def as_json(result: Result) -> object:

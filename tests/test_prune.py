@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cli_helpers import Cli, admin_cli
 from outbox_world import sms
 from sqlalchemy import event, select, update
-from typer.testing import CliRunner, Result
 
-from pbx_sms.cli.main import app
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.rulefile import parse_rule_text
 from pbx_sms.intake.calls import mark_processed, record_call
@@ -33,7 +32,6 @@ OLD = NOW - timedelta(days=100)
 RECENT = NOW - timedelta(days=10)
 CUTOFF = NOW - timedelta(days=90)
 _numbers = itertools.count(1)
-Cli = Callable[..., Result]
 
 
 @pytest.fixture
@@ -190,15 +188,7 @@ def test_minimum_age_is_two_days_or_the_longest_min_interval(database: Database)
 
 @pytest.fixture
 def cli(database_url: str) -> Cli:
-    runner = CliRunner()
-    env = {"PBX_SMS_DATABASE_URL": database_url, "PBX_SMS_TIMEZONE": "Europe/Warsaw", "PBX_SMS_COUNTRY": "PL"}
-
-    def run(*args: str, code: int = 0) -> Result:
-        result = runner.invoke(app, list(args), env=env)
-        assert result.exit_code == code, f"pbx-sms {' '.join(args)} → {result.exit_code}:\n{result.output}"
-        return result
-
-    return run
+    return admin_cli(database_url)
 
 
 def test_command_deletes_with_yes_and_prints_how_many(cli: Cli, database: Database) -> None:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from cli_helpers import isolated_env, write_rule_file
 from typer.testing import CliRunner
 
 from pbx_sms.cli.main import app
@@ -23,20 +24,12 @@ rules:
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str | None]:
-    monkeypatch.chdir(tmp_path)
-    return {
-        "PBX_SMS_CONFIG": None,
-        "PBX_SMS_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
-        "PBX_SMS_TIMEZONE": "Europe/Warsaw",
-        "PBX_SMS_COUNTRY": "PL",
-    }
+    return isolated_env(tmp_path, monkeypatch)
 
 
 @pytest.fixture
 def rule_file(tmp_path: Path) -> Path:
-    path = tmp_path / "rules.yaml"
-    path.write_text(RULE_FILE, encoding="utf-8")
-    return path
+    return write_rule_file(tmp_path, RULE_FILE)
 
 
 def cli(env: dict[str, str | None], *args: str, code: int = 0) -> str:

@@ -7,15 +7,14 @@ and ``outbox.note``; the change counter still moves when quiet hours change; the
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import time
 
 import pytest
 from alembic import command
+from cli_helpers import Cli, admin_cli
 from sqlalchemy import inspect, text
-from typer.testing import CliRunner, Result
 
-from pbx_sms.cli.main import app
 from pbx_sms.core.quiet_hours import QuietHours
 from pbx_sms.storage.accounts import AccountChanges, add_account, get_account, update_account
 from pbx_sms.storage.config_cache import ConfigCache, config_version
@@ -23,8 +22,6 @@ from pbx_sms.storage.database import open_database
 from pbx_sms.storage.engine import SQLITE_BEGIN_OPTION, Database, make_engine
 from pbx_sms.storage.errors import InvalidValue
 from pbx_sms.storage.migrate import alembic_config, current_revision
-
-Cli = Callable[..., Result]
 
 
 @pytest.fixture
@@ -138,15 +135,7 @@ def test_changing_quiet_hours_bumps_the_change_counter_and_reaches_the_daemon(da
 
 @pytest.fixture
 def cli(database_url: str) -> Cli:
-    runner = CliRunner()
-    env = {"PBX_SMS_DATABASE_URL": database_url, "PBX_SMS_TIMEZONE": "Europe/Warsaw", "PBX_SMS_COUNTRY": "PL"}
-
-    def run(*args: str, code: int = 0) -> Result:
-        result = runner.invoke(app, list(args), env=env)
-        assert result.exit_code == code, f"pbx-sms {' '.join(args)} → {result.exit_code}:\n{result.output}"
-        return result
-
-    return run
+    return admin_cli(database_url)
 
 
 def test_cli_sets_shows_and_removes_quiet_hours(cli: Cli) -> None:
