@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -69,25 +71,27 @@ def list_(
         _table(rows)
 
 
+def _change(ctx: typer.Context, sms_id: int, change: Callable[[SqlOutbox, int, datetime], OutboxRow]) -> OutboxRow:
+    """Apply one change to an SMS now; the outbox refusing it (unknown id, wrong status) is a CLI error."""
+    with opened_database(ctx) as database:
+        try:
+            row = change(SqlOutbox(database.engine), sms_id, utc_now())
+        except OutboxError as exc:
+            fail(str(exc))
+    return row
+
+
 @app.command("retry")
 def retry(ctx: typer.Context, sms_id: IdArg) -> None:
     """Queue a failed, suppressed or cancelled SMS again, due now (same idempotency key)."""
-    with opened_database(ctx) as database:
-        try:
-            row = SqlOutbox(database.engine).retry(sms_id, utc_now())
-        except OutboxError as exc:
-            fail(str(exc))
+    row = _change(ctx, sms_id, SqlOutbox.retry)
     typer.echo(f"SMS {row.id} to {row.to} queued again")
 
 
 @app.command("cancel")
 def cancel(ctx: typer.Context, sms_id: IdArg) -> None:
     """Cancel a queued SMS (it stays in the SMS log as cancelled)."""
-    with opened_database(ctx) as database:
-        try:
-            row = SqlOutbox(database.engine).cancel(sms_id, utc_now())
-        except OutboxError as exc:
-            fail(str(exc))
+    row = _change(ctx, sms_id, SqlOutbox.cancel)
     typer.echo(f"SMS {row.id} to {row.to} cancelled")
 
 
