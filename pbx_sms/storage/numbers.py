@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from pbx_sms.core.phone import normalise
 from pbx_sms.storage.accounts import get_account
@@ -39,10 +39,17 @@ def add_number(session: Session, raw: str, account_name: str) -> CompanyNumber:
 
 def list_numbers(session: Session, account_name: str | None = None) -> Sequence[tuple[str, str]]:
     """(E.164, account name) pairs, of one account or of all."""
-    query = select(CompanyNumber.e164, Account.name).join(Account, CompanyNumber.account_id == Account.id)
+    return _with_account_names(session, CompanyNumber.e164, CompanyNumber.account_id, account_name)
+
+
+def _with_account_names(
+    session: Session, column: InstrumentedAttribute[str], owner_id: InstrumentedAttribute[int], account_name: str | None
+) -> list[tuple[str, str]]:
+    """(column value, account name) pairs of a per-account table, of one account or of all, by account then value."""
+    query = select(column, Account.name).join(Account, owner_id == Account.id)
     if account_name is not None:
         query = query.where(Account.id == get_account(session, account_name).id)
-    return [(e164, name) for e164, name in session.execute(query.order_by(Account.name, CompanyNumber.e164))]
+    return [(item, name) for item, name in session.execute(query.order_by(Account.name, column))]
 
 
 def enabled_rules_using(
@@ -90,10 +97,7 @@ def add_sender(session: Session, sender: str, account_name: str) -> Sender:
 
 def list_senders(session: Session, account_name: str | None = None) -> Sequence[tuple[str, str]]:
     """(sender, account name) pairs, of one account or of all."""
-    query = select(Sender.sender, Account.name).join(Account, Sender.account_id == Account.id)
-    if account_name is not None:
-        query = query.where(Account.id == get_account(session, account_name).id)
-    return [(sender, name) for sender, name in session.execute(query.order_by(Account.name, Sender.sender))]
+    return _with_account_names(session, Sender.sender, Sender.account_id, account_name)
 
 
 def account_senders(session: Session, account_id: int) -> set[str]:
