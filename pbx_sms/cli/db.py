@@ -80,6 +80,14 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], empty: st
         typer.echo("  ".join(value.ljust(width) for value, width in zip(line, widths, strict=True)).rstrip())
 
 
+def print_owned(key: str, rows: Sequence[tuple[str, str]], json_output: bool) -> None:
+    """(value, account name) rows: JSON objects ``{key: value, "account": name}``, or a KEY/ACCOUNT table."""
+    if json_output:
+        print_json([{key: value, "account": name} for value, name in rows])
+    else:
+        print_table([key.upper(), "ACCOUNT"], rows)
+
+
 def confirm_or_exit(question: str) -> None:
     """Ask on a terminal; without one (a script), refuse: destructive commands need --yes there."""
     if not sys.stdin.isatty():

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pbx_sms.cli.db import print_json, print_table, read_session, write_session
+from pbx_sms.cli.db import print_owned, read_session, write_session
 from pbx_sms.storage.numbers import add_number, list_numbers, remove_number
 from pbx_sms.storage.records import DEFAULT_ACCOUNT
 
@@ -35,11 +35,7 @@ def list_(
 ) -> None:
     """List company numbers (all accounts unless --account)."""
     with read_session(ctx) as session:
-        rows = list_numbers(session, account)
-        if json_output:
-            print_json([{"number": e164, "account": name} for e164, name in rows])
-        else:
-            print_table(["NUMBER", "ACCOUNT"], rows)
+        print_owned("number", list_numbers(session, account), json_output)
 
 
 @app.command("remove")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pbx_sms.cli.db import print_json, print_table, read_session, write_session
+from pbx_sms.cli.db import print_owned, read_session, write_session
 from pbx_sms.storage.numbers import add_sender, list_senders, remove_sender
 from pbx_sms.storage.records import DEFAULT_ACCOUNT
 
@@ -38,11 +38,7 @@ def list_(
 ) -> None:
     """List sender IDs (all accounts unless --account)."""
     with read_session(ctx) as session:
-        rows = list_senders(session, account)
-        if json_output:
-            print_json([{"sender": sender, "account": name} for sender, name in rows])
-        else:
-            print_table(["SENDER", "ACCOUNT"], rows)
+        print_owned("sender", list_senders(session, account), json_output)
 
 
 @app.command("remove")
