@@ -7,6 +7,7 @@ request and keep state (a fake provider API) without threads.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -21,6 +22,14 @@ class Request:
 
 Reply = tuple[int, str, str]  # status, content type, body
 Handler = Callable[[Request], Awaitable[Reply]]
+
+
+def unreachable_url() -> str:
+    """A loopback URL nobody listens on: the port was free a moment ago and nothing has bound it since."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
 
 class HttpServer:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from urllib.parse import parse_qs
 
 import pytest
-from http_fakes import HttpServer, Reply, Request
+from http_fakes import HttpServer, Reply, Request, unreachable_url
 
 from pbx_sms.config import Settings
 from pbx_sms.gateways.base import GatewayConfigError, OutgoingSms
@@ -225,10 +224,7 @@ async def test_nonsense_answer_is_logged_transient_and_the_gateway_keeps_working
 
 
 async def test_unreachable_api_is_transient_not_sent() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    gw = gateway(f"http://127.0.0.1:{port}")
+    gw = gateway(unreachable_url())
     result = await gw.send(sms())
     await gw.close()
     assert result.outcome == "transient"

@@ -6,7 +6,6 @@ import asyncio
 import base64
 import json
 import logging
-import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -14,7 +13,7 @@ from importlib.metadata import entry_points
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from http_fakes import HttpServer, Reply, Request
+from http_fakes import HttpServer, Reply, Request, unreachable_url
 
 from pbx_sms.config import Settings
 from pbx_sms.gateways.base import GatewayConfigError, OutgoingSms
@@ -253,10 +252,7 @@ async def test_nonsense_is_logged_and_survived(reply: Reply, caplog: pytest.LogC
 
 
 async def test_unreachable_api_is_transient() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    gw = gateway(f"http://127.0.0.1:{port}")
+    gw = gateway(unreachable_url())
     result = await gw.send(sms())
     await gw.close()
     assert (result.outcome, result.reason) == ("transient", "twilio: cannot reach the API (ClientConnectorError)")
