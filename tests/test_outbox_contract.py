@@ -109,7 +109,8 @@ class OutboxContract:
         )
         assert retried.attempts == 1 and retried.locked_by is None
         assert failed and (failed.status, failed.reason) == (Status.FAILED, "permanent: HTTP 400: bad number")
-        assert released and (released.status, released.due_at, released.attempts) == (Status.QUEUED, now, 1)
+        # Handed back unsent: its attempt is not counted.
+        assert released and (released.status, released.due_at, released.attempts) == (Status.QUEUED, now, 0)
         assert world.store.next_due_at() == now
 
     def test_next_due_at_covers_queued_rows_and_expiring_leases(self, world: World) -> None:

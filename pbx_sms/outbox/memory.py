@@ -302,5 +302,5 @@ def _applied(row: OutboxRow, outcome: Outcome, now: datetime) -> OutboxRow:
     if isinstance(outcome, Failed):
         return replace(unlocked, status=Status.FAILED, reason=outcome.reason)
     if isinstance(outcome, Released):
-        return replace(unlocked, status=Status.QUEUED, due_at=now)
+        return replace(unlocked, status=Status.QUEUED, due_at=now, attempts=unlocked.attempts - 1)
     raise TypeError(f"unknown outcome {outcome!r}")

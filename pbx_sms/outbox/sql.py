@@ -394,7 +394,10 @@ _APPLY_STATEMENTS: dict[type, Any] = {
         status=Status.QUEUED.value, due_at=bindparam("due_at", type_=UtcDateTime()), last_error=bindparam("error")
     ),
     Failed: _apply_statement(status=Status.FAILED.value, reason=bindparam("reason")),
-    Released: _apply_statement(status=Status.QUEUED.value, due_at=bindparam("now", type_=UtcDateTime())),
+    # Handed back unsent: the attempt counted at claim time did not happen.
+    Released: _apply_statement(
+        status=Status.QUEUED.value, due_at=bindparam("now", type_=UtcDateTime()), attempts=t.c.attempts - 1
+    ),
 }
 
 

@@ -86,6 +86,8 @@ class OutboxWorker:
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._in_flight: dict[asyncio.Task[None], OutboxRow] = {}
+        # The in-flight tasks that hold a send slot: their request may be on the wire.
+        self._sending: set[asyncio.Task[None]] = set()
         self._outcomes: list[Outcome] = []
         self._main: asyncio.Task[None] | None = None
         self._flush_stop = asyncio.Event()
@@ -204,7 +206,13 @@ class OutboxWorker:
 
     async def _send(self, row: OutboxRow) -> None:
         async with self._send_slots:
-            await self._send_now(row)
+            task = asyncio.current_task()
+            assert task is not None
+            self._sending.add(task)
+            try:
+                await self._send_now(row)
+            finally:
+                self._sending.discard(task)
 
     async def _send_now(self, row: OutboxRow) -> None:
         assert row.locked_until is not None
@@ -274,12 +282,15 @@ class OutboxWorker:
             log.exception("outbox worker %s: writing %d outcome(s) failed", self.worker_id, len(batch))
 
     async def _drain(self) -> None:
-        """Let in-flight sends finish (they are bounded by the gateway timeout); hand back the rest."""
-        if self._in_flight:
-            await asyncio.wait(list(self._in_flight), timeout=self.gateway.timeout_s + 1.0)
+        """Hand back at once the rows still waiting for a send slot (nothing was sent for them); let
+        the sends already under way finish: each is bounded by the gateway timeout and its lease, and
+        cutting one short would make a restart send that SMS again."""
         for task, row in list(self._in_flight.items()):
-            if task.done():  # finished just now: its outcome is already recorded
+            if task.done() or task in self._sending:
                 continue
             task.cancel()
             self.counters.released += 1
             self._outcomes.append(Released(row.id))
+        started = [task for task in self._in_flight if task in self._sending]
+        if started:
+            await asyncio.wait(started)
