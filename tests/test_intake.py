@@ -14,6 +14,7 @@ from pbx_sms.intake.calls import count_calls, record_call, unprocessed_calls
 from pbx_sms.intake.service import CallIntake
 from pbx_sms.outbox.sql import SqlOutbox
 from pbx_sms.outbox.tables import outbox_table
+from pbx_sms.storage.accounts import add_account
 from pbx_sms.storage.config_cache import ConfigCache
 from pbx_sms.storage.database import open_database
 from pbx_sms.storage.engine import Database
@@ -130,3 +131,43 @@ def test_rule_disabled_in_sql_stops_matching_without_restart(database: Database)
     outcome = intake.submit(make_call("7.1"), "ami")
     assert outcome is not None and outcome.planned == ()
     assert outbox_rows(database) == []
+
+
+def test_a_call_that_cannot_be_processed_does_not_hold_up_the_others(database: Database) -> None:
+    intake = make_intake(database)
+    with database.session() as session:
+        add_account(session, "broken", timezone="Europe/Warsaw", country="PL")
+        add_number(session, "+48221234599", "broken")
+        add_sender(session, "ACME", "broken")
+        import_rules(
+            session, [RuleSource("b.yaml", "broken", parse_rule_text(RULES.replace("default", "broken")).rules[:1])]
+        )
+    with database.engine.begin() as conn:  # an admin's typo, straight in SQL
+        conn.exec_driver_sql("UPDATE accounts SET timezone = 'Europe/Warsw' WHERE name = 'broken'")
+    bad = CompletedCall("8.1", "in", "+48221234599", "+48601234567", "no_answer", 0, END, END)
+    assert record_call(database.engine, bad, "agi", END)
+    assert record_call(database.engine, make_call("8.2"), "agi", END)
+    for _ in range(6):
+        intake.process_pending()
+    assert [c.call_id for c in unprocessed_calls(database.engine)] == ["8.1"]
+    assert {r["call_id"] for r in outbox_rows(database)} == {"8.2"}
+    assert intake.processing_errors == 5  # given up after five tries, not retried forever
+
+
+def test_missed_call_processed_after_the_answered_callback_is_not_texted(database: Database) -> None:
+    intake = make_intake(database)
+    missed = make_call("9.1")
+    answered = CompletedCall(
+        "9.2", "in", "+48221234567", "+48601234567", "answered", 65, END, END + timedelta(minutes=5)
+    )
+    intake.submit(answered, "ami")
+    intake.submit(missed, "agi")  # reported late (the hook, a retry)
+    statuses = {(r["call_id"], r["recipient"]): (r["status"], r["reason"]) for r in outbox_rows(database)}
+    assert statuses[("9.1", "+48601234567")] == ("suppressed", "reached_person")
+    assert statuses[("9.1", "+48600100100")] == ("suppressed", "reached_person")
+
+
+def test_a_long_non_e164_company_number_is_still_recorded(database: Database) -> None:
+    call = CompletedCall("10.1", "in", "trunk-orange-main", "+48601234567", "no_answer", 0, END, END)
+    assert make_intake(database).submit(call, "ami") is not None
+    assert count_calls(database.engine) == 1

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+
 from pbx_sms.ami.listener import AmiListener
 from pbx_sms.config import Settings
 from pbx_sms.core.call import CompletedCall
@@ -35,6 +37,7 @@ PENDING_CALLS_POLL_S = 1.0
 # A database that cannot take a call right now: keep the call and try again, never drop it.
 INTAKE_RETRY_MIN_S = 0.5
 INTAKE_RETRY_MAX_S = 30.0
+INTAKE_MAX_OTHER_ERRORS = 3
 
 
 def utc_now() -> datetime:
@@ -69,6 +72,7 @@ class Daemon:
 
     async def _on_call(self, call: CompletedCall) -> None:
         delay_s = INTAKE_RETRY_MIN_S
+        other_errors = 0
         while True:
             try:
                 async with self._intake_lock:
@@ -76,6 +80,13 @@ class Daemon:
                 return
             except Exception as exc:
                 self.intake_errors += 1
+                if not isinstance(exc, OperationalError):
+                    # Not the database being away: the same error would come back every time, and
+                    # waiting on it would hold up every later call.
+                    other_errors += 1
+                    if other_errors >= INTAKE_MAX_OTHER_ERRORS:
+                        log.exception("call %s cannot be recorded; dropped: %s", call.call_id, call.to_json())
+                        return
                 if self._stopping.is_set():
                     log.error("call %s not recorded (%s); stopping, so it is lost", call.call_id, exc)
                     raise
@@ -173,22 +184,21 @@ class Daemon:
             asyncio.create_task(self._process_pending_calls(), name="pending-calls"),
             asyncio.create_task(self._heartbeat(), name="heartbeat"),
         ]
+        if self.settings.ami_enabled:
+            listener = asyncio.create_task(self.listener.run(), name="ami-listener")
+        else:
+            log.info("AMI listener disabled (PBX_SMS_AMI_ENABLED=false): calls come from the AGI hook only")
+            listener = asyncio.create_task(self._stopping.wait(), name="ami-disabled")
         try:
-            if self.settings.ami_enabled:
-                listener = asyncio.create_task(self.listener.run(), name="ami-listener")
-            else:
-                log.info("AMI listener disabled (PBX_SMS_AMI_ENABLED=false): calls come from the AGI hook only")
-                listener = asyncio.create_task(self._stopping.wait(), name="ami-disabled")
-            # The listener returns only when stopped; the worker when stopped or aborted.
-            done, _ = await asyncio.wait({listener, worker}, return_when=asyncio.FIRST_COMPLETED)
-            if worker in done and not self._stopping.is_set():
-                worker.result()  # a crashed worker: raise its error after cleanup
-            self.stop()
-            await listener
-            self.worker.stop()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+            # The listener returns only when stopped; the worker when stopped, aborted or crashed.
+            await asyncio.wait({listener, worker}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            # Whatever ended first, stop and await both (listener first: its completed calls still
+            # reach the outbox), so the database and gateway never close under a running worker.
+            self.stop()
+            await asyncio.wait({listener})
+            self.worker.stop()
+            await asyncio.wait({worker})
             self._stopping.set()
             for task in background:
                 task.cancel()
@@ -198,6 +208,9 @@ class Daemon:
             await self.gateway.close()
             self.database.close()
             log.info("pbx-sms stopped: %s; worker %s", self.intake_summary(), self.worker.counters)
+        for task in (listener, worker):
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
 
     def intake_summary(self) -> str:
         status = self.listener.status

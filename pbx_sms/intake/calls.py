@@ -23,7 +23,7 @@ def record_call(engine: Engine, call: CompletedCall, source: str, now: datetime)
         .values(
             call_id=call.call_id,
             direction=call.direction,
-            number=call.number,
+            number=call.number[:16] if call.number else None,
             other_party=call.other_party[:64],
             status=call.status,
             talk_s=call.talk_s,
@@ -63,6 +63,26 @@ def unprocessed_calls(engine: Engine, limit: int = 100) -> list[CompletedCall]:
             )
             for row in rows
         ]
+
+
+def reached_person_since(engine: Engine, account: str, call: CompletedCall) -> bool:
+    """Whether another call of ``account`` with the same other party, ended no earlier than ``call``,
+    reached a person (answered, either direction) and was processed already."""
+    query = (
+        select(calls.c.call_id)
+        .where(
+            calls.c.account == account,
+            calls.c.other_party == call.other_party[:64],
+            calls.c.status == "answered",
+            calls.c.direction != "internal",
+            calls.c.ended_at >= call.ended_at,
+            calls.c.call_id != call.call_id,
+            calls.c.processed_at.is_not(None),
+        )
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        return conn.execute(query).first() is not None
 
 
 def count_calls(engine: Engine, since: datetime | None = None) -> int:

@@ -8,14 +8,15 @@ one row per (rule, call, recipient).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.matching import PlannedSms, match_call
-from pbx_sms.intake.calls import mark_processed, record_call, unprocessed_calls
+from pbx_sms.intake.calls import mark_processed, reached_person_since, record_call, unprocessed_calls
 from pbx_sms.outbox.enqueue import enqueue_call
 from pbx_sms.outbox.model import EnqueueReport
 from pbx_sms.outbox.store import OutboxStore
@@ -23,6 +24,8 @@ from pbx_sms.storage.config_cache import ConfigCache
 from pbx_sms.storage.engine import Database
 
 log = logging.getLogger(__name__)
+
+MAX_PROCESSING_ATTEMPTS = 5
 
 
 def utc_now() -> datetime:
@@ -65,6 +68,10 @@ class CallIntake:
         self._clock = clock
         self.calls_recorded = 0
         self.duplicate_reports = 0
+        self.processing_errors = 0
+        # Calls whose processing failed, by id: retried by process_pending, given up after a few tries
+        # so one bad call (an account hand-edited into an invalid state) cannot hold up the others.
+        self._failures: dict[str, int] = {}
 
     def submit(self, call: CompletedCall, source: str) -> IntakeOutcome | None:
         """Record and process a call; None when the call was reported before (by AMI or AGI)."""
@@ -73,13 +80,23 @@ class CallIntake:
             log.info("call %s reported again (by %s): already handled", call.call_id, source)
             return None
         self.calls_recorded += 1
-        return self.process(call)
+        try:
+            return self.process(call)
+        except Exception:
+            # Recorded but not processed: process_pending tries again (and logs) within a second.
+            self._note_failure(call)
+            return None
 
     def process(self, call: CompletedCall) -> IntakeOutcome:
         snapshot = self._config.snapshot()
         account = snapshot.account_for_number(call.number)
         active = snapshot.rules_for(account.name)
         planned = match_call(call, account.policy(), [item.rule for item in active], self._internal_max_digits)
+        if any(sms.cancel_on_reach for sms in planned) and reached_person_since(
+            self._database.engine, account.name, call
+        ):
+            # A later call with this number already reached a person (it was processed first).
+            planned = [replace(sms, reason="reached_person") if sms.cancel_on_reach else sms for sms in planned]
         rule_ids = {item.rule.name: item.id for item in active}
         log.info("%s (account %s)", describe_call(call), account.name)
         report = enqueue_call(self._outbox, call, account.id, planned, rule_ids, self._clock())
@@ -94,7 +111,29 @@ class CallIntake:
 
     def process_pending(self, limit: int = 100) -> int:
         """Match calls that were recorded but not processed (AGI reports, an interrupted run)."""
-        pending = unprocessed_calls(self._database.engine, limit)
+        pending = [
+            call
+            for call in unprocessed_calls(self._database.engine, limit + len(self._failures))
+            if self._failures.get(call.call_id, 0) < MAX_PROCESSING_ATTEMPTS
+        ][:limit]
         for call in pending:
-            self.process(call)
+            try:
+                self.process(call)
+            except Exception:
+                self._note_failure(call)
+            else:
+                self._failures.pop(call.call_id, None)
         return len(pending)
+
+    def _note_failure(self, call: CompletedCall) -> None:
+        self.processing_errors += 1
+        failures = self._failures[call.call_id] = self._failures.get(call.call_id, 0) + 1
+        if failures >= MAX_PROCESSING_ATTEMPTS:
+            log.exception(
+                "call %s could not be processed %d times; given up until restart: %s",
+                call.call_id,
+                failures,
+                json.dumps(call.to_json()),
+            )
+        else:
+            log.exception("call %s could not be processed (try %d); trying again", call.call_id, failures)
