@@ -9,6 +9,7 @@ suppress: ``quiet_hold`` says until when an SMS waits, and the gate then decides
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -18,6 +19,22 @@ from zoneinfo import ZoneInfo
 from pbx_sms.core.quiet_hours import QuietHours
 from pbx_sms.core.schedule import zone
 from pbx_sms.outbox.model import Reason
+
+log = logging.getLogger(__name__)
+_reported_bad_zones: set[str] = set()
+
+
+def usable_timezone(name: str) -> str:
+    """``name`` when it is a known IANA zone; else UTC, logged once: an account hand-edited into an
+    unknown zone must not stop the worker from sending every other account's SMS."""
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):
+        if name not in _reported_bad_zones:
+            _reported_bad_zones.add(name)
+            log.error("account time zone %r is unknown; its caps and quiet hours use UTC until it is fixed", name)
+        return "UTC"
+    return name
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ from pbx_sms.outbox.model import (
     Sent,
     Status,
 )
-from pbx_sms.outbox.policy import AccountLimits, Candidate, Gate, Hold, quiet_hold
+from pbx_sms.outbox.policy import AccountLimits, Candidate, Gate, Hold, quiet_hold, usable_timezone
 from pbx_sms.outbox.tables import NOTIFY_CHANNEL, outbox_table
 from pbx_sms.storage.accounts import stored_quiet_hours
 from pbx_sms.storage.engine import SQLITE_BEGIN_OPTION
@@ -286,7 +286,10 @@ class _SqlFacts:
         ).all()
         self._limits = {
             row.id: AccountLimits(
-                bool(row.sms_enabled), row.daily_cap, row.timezone, stored_quiet_hours(row.quiet_hours)
+                bool(row.sms_enabled),
+                row.daily_cap,
+                usable_timezone(row.timezone),
+                stored_quiet_hours(row.quiet_hours),
             )
             for row in rows
         }
