@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.rulefile import parse_rule_text
 from pbx_sms.intake.calls import count_calls, record_call, unprocessed_calls
-from pbx_sms.intake.service import CallIntake
+from pbx_sms.intake.service import MAX_PROCESSING_ATTEMPTS, CallIntake
 from pbx_sms.outbox.sql import SqlOutbox
 from pbx_sms.outbox.tables import outbox_table
 from pbx_sms.storage.accounts import add_account
@@ -171,3 +172,20 @@ def test_a_long_non_e164_company_number_is_still_recorded(database: Database) ->
     call = CompletedCall("10.1", "in", "trunk-orange-main", "+48601234567", "no_answer", 0, END, END)
     assert make_intake(database).submit(call, "ami") is not None
     assert count_calls(database.engine) == 1
+
+
+def test_a_database_outage_never_makes_the_intake_give_up_a_call(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    intake = make_intake(database)
+    assert record_call(database.engine, make_call("11.1"), "agi", END)
+
+    def database_away(call: CompletedCall) -> None:
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(intake, "process", database_away)
+    for _ in range(MAX_PROCESSING_ATTEMPTS + 2):
+        intake.process_pending()
+    monkeypatch.undo()
+    assert intake.process_pending() == 1
+    assert {r["call_id"] for r in outbox_rows(database)} == {"11.1"}

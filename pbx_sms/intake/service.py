@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from sqlalchemy.exc import OperationalError
+
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.matching import PlannedSms, match_call
 from pbx_sms.intake.calls import mark_processed, reached_person_since, record_call, unprocessed_calls
@@ -82,9 +84,9 @@ class CallIntake:
         self.calls_recorded += 1
         try:
             return self.process(call)
-        except Exception:
+        except Exception as exc:
             # Recorded but not processed: process_pending tries again (and logs) within a second.
-            self._note_failure(call)
+            self._note_failure(call, exc)
             return None
 
     def process(self, call: CompletedCall) -> IntakeOutcome:
@@ -119,14 +121,18 @@ class CallIntake:
         for call in pending:
             try:
                 self.process(call)
-            except Exception:
-                self._note_failure(call)
+            except Exception as exc:
+                self._note_failure(call, exc)
             else:
                 self._failures.pop(call.call_id, None)
         return len(pending)
 
-    def _note_failure(self, call: CompletedCall) -> None:
+    def _note_failure(self, call: CompletedCall, error: Exception) -> None:
         self.processing_errors += 1
+        if isinstance(error, OperationalError):
+            # The database is away, not the call at fault: keep trying for as long as it takes.
+            log.warning("call %s not processed yet (database: %s); trying again", call.call_id, error)
+            return
         failures = self._failures[call.call_id] = self._failures.get(call.call_id, 0) + 1
         if failures >= MAX_PROCESSING_ATTEMPTS:
             log.exception(
