@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).parent / "fixtures"
 POSTGRES_URL = os.environ.get("PBX_SMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -36,3 +35,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     finally:
         with psycopg.connect(admin_dsn, autocommit=True) as admin:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+_TIERS = ("unit", "integration", "e2e", "static")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tier, taken from its folder, so `-m unit` and `tests/unit` agree."""
+    for item in items:
+        tier = next((part for part in item.path.parts[::-1] if part in _TIERS), None)
+        if tier is not None:
+            item.add_marker(getattr(pytest.mark, tier))

@@ -8,14 +8,14 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+
+from paths import FIXTURES
 
 from e2e.recording import CallSpan
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.matching import AccountPolicy, match_call
 from pbx_sms.core.rulefile import parse_rule_text
 
-FIXTURES = Path(__file__).parent.parent / "fixtures"
 ACCOUNT = AccountPolicy(name="default", timezone="Europe/Warsaw", country="PL")
 # expected.jsonl allows ±1 s on talk_s: a text showing {talk_s} may say one second more or less.
 TALK_TOLERANCE_S = 1

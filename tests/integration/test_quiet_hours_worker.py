@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from outbox_world import MemoryWorld, SqlWorld, sms, sql_world
-from test_quiet_hours_outbox import quiet_account
+from integration.test_quiet_hours_outbox import quiet_account
 
 from pbx_sms.gateways.base import OutgoingSms, SendResult
 from pbx_sms.outbox.config import WorkerConfig

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from paths import ROOT
 from typer.testing import CliRunner
 
 from pbx_sms.cli.main import app
 
-RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+RULES_DIR = ROOT / "rules"
 
 BAD = """\
 rules:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paths import ROOT
 
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.encoding import analyse, transliterate
@@ -31,7 +31,7 @@ MANAGER = "+48600100100"
 WARSAW = AccountPolicy(name="default", timezone="Europe/Warsaw", country="PL")
 # Wednesday 2026-11-25 10:00 in Warsaw (UTC+1).
 END = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
+DOCS = ROOT / "docs" / "rules.md"
 
 
 def make_rule(**changes: Any) -> Rule:

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import Cli, admin_cli
+from paths import ROOT
 from typer.testing import CliRunner, Result
 
 from pbx_sms.cli.main import app
 
-EXAMPLES = Path(__file__).parent.parent / "rules"
+EXAMPLES = ROOT / "rules"
 
 
 @pytest.fixture

@@ -12,15 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from paths import ROOT
 
 from pbx_sms.agi import AGI_ARGUMENTS, AGI_SCRIPT_NAME, dialplan_agi_line
 from pbx_sms.config import Settings
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "asterisk-conf"
+CONF_DIR = ROOT / "asterisk-conf"
 DIALPLAN = CONF_DIR / "extensions_pbx_sms.conf"
 MANAGER = CONF_DIR / "manager_pbx_sms.conf"
-GATEWAYS_DOC = Path(__file__).resolve().parent.parent / "docs" / "gateways.md"
-ENV_EXAMPLE = Path(__file__).resolve().parent.parent / "deploy" / "pbx-sms.env.example"
+GATEWAYS_DOC = ROOT / "docs" / "gateways.md"
+ENV_EXAMPLE = ROOT / "deploy" / "pbx-sms.env.example"
 
 SECTION = re.compile(r"^\[(?P<name>[A-Za-z0-9_.+-]+)\](?:\((?P<options>[^)]*)\))?$")
 ASSIGNMENT = re.compile(r"^(?P<key>[A-Za-z0-9_.-]+)\s*(?P<op>=>|=)\s*(?P<value>.*)$")

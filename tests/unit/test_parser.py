@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import itertools
 
-from conftest import FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paths import FIXTURES
 
 from pbx_sms.ami.parser import AmiStreamParser, parse_stream
 

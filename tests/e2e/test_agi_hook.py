@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from paths import ROOT
 from sqlalchemy import select
 
 from pbx_sms.agi import AGI_ARGUMENTS
@@ -28,7 +29,7 @@ from pbx_sms.intake.calls import calls, count_calls, record_call
 from pbx_sms.storage.database import open_database
 from pbx_sms.storage.engine import make_engine
 
-SCRIPT = Path(__file__).resolve().parent.parent / "agi-bin" / "pbx-sms-hangup.agi"
+SCRIPT = ROOT / "agi-bin" / "pbx-sms-hangup.agi"
 VENV_PYTHON = Path(sys.executable)
 START = 1_700_000_000
 END = START + 125

@@ -23,7 +23,9 @@ from typing import Any
 
 import pytest
 from ami_server import FakeAmiServer, load_recording_events, move_to_now
-from conftest import FIXTURES
+from http_server import LoopbackHttpServer, Recorded, Reply
+from paths import FIXTURES
+
 from e2e.daemon import (
     AMI_SECRET,
     AMI_USER,
@@ -40,7 +42,6 @@ from e2e.daemon import (
 )
 from e2e.oracle import Plan, expected_calls, live_calls, plan
 from e2e.recording import call_spans, clean_cut, first_index_at, merge, replace_caller, split_calls
-from http_server import LoopbackHttpServer, Recorded, Reply
 
 # Sent SMS may not leave before their due time; the daemon and this test read the same clock.
 CLOCK_TOLERANCE_S = 0.05

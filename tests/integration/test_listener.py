@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from ami_server import AmiSession, FakeAmiServer, load_recording_events, move_to_now
-from conftest import FIXTURES
+from paths import FIXTURES
 from pydantic import SecretStr
 
 from pbx_sms.ami.connection import ConnectionConfig, ConnectionState

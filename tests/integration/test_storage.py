@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from paths import ROOT
 from sqlalchemy import func, select, text
 
 from pbx_sms.core.rulefile import parse_rule_text
@@ -36,7 +37,7 @@ from pbx_sms.storage.rule_store import (
 )
 from pbx_sms.storage.url import DatabaseUrlError, normalise_database_url, safe_url
 
-DOCS = Path(__file__).parent.parent / "docs" / "schema.md"
+DOCS = ROOT / "docs" / "schema.md"
 
 RULES = """
 account: default

@@ -8,9 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from paths import ROOT
+
 from pbx_sms.config import Settings, is_secret_key, load_settings
 
-ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "deploy" / "pbx-sms.service"
 ENV_EXAMPLE = ROOT / "deploy" / "pbx-sms.env.example"
 AGI_CONFIG = ROOT / "deploy" / "agi.toml.example"

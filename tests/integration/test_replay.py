@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from paths import FIXTURES
 from typer.testing import CliRunner
 
 from pbx_sms.ami.parser import AmiMessage, parse_stream
@@ -22,7 +23,6 @@ from pbx_sms.ami.tracker import WANTED_EVENTS, CallTracker, TrackerConfig
 from pbx_sms.cli.main import app
 from pbx_sms.core.call import CompletedCall
 
-FIXTURES = Path(__file__).parent / "fixtures"
 VARIANTS = ("all", "callcdr")
 REPLAY_KEYS = {"call_id", "direction", "number", "other_party", "status", "talk_s", "started_at", "ended_at"}
 EXACT_KEYS = ("direction", "number", "other_party", "status")

@@ -6,10 +6,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from paths import ROOT
 
 from pbx_sms.core.rulefile import RuleFileError, RuleFileInvalid, dump_rule_file, load_rule_file, parse_rule_text
 
-RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+RULES_DIR = ROOT / "rules"
 
 ISSUE_EXAMPLE = """\
 account: default

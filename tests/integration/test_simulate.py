@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import isolated_env, write_rule_file
+from paths import ROOT
 from typer.testing import CliRunner
 
 from pbx_sms.cli.main import app
 
-RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+RULES_DIR = ROOT / "rules"
 KEYS = ["rule", "to", "sender", "text", "encoding", "parts", "due_at", "reason"]
 CALL = ["--direction", "in", "--number", "+48221234567", "--other", "+48601234567", "--status", "no_answer"]
 

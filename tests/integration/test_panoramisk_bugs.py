@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 from ami_server import AmiSession, FakeAmiServer
-from conftest import FIXTURES
 from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
+from paths import FIXTURES
 from pydantic import SecretStr
 
 from pbx_sms.ami.connection import AmiConnection, ConnectionConfig

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import Cli, admin_cli
 from outbox_world import sms
+from paths import ROOT
 from sqlalchemy import event, select, update
 
 from pbx_sms.core.call import CompletedCall
@@ -26,7 +27,6 @@ from pbx_sms.storage.prune import MIN_AGE, PruneCounts, count_prunable, format_a
 from pbx_sms.storage.rule_store import RuleSource, import_rules
 from pbx_sms.storage.types import utc_now
 
-ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 OLD = NOW - timedelta(days=100)
 RECENT = NOW - timedelta(days=10)
