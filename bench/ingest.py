@@ -97,7 +97,7 @@ def open_intake(directory: Path):  # type: ignore[no-untyped-def]
 def count_outbox_rows(database) -> int:  # type: ignore[no-untyped-def]
     from sqlalchemy import func, select
 
-    from pbx_sms.outbox.tables import outbox_table
+    from pbx_sms.db.outbox_table import outbox_table
 
     with database.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(outbox_table)).scalar() or 0)

@@ -30,6 +30,8 @@ from benchlib import http_gateway_server, machine, percentile, print_table
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from pbx_sms.db.config_tables import Account
+from pbx_sms.db.engine import Database
 from pbx_sms.gateways.http import HttpGateway
 from pbx_sms.outbox.config import WorkerConfig
 from pbx_sms.outbox.model import NewSms
@@ -37,8 +39,6 @@ from pbx_sms.outbox.sql import SqlOutbox
 from pbx_sms.outbox.wakeup import listen_for_new_rows
 from pbx_sms.outbox.worker import OutboxWorker
 from pbx_sms.storage.database import open_database
-from pbx_sms.storage.engine import Database
-from pbx_sms.storage.models import Account
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TIMEOUT_S = 120.0

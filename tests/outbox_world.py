@@ -12,13 +12,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from pbx_sms.db.config_tables import Account, OptOut
+from pbx_sms.db.engine import Database
 from pbx_sms.outbox.memory import MemoryOutbox
 from pbx_sms.outbox.model import NewSms
 from pbx_sms.outbox.policy import AccountLimits
 from pbx_sms.outbox.sql import SqlOutbox
 from pbx_sms.storage.database import open_database
-from pbx_sms.storage.engine import Database
-from pbx_sms.storage.models import Account, OptOut
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 _calls = itertools.count(1)

@@ -123,8 +123,8 @@ def _load_settings(env: Mapping[str, str]) -> Settings:
 def _record(database_url: str, call: CompletedCall) -> bool:
     from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+    from pbx_sms.db.url import DatabaseUrlError, normalise_database_url, safe_url
     from pbx_sms.intake.calls import record_call
-    from pbx_sms.storage.url import DatabaseUrlError, normalise_database_url, safe_url
 
     try:
         url = normalise_database_url(database_url)
@@ -153,8 +153,8 @@ def _bounded_engine(url: URL) -> Engine:
     """An engine that gives up within the hook's deadline instead of the daemon's patient defaults."""
     from sqlalchemy import event
 
-    from pbx_sms.storage.engine import make_engine
-    from pbx_sms.storage.url import is_sqlite
+    from pbx_sms.db.engine import make_engine
+    from pbx_sms.db.url import is_sqlite
 
     if is_sqlite(url):
         path = url.database or ""

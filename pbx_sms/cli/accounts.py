@@ -9,6 +9,7 @@ import typer
 
 from pbx_sms.cli.context import fail, state
 from pbx_sms.cli.db import confirm_or_exit, print_json, print_table, read_session, write_session
+from pbx_sms.db.config_tables import Account
 from pbx_sms.storage.accounts import (
     AccountChanges,
     account_contents,
@@ -20,7 +21,6 @@ from pbx_sms.storage.accounts import (
     to_config,
     update_account,
 )
-from pbx_sms.storage.models import Account
 from pbx_sms.storage.numbers import list_numbers, list_senders
 
 app = typer.Typer(no_args_is_help=True, help="Accounts (tenants): time zone, country, SMS service, daily cap.")

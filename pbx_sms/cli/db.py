@@ -13,11 +13,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from pbx_sms.cli.context import fail, state
+from pbx_sms.db.engine import Database, make_engine
+from pbx_sms.db.migrate import current_revision, head_revision, upgrade_schema
+from pbx_sms.db.url import DatabaseUrlError, normalise_database_url, safe_url
 from pbx_sms.storage.database import open_database
-from pbx_sms.storage.engine import Database, make_engine
 from pbx_sms.storage.errors import StorageError
-from pbx_sms.storage.migrate import current_revision, head_revision, upgrade_schema
-from pbx_sms.storage.url import DatabaseUrlError, normalise_database_url, safe_url
 
 app = typer.Typer(no_args_is_help=True, help="The configuration database: schema migrations and housekeeping.")
 

@@ -12,11 +12,12 @@ import typer
 from pbx_sms.cli.context import fail, state
 from pbx_sms.cli.db import opened_database, print_json, print_table
 from pbx_sms.config import ConfigError
+from pbx_sms.core.clock import utc_now
+from pbx_sms.core.sms_status import Status
 from pbx_sms.gateways.base import GatewayConfigError
 from pbx_sms.logs import setup_logging
-from pbx_sms.outbox.model import OutboxError, OutboxRow, Status
+from pbx_sms.outbox.model import OutboxError, OutboxRow
 from pbx_sms.outbox.sql import SqlOutbox
-from pbx_sms.storage.types import utc_now
 
 app = typer.Typer(no_args_is_help=True, help="The outbox: SMS waiting to be sent, and the worker that sends them.")
 

@@ -8,8 +8,8 @@ import typer
 
 from pbx_sms.cli.context import fail
 from pbx_sms.cli.db import confirm_or_exit, opened_database
+from pbx_sms.core.clock import utc_now
 from pbx_sms.storage.prune import count_prunable, format_age, minimum_age, parse_age, prune
-from pbx_sms.storage.types import utc_now
 
 
 def prune_command(

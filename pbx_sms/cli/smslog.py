@@ -11,9 +11,9 @@ import typer
 from pbx_sms.cli.context import fail, state
 from pbx_sms.cli.db import opened_database, print_json, print_table
 from pbx_sms.cli.outbox import JsonOpt, StatusOpt, parse_statuses
+from pbx_sms.core.clock import utc_now
 from pbx_sms.core.phone import normalise
 from pbx_sms.outbox.sql import SqlOutbox
-from pbx_sms.storage.types import utc_now
 
 _AGO = re.compile(r"^(\d+)([smhd])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}

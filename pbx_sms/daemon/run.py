@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -21,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 from pbx_sms.ami.listener import AmiListener
 from pbx_sms.config import Settings
 from pbx_sms.core.call import CompletedCall
+from pbx_sms.core.clock import utc_now
 from pbx_sms.daemon.status import HEARTBEAT_INTERVAL_S, instance_name, write_heartbeat
 from pbx_sms.gateways.registry import create_gateway
 from pbx_sms.intake.service import CallIntake
@@ -38,10 +38,6 @@ PENDING_CALLS_POLL_S = 1.0
 INTAKE_RETRY_MIN_S = 0.5
 INTAKE_RETRY_MAX_S = 30.0
 INTAKE_MAX_OTHER_ERRORS = 3
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Daemon:

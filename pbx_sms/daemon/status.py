@@ -12,9 +12,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from pbx_sms.daemon.status_table import DaemonStatusRecord
-from pbx_sms.intake.calls_table import CallRecord
-from pbx_sms.outbox.tables import outbox_table
+from pbx_sms.db.calls_table import CallRecord
+from pbx_sms.db.outbox_table import outbox_table
+from pbx_sms.db.status_table import DaemonStatusRecord
 
 status_table = DaemonStatusRecord.__table__
 HEARTBEAT_INTERVAL_S = 2.0

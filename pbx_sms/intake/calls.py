@@ -9,8 +9,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from pbx_sms.core.call import CompletedCall
-from pbx_sms.intake.calls_table import CallRecord
-from pbx_sms.storage.engine import SQLITE_BEGIN_OPTION
+from pbx_sms.db.calls_table import CallRecord
+from pbx_sms.db.engine import SQLITE_BEGIN_OPTION
 
 calls = CallRecord.__table__
 

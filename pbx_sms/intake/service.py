@@ -12,26 +12,23 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.exc import OperationalError
 
 from pbx_sms.core.call import CompletedCall
+from pbx_sms.core.clock import utc_now
 from pbx_sms.core.matching import PlannedSms, match_call
+from pbx_sms.db.engine import Database
 from pbx_sms.intake.calls import mark_processed, reached_person_since, record_call, unprocessed_calls
 from pbx_sms.outbox.enqueue import enqueue_call
 from pbx_sms.outbox.model import EnqueueReport
 from pbx_sms.outbox.store import OutboxStore
 from pbx_sms.storage.config_cache import ConfigCache
-from pbx_sms.storage.engine import Database
 
 log = logging.getLogger(__name__)
 
 MAX_PROCESSING_ATTEMPTS = 5
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from pbx_sms.core.sms_status import Status
 from pbx_sms.outbox.model import (
     EnqueueReport,
     Failed,
@@ -20,7 +21,6 @@ from pbx_sms.outbox.model import (
     Released,
     RetryLater,
     Sent,
-    Status,
 )
 from pbx_sms.outbox.policy import AccountLimits, Candidate, Gate, quiet_hold
 

@@ -7,19 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from pbx_sms.core.sms_status import Status
 from pbx_sms.gateways.base import OutgoingSms
-
-
-class Status(StrEnum):
-    QUEUED = "queued"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
-    SUPPRESSED = "suppressed"
-    CANCELLED = "cancelled"
-
-
-FINAL_STATUSES = frozenset({Status.SENT, Status.FAILED, Status.SUPPRESSED, Status.CANCELLED})
 
 
 class Reason(StrEnum):

@@ -20,6 +20,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from pbx_sms.core.sms_status import Status
+from pbx_sms.db.config_tables import Account, OptOut
+from pbx_sms.db.engine import SQLITE_BEGIN_OPTION
+from pbx_sms.db.outbox_table import NOTIFY_CHANNEL, outbox_table
+from pbx_sms.db.types import UtcDateTime
 from pbx_sms.outbox.model import (
     EnqueueReport,
     Failed,
@@ -31,14 +36,9 @@ from pbx_sms.outbox.model import (
     Released,
     RetryLater,
     Sent,
-    Status,
 )
 from pbx_sms.outbox.policy import AccountLimits, Candidate, Gate, Hold, quiet_hold, usable_timezone
-from pbx_sms.outbox.tables import NOTIFY_CHANNEL, outbox_table
 from pbx_sms.storage.accounts import stored_quiet_hours
-from pbx_sms.storage.engine import SQLITE_BEGIN_OPTION
-from pbx_sms.storage.models import Account, OptOut
-from pbx_sms.storage.types import UtcDateTime
 
 log = logging.getLogger(__name__)
 t = outbox_table

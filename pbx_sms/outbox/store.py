@@ -1,6 +1,6 @@
 """The outbox port: what the worker, the enqueue path and the CLI need from durable storage.
 
-Two implementations honour the same contract (tests/test_outbox_contract.py): ``MemoryOutbox``
+Two implementations honour the same contract (tests/integration/test_outbox_contract.py): ``MemoryOutbox``
 (tests, dry runs) and ``SqlOutbox`` (SQLite and PostgreSQL). Methods are synchronous; the async
 worker calls them in a thread. ``now`` is always passed in, so tests control the clock.
 """
@@ -11,7 +11,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from pbx_sms.outbox.model import EnqueueReport, NewSms, OutboxRow, Outcome, Status
+from pbx_sms.core.sms_status import Status
+from pbx_sms.outbox.model import EnqueueReport, NewSms, OutboxRow, Outcome
 
 
 class OutboxStore(Protocol):

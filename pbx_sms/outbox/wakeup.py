@@ -13,7 +13,7 @@ from collections.abc import Callable
 import psycopg
 from sqlalchemy.engine import URL
 
-from pbx_sms.outbox.tables import NOTIFY_CHANNEL
+from pbx_sms.db.outbox_table import NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,10 @@ import socket
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from pbx_sms.core.clock import utc_now
 from pbx_sms.gateways.base import Gateway, SendResult
 from pbx_sms.outbox.config import WorkerConfig
 from pbx_sms.outbox.model import Failed, OutboxRow, Outcome, Released, RetryLater, Sent
@@ -30,10 +31,6 @@ from pbx_sms.outbox.retry import GiveUp, MarkSent, ScheduleRetry, decide_after_s
 from pbx_sms.outbox.store import OutboxStore
 
 log = logging.getLogger(__name__)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_worker_id() -> str:

@@ -13,9 +13,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from pbx_sms.core.quiet_hours import QuietHours
+from pbx_sms.db.config_tables import Account, CompanyNumber, OptOut, RuleRow, Sender
 from pbx_sms.storage.errors import AlreadyExists, InvalidValue, NotFound, Refused
-from pbx_sms.storage.hooks import rule_deleted
-from pbx_sms.storage.models import Account, CompanyNumber, OptOut, RuleRow, Sender
 from pbx_sms.storage.records import DEFAULT_ACCOUNT, AccountConfig
 from pbx_sms.storage.values import (
     check_country,
@@ -163,10 +162,7 @@ def remove_account(session: Session, name: str) -> AccountContents:
         raise Refused("account 'default' cannot be removed: calls to numbers no account owns belong to it")
     account = get_account(session, name)
     contents = account_contents(session, account)
-    for rule_id, rule_name in session.execute(
-        select(RuleRow.id, RuleRow.name).where(RuleRow.account_id == account.id)
-    ).all():
-        rule_deleted(session, rule_id=rule_id, account_name=name, rule_name=rule_name)
+    # Deleting its rules cancels their queued SMS: a trigger does it (migration 0005).
     for model in (RuleRow, Sender, CompanyNumber, OptOut):
         session.execute(delete(model).where(model.account_id == account.id))
     session.delete(account)

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pbx_sms.core.rules import Rule
+from pbx_sms.db.config_tables import Account, CompanyNumber, ConfigVersion, RuleRow, Sender
+from pbx_sms.db.engine import Database
 from pbx_sms.storage.accounts import to_config
-from pbx_sms.storage.engine import Database
-from pbx_sms.storage.models import Account, CompanyNumber, ConfigVersion, RuleRow, Sender
 from pbx_sms.storage.records import DEFAULT_ACCOUNT, AccountConfig
 from pbx_sms.storage.rule_rows import RuleProblem
 from pbx_sms.storage.rule_store import RULE_ROW_COLUMNS, Ownership, check_row, log_problems

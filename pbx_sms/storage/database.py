@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pbx_sms.config import Settings
+from pbx_sms.db.engine import Database, make_engine
+from pbx_sms.db.migrate import upgrade_schema
 from pbx_sms.storage.accounts import ensure_default_account
-from pbx_sms.storage.engine import Database, make_engine
-from pbx_sms.storage.migrate import upgrade_schema
 
 
 def open_database(url: str, *, timezone: str = "Europe/Warsaw", country: str = "PL", upgrade: bool = True) -> Database:

@@ -8,9 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from pbx_sms.core.phone import normalise
+from pbx_sms.db.config_tables import Account, CompanyNumber, RuleRow, Sender
 from pbx_sms.storage.accounts import get_account
 from pbx_sms.storage.errors import AlreadyExists, InvalidValue, NotFound, Refused
-from pbx_sms.storage.models import Account, CompanyNumber, RuleRow, Sender
 from pbx_sms.storage.values import check_sender_id, decode_list
 
 

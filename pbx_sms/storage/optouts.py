@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
+from pbx_sms.db.config_tables import Account, OptOut
 from pbx_sms.storage.accounts import get_account
 from pbx_sms.storage.errors import AlreadyExists, NotFound
-from pbx_sms.storage.models import Account, OptOut
 from pbx_sms.storage.numbers import to_e164
 
 GLOBAL = None

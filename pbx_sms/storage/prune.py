@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Engine, delete, func, select
 
-from pbx_sms.intake.calls_table import CallRecord
-from pbx_sms.outbox.model import Status
-from pbx_sms.outbox.tables import outbox_table
-from pbx_sms.storage.engine import SQLITE_BEGIN_OPTION
-from pbx_sms.storage.models import RuleRow
+from pbx_sms.core.sms_status import Status
+from pbx_sms.db.calls_table import CallRecord
+from pbx_sms.db.config_tables import RuleRow
+from pbx_sms.db.engine import SQLITE_BEGIN_OPTION
+from pbx_sms.db.outbox_table import outbox_table
 
 FINISHED = (Status.SENT.value, Status.FAILED.value, Status.SUPPRESSED.value, Status.CANCELLED.value)
 # A daily cap counts the SMS of the account's local day (up to 25 hours on a DST day) from the log.

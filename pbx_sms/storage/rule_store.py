@@ -9,16 +9,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pbx_sms.core.matching import AccountPolicy
 from pbx_sms.core.rulefile import dump_rule_file
 from pbx_sms.core.rules import Rule, RuleFile
+from pbx_sms.db.config_tables import Account, CompanyNumber, RuleRow, Sender
+from pbx_sms.db.outbox_table import outbox_table
 from pbx_sms.storage.accounts import account_for_number, get_account, to_config
 from pbx_sms.storage.errors import NotFound, Refused, StorageError
-from pbx_sms.storage.hooks import rule_deleted
-from pbx_sms.storage.models import Account, CompanyNumber, RuleRow, Sender
 from pbx_sms.storage.records import DEFAULT_ACCOUNT
 from pbx_sms.storage.rule_rows import RULE_COLUMNS, RuleProblem, StoredRuleInvalid, columns_to_rule, rule_to_columns
 
@@ -165,8 +165,7 @@ def import_rules(session: Session, sources: Sequence[RuleSource], *, replace: bo
             wanted = {rule.name for rule in rules}
             for name, row in sorted(existing.items()):
                 if name not in wanted:
-                    rule_deleted(session, rule_id=row.id, account_name=account.name, rule_name=name)
-                    session.delete(row)
+                    session.delete(row)  # its queued SMS: cancelled by a trigger (migration 0005)
                     result.deleted.append(f"{account.name}/{name}")
     session.flush()
     return result
@@ -277,9 +276,16 @@ def set_rule_enabled(session: Session, account_name: str, name: str, enabled: bo
 
 
 def delete_rule(session: Session, account_name: str, name: str) -> int:
-    """Delete a rule; its pending SMS are cancelled (see hooks.rule_deleted). Returns how many were."""
+    """Delete a rule; a trigger cancels its queued SMS (migration 0005). Returns how many it cancelled."""
     row = _rule_row(session, account_name, name)
-    cancelled = rule_deleted(session, rule_id=row.id, account_name=account_name, rule_name=name)
+    cancelled = (
+        session.scalar(
+            select(func.count())
+            .select_from(outbox_table)
+            .where(outbox_table.c.rule_id == row.id, outbox_table.c.status == "queued")
+        )
+        or 0
+    )
     session.delete(row)
     session.flush()
     return cancelled

@@ -1,1 +1,1 @@
-"""Helpers for the end-to-end tests of `pbx-sms run` (tests/test_e2e*.py)."""
+"""Helpers for the end-to-end tests of `pbx-sms run` (tests/e2e/test_*.py)."""

@@ -19,9 +19,9 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from pbx_sms.cli.main import app
-from pbx_sms.daemon.status_table import DaemonStatusRecord
-from pbx_sms.intake.calls_table import CallRecord
-from pbx_sms.outbox.tables import outbox_table
+from pbx_sms.db.calls_table import CallRecord
+from pbx_sms.db.outbox_table import outbox_table
+from pbx_sms.db.status_table import DaemonStatusRecord
 
 PBX_SMS = str(Path(sys.executable).with_name("pbx-sms"))
 AMI_USER = "pbx-sms-e2e"

@@ -77,7 +77,7 @@ def plan(calls: Iterable[CompletedCall], rules_yaml: str, spans: Mapping[str, Ca
     """What the daemon must do with ``calls``; ``spans`` give their exact ends (their order).
 
     Assumes every call is recorded before any SMS of a later call is due, and that a minimum interval
-    spans the whole replay (true for the scenarios of tests/test_e2e.py): then the call that ended first
+    spans the whole replay (true for the scenarios of tests/e2e/test_e2e.py): then the call that ended first
     of a (rule, other party) pair gets the SMS, the later ones are suppressed ("min_interval"), and a
     pending missed-call SMS is cancelled ("reached_person") by a later answered call with the same
     other party. Calls ending within the same second have the same due time: the daemon takes them in

@@ -16,7 +16,7 @@ import pytest
 from http_server import LoopbackHttpServer, Reply
 from outbox_world import SqlWorld, sms, sql_world
 
-from pbx_sms.outbox.model import Status
+from pbx_sms.core.sms_status import Status
 
 PBX_SMS = str(Path(sys.executable).with_name("pbx-sms"))
 

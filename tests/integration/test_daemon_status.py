@@ -13,8 +13,8 @@ import pytest
 
 from pbx_sms.cli.daemon import render_status
 from pbx_sms.daemon.status import read_status, write_heartbeat
+from pbx_sms.db.engine import Database
 from pbx_sms.storage.database import open_database
-from pbx_sms.storage.engine import Database
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 DETAILS = {"ami": {"state": "up", "last_error": None}, "calls": {"completed_calls": 3, "open_calls": 1}}

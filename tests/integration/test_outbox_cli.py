@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 
 from pbx_sms.cli.main import app
 from pbx_sms.config import load_settings
+from pbx_sms.core.sms_status import Status
 from pbx_sms.outbox.config import WorkerConfig
-from pbx_sms.outbox.model import Failed, Status
+from pbx_sms.outbox.model import Failed
 
 runner = CliRunner()
 CALLER = "+48602000001"

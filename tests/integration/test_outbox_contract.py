@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from outbox_world import T0, MemoryWorld, SqlWorld, sms, sql_world
+from sqlalchemy import text
 
-from pbx_sms.outbox.model import Failed, OutboxError, Reason, Released, RetryLater, Sent, Status
+from pbx_sms.core.sms_status import Status
+from pbx_sms.outbox.model import Failed, OutboxError, Reason, Released, RetryLater, Sent
 from pbx_sms.outbox.policy import AccountLimits
 
 World = MemoryWorld | SqlWorld
@@ -336,12 +338,29 @@ class TestSqlOutbox(OutboxContract):
         with sql_world(database_url) as world:
             yield world
 
-    def test_rule_deletion_hook_cancels_in_the_callers_transaction(self, world: SqlWorld) -> None:
-        from pbx_sms.storage.hooks import rule_deleted
-
+    def test_a_rule_deleted_with_plain_sql_cancels_its_queued_sms_not_those_being_sent(self, world: SqlWorld) -> None:
         account = world.account()
-        world.store.enqueue([sms(account, rule_id=11, due_at=T0 + timedelta(days=1))], T0)
-        with world.database.session() as session:
-            assert rule_deleted(session, rule_id=11, account_name="x", rule_name="rule 11") == 1
-        [row] = world.store.list()
-        assert (row.status, row.reason, row.rule_name) == (Status.CANCELLED, Reason.RULE_DELETED, "rule 11")
+        with world.database.engine.begin() as conn:
+            rule_id = conn.execute(
+                text(
+                    "INSERT INTO rules (account_id, name, direction, statuses, numbers, sender, recipients, text) "
+                    "VALUES (:account, 'Missed call (SQL)', 'in', 'no_answer', 'all', 'ACME', 'other_party', 'Sorry')"
+                    " RETURNING id"
+                ),
+                {"account": account},
+            ).scalar_one()
+        later = T0 + timedelta(days=1)
+        world.store.enqueue(
+            [sms(account, rule_id=rule_id, to=A), sms(account, rule_id=rule_id, to=B, due_at=later)], T0
+        )
+        world.store.enqueue([sms(account, rule_id=rule_id + 1, to=A, due_at=later)], T0)
+        [being_sent] = world.store.claim_due("w1", T0, 10, LEASE_S)
+        with world.database.engine.begin() as conn:
+            conn.execute(text("DELETE FROM rules WHERE id = :id"), {"id": rule_id})
+        by_rule_and_number = {(row.rule_id, row.to): (row.status, row.reason) for row in world.store.list()}
+        assert by_rule_and_number == {
+            (rule_id, A): (Status.SENDING, None),
+            (rule_id, B): (Status.CANCELLED, Reason.RULE_DELETED),
+            (rule_id + 1, A): (Status.QUEUED, None),
+        }
+        assert being_sent.to == A

@@ -14,18 +14,18 @@ from paths import ROOT
 from sqlalchemy import event, select, update
 
 from pbx_sms.core.call import CompletedCall
+from pbx_sms.core.clock import utc_now
 from pbx_sms.core.rulefile import parse_rule_text
+from pbx_sms.db.calls_table import CallRecord
+from pbx_sms.db.engine import Database
+from pbx_sms.db.outbox_table import outbox_table
 from pbx_sms.intake.calls import mark_processed, record_call
-from pbx_sms.intake.calls_table import CallRecord
 from pbx_sms.outbox.sql import SqlOutbox
-from pbx_sms.outbox.tables import outbox_table
 from pbx_sms.storage.accounts import get_account
 from pbx_sms.storage.database import open_database
-from pbx_sms.storage.engine import Database
 from pbx_sms.storage.numbers import add_sender
 from pbx_sms.storage.prune import MIN_AGE, PruneCounts, count_prunable, format_age, minimum_age, parse_age, prune
 from pbx_sms.storage.rule_store import RuleSource, import_rules
-from pbx_sms.storage.types import utc_now
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 OLD = NOW - timedelta(days=100)

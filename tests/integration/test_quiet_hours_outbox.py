@@ -15,10 +15,11 @@ import pytest
 from outbox_world import MemoryWorld, SqlWorld, sms, sql_world
 
 from pbx_sms.core.quiet_hours import QuietHours
-from pbx_sms.outbox.model import Reason, RetryLater, Sent, Status
+from pbx_sms.core.sms_status import Status
+from pbx_sms.db.config_tables import Account
+from pbx_sms.outbox.model import Reason, RetryLater, Sent
 from pbx_sms.outbox.policy import AccountLimits
 from pbx_sms.storage.accounts import stored_quiet_hours
-from pbx_sms.storage.models import Account
 
 World = MemoryWorld | SqlWorld
 WARSAW = "Europe/Warsaw"

@@ -16,12 +16,12 @@ from cli_helpers import Cli, admin_cli
 from sqlalchemy import inspect, text
 
 from pbx_sms.core.quiet_hours import QuietHours
+from pbx_sms.db.engine import SQLITE_BEGIN_OPTION, Database, make_engine
+from pbx_sms.db.migrate import alembic_config, current_revision
 from pbx_sms.storage.accounts import AccountChanges, add_account, get_account, update_account
 from pbx_sms.storage.config_cache import ConfigCache, config_version
 from pbx_sms.storage.database import open_database
-from pbx_sms.storage.engine import SQLITE_BEGIN_OPTION, Database, make_engine
 from pbx_sms.storage.errors import InvalidValue
-from pbx_sms.storage.migrate import alembic_config, current_revision
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 
 import pytest
 from outbox_world import MemoryWorld, SqlWorld, sms, sql_world
-from integration.test_quiet_hours_outbox import quiet_account
 
+from integration.test_quiet_hours_outbox import quiet_account
+from pbx_sms.core.sms_status import Status
 from pbx_sms.gateways.base import OutgoingSms, SendResult
 from pbx_sms.outbox.config import WorkerConfig
-from pbx_sms.outbox.model import Status
 from pbx_sms.outbox.retry import RetryPolicy
 from pbx_sms.outbox.worker import OutboxWorker
 

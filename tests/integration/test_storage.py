@@ -14,13 +14,14 @@ from paths import ROOT
 from sqlalchemy import func, select, text
 
 from pbx_sms.core.rulefile import parse_rule_text
+from pbx_sms.db.config_tables import RuleRow
+from pbx_sms.db.engine import Database
+from pbx_sms.db.migrate import current_revision, head_revision
+from pbx_sms.db.url import DatabaseUrlError, normalise_database_url, safe_url
 from pbx_sms.storage.accounts import AccountChanges, account_for_number, add_account, get_account, update_account
 from pbx_sms.storage.config_cache import ConfigCache, config_version
 from pbx_sms.storage.database import open_database
-from pbx_sms.storage.engine import Database
 from pbx_sms.storage.errors import AlreadyExists, InvalidValue, Refused
-from pbx_sms.storage.migrate import current_revision, head_revision
-from pbx_sms.storage.models import RuleRow
 from pbx_sms.storage.numbers import add_number, add_sender, remove_number, remove_sender
 from pbx_sms.storage.optouts import add_optout, is_opted_out, list_optouts, remove_optout
 from pbx_sms.storage.rule_rows import RULE_COLUMNS
@@ -35,7 +36,6 @@ from pbx_sms.storage.rule_store import (
     set_rule_enabled,
     stored_rules,
 )
-from pbx_sms.storage.url import DatabaseUrlError, normalise_database_url, safe_url
 
 DOCS = ROOT / "docs" / "schema.md"
 

@@ -18,10 +18,10 @@ import pytest
 from http_server import LoopbackHttpServer, Recorded, Reply
 from outbox_world import MemoryWorld, SqlWorld, sms, sql_world
 
+from pbx_sms.core.sms_status import Status
 from pbx_sms.gateways.base import OutgoingSms, SendResult
 from pbx_sms.gateways.http import HttpGateway
 from pbx_sms.outbox.config import WorkerConfig
-from pbx_sms.outbox.model import Status
 from pbx_sms.outbox.retry import RetryPolicy
 from pbx_sms.outbox.sql import SqlOutbox
 from pbx_sms.outbox.wakeup import listen_for_new_rows

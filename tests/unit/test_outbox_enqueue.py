@@ -9,8 +9,9 @@ from outbox_world import T0, MemoryWorld
 
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.matching import PlannedSms
+from pbx_sms.core.sms_status import Status
 from pbx_sms.outbox.enqueue import enqueue_call
-from pbx_sms.outbox.model import Reason, Status
+from pbx_sms.outbox.model import Reason
 
 CALLER = "+48601234567"
 RULE_IDS = {"Missed call": 5, "Thank you": 6}

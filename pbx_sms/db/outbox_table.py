@@ -11,11 +11,12 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pbx_sms.storage.models import Base
-from pbx_sms.storage.types import UtcDateTime
+from pbx_sms.core.sms_status import Status
+from pbx_sms.db.config_tables import Base
+from pbx_sms.db.types import UtcDateTime
 
 NOTIFY_CHANNEL = "pbx_sms_outbox"
-STATUS_VALUES = ("queued", "sending", "sent", "failed", "suppressed", "cancelled")
+STATUS_VALUES = tuple(status.value for status in Status)
 
 
 class OutboxRecord(Base):

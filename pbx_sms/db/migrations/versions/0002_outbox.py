@@ -1,4 +1,4 @@
-"""Outbox and SMS log: one row per SMS (see pbx_sms/outbox/tables.py).
+"""Outbox and SMS log: one row per SMS (see pbx_sms/db/outbox_table.py).
 
 Revision ID: 0002
 Revises: 0001
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from pbx_sms.storage.types import UtcDateTime
+from pbx_sms.db.types import UtcDateTime
 
 revision = "0002"
 down_revision = "0001"

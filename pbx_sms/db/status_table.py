@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pbx_sms.storage.models import Base
-from pbx_sms.storage.types import UtcDateTime
+from pbx_sms.db.config_tables import Base
+from pbx_sms.db.types import UtcDateTime
 
 
 class DaemonStatusRecord(Base):

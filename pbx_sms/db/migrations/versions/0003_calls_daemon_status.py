@@ -1,6 +1,6 @@
 """Call log (one row per completed call, first report wins) and daemon heartbeats.
 
-See pbx_sms/intake/calls_table.py and pbx_sms/daemon/status_table.py.
+See pbx_sms/db/calls_table.py and pbx_sms/db/status_table.py.
 
 Revision ID: 0003
 Revises: 0002
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from pbx_sms.storage.types import UtcDateTime
+from pbx_sms.db.types import UtcDateTime
 
 revision = "0003"
 down_revision = "0002"

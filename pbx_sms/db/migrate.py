@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
-from pbx_sms.storage.engine import SQLITE_BEGIN_OPTION
+from pbx_sms.db.engine import SQLITE_BEGIN_OPTION
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
-from pbx_sms.storage.url import is_sqlite, normalise_database_url
+from pbx_sms.db.url import is_sqlite, normalise_database_url
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pbx_sms.storage.models import Base
-from pbx_sms.storage.types import UtcDateTime
+from pbx_sms.db.config_tables import Base
+from pbx_sms.db.types import UtcDateTime
 
 
 class CallRecord(Base):

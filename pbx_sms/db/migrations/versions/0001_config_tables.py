@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from pbx_sms.storage.types import UtcDateTime
+from pbx_sms.db.types import UtcDateTime
 
 revision = "0001"
 down_revision = None

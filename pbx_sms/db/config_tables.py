@@ -30,7 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from pbx_sms.storage.types import UtcDateTime, utc_now
+from pbx_sms.core.clock import utc_now
+from pbx_sms.db.types import UtcDateTime
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
