@@ -227,7 +227,7 @@ def test_command_refuses_an_age_the_rules_still_need(cli: Cli, database: Databas
 
 
 def test_timer_and_service_run_the_command_daily() -> None:
-    from test_deploy import parse_unit, single
+    from integration.test_deploy import parse_unit, single
 
     service = parse_unit((ROOT / "deploy" / "pbx-sms-prune.service").read_text())
     timer = parse_unit((ROOT / "deploy" / "pbx-sms-prune.timer").read_text())
