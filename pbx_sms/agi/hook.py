@@ -96,7 +96,7 @@ def _run(agi_env: Mapping[str, str], env: Mapping[str, str]) -> tuple[str, int]:
         args = parse_arguments(arguments_from_agi_env(agi_env), channel_caller=agi_env.get("agi_callerid", ""))
     except ArgumentError as exc:
         raise HookProblem(f"call not recorded: {exc}") from None
-    outcome = map_call(args, settings.country, settings.internal_max_digits)
+    outcome = map_call(args, settings.country, settings.tracking.internal_max_digits)
     for note in outcome.notes:
         log.info("%s: %s", args.linkedid or "?", note)
     if outcome.call is None:

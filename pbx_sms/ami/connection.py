@@ -75,15 +75,16 @@ class ConnectionConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ConnectionConfig:
+        ami = settings.ami
         return cls(
-            host=settings.ami_host,
-            port=settings.ami_port,
-            username=settings.ami_username,
-            secret=settings.ami_secret,
-            ping_interval_s=settings.ami_ping_interval_s,
-            ping_timeout_s=settings.ami_ping_timeout_s,
-            reconnect_min_s=settings.ami_reconnect_min_s,
-            reconnect_max_s=settings.ami_reconnect_max_s,
+            host=ami.host,
+            port=ami.port,
+            username=ami.username,
+            secret=ami.secret,
+            ping_interval_s=ami.ping_interval_s,
+            ping_timeout_s=ami.ping_timeout_s,
+            reconnect_min_s=ami.reconnect_min_s,
+            reconnect_max_s=ami.reconnect_max_s,
         )
 
     @property

@@ -68,14 +68,15 @@ class TrackerConfig:
 
     @classmethod
     def from_settings(cls, settings: Any) -> TrackerConfig:
+        tracking = settings.tracking
         return cls(
-            cdr_grace_s=settings.cdr_grace_s,
-            inbound_contexts=tuple(settings.inbound_contexts),
-            outbound_contexts=tuple(settings.outbound_contexts),
-            internal_max_digits=settings.internal_max_digits,
+            cdr_grace_s=tracking.cdr_grace_s,
+            inbound_contexts=tuple(tracking.inbound_contexts),
+            outbound_contexts=tuple(tracking.outbound_contexts),
+            internal_max_digits=tracking.internal_max_digits,
             country=settings.country,
-            max_open_calls=settings.max_open_calls,
-            max_call_age_s=settings.max_call_age_s,
+            max_open_calls=tracking.max_open_calls,
+            max_call_age_s=tracking.max_call_age_s,
         )
 
 

@@ -24,13 +24,13 @@ def run(
     from pbx_sms.logs import setup_logging
 
     settings = state(ctx).settings()
-    chosen_format = log_format or settings.log_format
+    chosen_format = log_format or settings.logging.format
     if chosen_format not in ("text", "json"):
         fail(f"--log-format: expected text or json, got {chosen_format!r}", code=2)
     try:
-        setup_logging(chosen_format, settings.log_level)
+        setup_logging(chosen_format, settings.logging.level)
     except ValueError:
-        fail(f"PBX_SMS_LOG_LEVEL: unknown level {settings.log_level!r} (expected DEBUG, INFO, WARNING or ERROR)")
+        fail(f"PBX_SMS_LOG_LEVEL: unknown level {settings.logging.level!r} (expected DEBUG, INFO, WARNING or ERROR)")
     try:
         asyncio.run(run_daemon(settings))
     except (ConfigError, GatewayConfigError) as exc:

@@ -105,7 +105,7 @@ def work(ctx: typer.Context) -> None:
     from pbx_sms.outbox.runner import run_worker
 
     settings = state(ctx).settings()
-    _configure_logging(settings.log_level, settings.log_format)
+    _configure_logging(settings.logging.level, settings.logging.format)
     try:
         asyncio.run(run_worker(settings))
     except (ConfigError, GatewayConfigError) as exc:

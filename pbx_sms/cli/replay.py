@@ -63,7 +63,7 @@ def print_planned_sms(ctx: typer.Context, completed: Iterator[CompletedCall], se
     for call in completed:
         account = snapshot.account_for_number(call.number)
         rules = [active.rule for active in snapshot.rules_for(account.name)]
-        for sms in match_call(call, account.policy(), rules, settings.internal_max_digits):
+        for sms in match_call(call, account.policy(), rules, settings.tracking.internal_max_digits):
             line = {"call_id": call.call_id, **planned_sms_json(sms, account.timezone, account.quiet_hours)}
             typer.echo(json.dumps(line, ensure_ascii=False))
 

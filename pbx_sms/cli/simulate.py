@@ -104,15 +104,15 @@ def simulate(
     ended_at = _call_end(at, account.timezone)
     call = CompletedCall(
         call_id="simulated",
-        direction=direction.value,  # type: ignore[arg-type]
+        direction=direction.value,
         number=company_number,
         other_party=normalise(other, account.country) or other.strip(),
-        status=status.value,  # type: ignore[arg-type]
+        status=status.value,
         talk_s=talk_s,
         started_at=ended_at - timedelta(seconds=talk_s),
         ended_at=ended_at,
     )
-    planned = match_call(call, account, rule_list, internal_max_digits=settings.internal_max_digits)
+    planned = match_call(call, account, rule_list, internal_max_digits=settings.tracking.internal_max_digits)
     for sms in planned:
         typer.echo(json.dumps(planned_sms_json(sms, account.timezone, quiet), ensure_ascii=False))
     if not planned:

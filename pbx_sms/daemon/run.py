@@ -53,7 +53,7 @@ class Daemon:
             self.database,
             outbox,
             ConfigCache(self.database),
-            internal_max_digits=settings.internal_max_digits,
+            internal_max_digits=settings.tracking.internal_max_digits,
             on_queued=self.worker.wake,
         )
         self.listener = AmiListener.from_settings(settings, self._on_call)
@@ -108,7 +108,7 @@ class Daemon:
     def status_details(self) -> dict[str, Any]:
         listener = self.listener.status.to_json()
         ami = listener.pop("connection")
-        if not self.settings.ami_enabled:
+        if not self.settings.ami.enabled:
             ami = {"state": "disabled", "last_error": None}
         return {
             "ami": ami,
@@ -170,17 +170,17 @@ class Daemon:
             "pbx-sms starting: database %s, gateway %s, AMI %s@%s:%d%s",
             self.database.url.render_as_string(hide_password=True),
             self.gateway.name,
-            self.settings.ami_username,
-            self.settings.ami_host,
-            self.settings.ami_port,
-            "" if self.settings.ami_enabled else " (disabled)",
+            self.settings.ami.username,
+            self.settings.ami.host,
+            self.settings.ami.port,
+            "" if self.settings.ami.enabled else " (disabled)",
         )
         worker = asyncio.create_task(self.worker.run(), name="outbox-worker")
         background = [
             asyncio.create_task(self._process_pending_calls(), name="pending-calls"),
             asyncio.create_task(self._heartbeat(), name="heartbeat"),
         ]
-        if self.settings.ami_enabled:
+        if self.settings.ami.enabled:
             listener = asyncio.create_task(self.listener.run(), name="ami-listener")
         else:
             log.info("AMI listener disabled (PBX_SMS_AMI_ENABLED=false): calls come from the AGI hook only")

@@ -37,7 +37,8 @@ from pbx_sms.ami.connection import AmiManager, ConnectionConfig
 from pbx_sms.ami.parser import AmiMessage
 from pbx_sms.config import Settings
 from pbx_sms.gateways.base import GatewayConfigError, OutgoingSms, SendResult
-from pbx_sms.gateways.section import env_name, load_section
+from pbx_sms.gateways.registry import GatewayPlugin
+from pbx_sms.gateways.section import env_name
 
 log = logging.getLogger(__name__)
 
@@ -335,7 +336,9 @@ class AmiGateway:
             manager.close()
 
 
-def create(settings: Settings) -> AmiGateway:
-    """Entry point ``pbx_sms.gateways: ami`` (settings ``PBX_SMS_AMI_SEND_*``)."""
-    config = load_section(settings, SECTION, AmiSendSettings)
-    return AmiGateway(config, host=config.host or settings.ami_host, port=config.port or settings.ami_port)
+def _build(config: AmiSendSettings, settings: Settings) -> AmiGateway:
+    return AmiGateway(config, host=config.host or settings.ami.host, port=config.port or settings.ami.port)
+
+
+# Entry point ``pbx_sms.gateways: ami`` (settings ``PBX_SMS_AMI_SEND_*``).
+create = GatewayPlugin(SECTION, AmiSendSettings, _build)

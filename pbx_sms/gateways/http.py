@@ -13,24 +13,50 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
-from pbx_sms.gateways.base import GatewayConfigError, OutgoingSms, SendResult
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from pbx_sms.config import Settings
+from pbx_sms.gateways.base import OutgoingSms, SendResult
 from pbx_sms.gateways.http_errors import TRANSPORT_ERRORS, error_kind, request_not_sent
 from pbx_sms.gateways.http_session import HttpAnswer, HttpSession
-
-if TYPE_CHECKING:
-    from pbx_sms.config import Settings
+from pbx_sms.gateways.registry import GatewayPlugin
 
 log = logging.getLogger(__name__)
 
+NAME = "http"
 _TRANSIENT_STATUSES = frozenset({408, 429})
 _BODY_EXCERPT_CHARS = 200
 
 
+class HttpSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str
+    token: SecretStr | None = None
+    id_field: str = "id"
+    timeout_s: float = Field(10.0, gt=0)
+    max_connections: int = Field(16, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        url = value.strip()
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("expected an http:// or https:// URL with a host")
+        return url
+
+    @field_validator("id_field")
+    @classmethod
+    def _id_field_or_default(cls, value: str) -> str:
+        return value.strip() or "id"
+
+
 class HttpGateway:
-    name = "http"
+    name = NAME
 
     def __init__(
         self,
@@ -112,31 +138,15 @@ class HttpGateway:
         await self._http.close()
 
 
-def _float_setting(section: dict[str, str], key: str, default: float) -> float:
-    raw = section.get(key)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise GatewayConfigError(f"PBX_SMS_HTTP_{key.upper()}: expected a number, got {raw!r}") from None
-    if value <= 0:
-        raise GatewayConfigError(f"PBX_SMS_HTTP_{key.upper()}: expected a number above 0, got {raw!r}")
-    return value
-
-
-def create(settings: Settings) -> HttpGateway:
-    section = settings.section("http")
-    url = section.get("url", "").strip()
-    if not url:
-        raise GatewayConfigError("PBX_SMS_HTTP_URL: required by the http gateway (the webhook's http(s) URL)")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise GatewayConfigError("PBX_SMS_HTTP_URL: expected an http:// or https:// URL with a host")
+def _build(config: HttpSettings, _settings: Settings) -> HttpGateway:
     return HttpGateway(
-        url,
-        token=section.get("token"),
-        id_field=section.get("id_field", "id").strip() or "id",
-        timeout_s=_float_setting(section, "timeout_s", 10.0),
-        max_connections=int(_float_setting(section, "max_connections", 16)),
+        config.url,
+        token=config.token.get_secret_value() if config.token else None,
+        id_field=config.id_field,
+        timeout_s=config.timeout_s,
+        max_connections=config.max_connections,
     )
+
+
+# Entry point ``pbx_sms.gateways: http``.
+create = GatewayPlugin(NAME, HttpSettings, _build)

@@ -71,7 +71,9 @@ class HttpSession:
         if not self._proxies:
             return None
         parts = urlsplit(url)
-        if parts.hostname and urllib.request.proxy_bypass_environment(parts.hostname, self._proxies):
+        # Undocumented but in urllib since Python 3.0 (typeshed does not list it); it reads NO_PROXY.
+        bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+        if parts.hostname and bypass(parts.hostname, self._proxies):
             return None
         return self._proxies.get(parts.scheme)
 

@@ -9,16 +9,25 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
+
+from pydantic import BaseModel, ConfigDict
 
 from pbx_sms.gateways.base import GatewayConfigError, OutgoingSms, SendResult
+from pbx_sms.gateways.registry import GatewayPlugin
 
-if TYPE_CHECKING:
-    from pbx_sms.config import Settings
+NAME = "log"
+
+
+class LogSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Empty or unset: standard output.
+    path: str | None = None
 
 
 class LogGateway:
-    name = "log"
+    name = NAME
     timeout_s = 5.0
 
     def __init__(self, path: Path | None = None, stream: TextIO | None = None) -> None:
@@ -63,6 +72,7 @@ class LogGateway:
             self._file = None
 
 
-def create(settings: Settings) -> LogGateway:
-    path = settings.section("log").get("path")
-    return LogGateway(Path(path) if path else None)
+# Entry point ``pbx_sms.gateways: log``.
+create = GatewayPlugin(
+    NAME, LogSettings, lambda config, _settings: LogGateway(Path(config.path) if config.path else None)
+)

@@ -1,19 +1,42 @@
 """Gateways by name: every ``pbx_sms.gateways`` entry point is a factory ``(Settings) -> Gateway``.
 
 Third-party packages add theirs by declaring an entry point in that group; nothing here knows them.
+A plain factory function reads its own settings (``settings.section(name)``); a ``GatewayPlugin``
+declares a pydantic model instead, and its settings are validated like the built-in gateways'
+(errors name the variable or TOML key, ``SecretStr`` fields stay hidden) before it is built.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
-from typing import TYPE_CHECKING
+from typing import Generic, TypeVar
 
+from pydantic import BaseModel
+
+from pbx_sms.config import Settings
 from pbx_sms.gateways.base import Gateway, GatewayConfigError
-
-if TYPE_CHECKING:
-    from pbx_sms.config import Settings
+from pbx_sms.gateways.section import load_section
 
 ENTRY_POINT_GROUP = "pbx_sms.gateways"
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+GatewayT = TypeVar("GatewayT", bound=Gateway)
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayPlugin(Generic[ConfigT, GatewayT]):
+    """A gateway factory that declares its settings: ``section_*`` names, validated by ``settings_model``."""
+
+    # The settings' prefix: "smsapi" reads PBX_SMS_SMSAPI_* and the TOML table [smsapi].
+    section: str
+    settings_model: type[ConfigT]
+    # Builds the gateway from its validated settings (and the others, e.g. the listener's AMI host).
+    build: Callable[[ConfigT, Settings], GatewayT]
+
+    def __call__(self, settings: Settings) -> GatewayT:
+        return self.build(load_section(settings, self.section, self.settings_model), settings)
 
 
 def _entry_points() -> dict[str, EntryPoint]:
@@ -38,4 +61,5 @@ def create_gateway(settings: Settings) -> Gateway:
             f"PBX_SMS_GATEWAY: gateway {settings.gateway!r} ({entry.value}) cannot be loaded: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
-    return factory(settings)
+    gateway: Gateway = factory(settings)
+    return gateway

@@ -30,11 +30,10 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from pbx_sms.config import Settings
 from pbx_sms.gateways.base import OutgoingSms, SendResult
 from pbx_sms.gateways.http_errors import TRANSPORT_ERRORS, http_status_class, short_text, transport_failure
 from pbx_sms.gateways.http_session import HttpSession
-from pbx_sms.gateways.section import load_section
+from pbx_sms.gateways.registry import GatewayPlugin
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +147,5 @@ class SmsapiGateway:
         await self._http.close()
 
 
-def create(settings: Settings) -> SmsapiGateway:
-    """Entry point ``pbx_sms.gateways: smsapi``."""
-    return SmsapiGateway(load_section(settings, NAME, SmsapiSettings))
+# Entry point ``pbx_sms.gateways: smsapi``.
+create = GatewayPlugin(NAME, SmsapiSettings, lambda config, _settings: SmsapiGateway(config))

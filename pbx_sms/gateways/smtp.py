@@ -26,9 +26,8 @@ from typing import Literal
 import aiosmtplib
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from pbx_sms.config import Settings
 from pbx_sms.gateways.base import OutgoingSms, SendResult
-from pbx_sms.gateways.section import load_section
+from pbx_sms.gateways.registry import GatewayPlugin
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +193,5 @@ def _without(result: SendResult, secret: str) -> SendResult:
     return result
 
 
-def create(settings: Settings) -> SmtpGateway:
-    """Entry point ``pbx_sms.gateways: smtp``."""
-    return SmtpGateway(load_section(settings, NAME, SmtpSettings))
+# Entry point ``pbx_sms.gateways: smtp``.
+create = GatewayPlugin(NAME, SmtpSettings, lambda config, _settings: SmtpGateway(config))

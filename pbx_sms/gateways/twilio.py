@@ -32,7 +32,6 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from pbx_sms.config import Settings
 from pbx_sms.gateways.base import OutgoingSms, SendResult
 from pbx_sms.gateways.http_errors import (
     TRANSPORT_ERRORS,
@@ -42,7 +41,7 @@ from pbx_sms.gateways.http_errors import (
     transport_failure,
 )
 from pbx_sms.gateways.http_session import HttpSession
-from pbx_sms.gateways.section import load_section
+from pbx_sms.gateways.registry import GatewayPlugin
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +131,9 @@ class LookupFailed(Exception):
     """Twilio did not answer the Messages list with a page."""
 
 
+_LOOKUP_ERRORS: tuple[type[BaseException], ...] = (*TRANSPORT_ERRORS, LookupFailed, ValueError)
+
+
 class TwilioGateway:
     name = NAME
 
@@ -188,7 +190,7 @@ class TwilioGateway:
             if http_status_class(answer.status) != "ok":
                 raise LookupFailed(f"HTTP {answer.status}")
             sid = find_earlier_message(json.loads(answer.body), sms, since)
-        except (*TRANSPORT_ERRORS, LookupFailed, ValueError) as exc:
+        except _LOOKUP_ERRORS as exc:
             detail = str(exc) if isinstance(exc, LookupFailed) else type(exc).__name__
             reason = f"twilio: cannot check whether an earlier attempt was sent ({detail})"
             log.warning("%s (key %s); not sending blind", reason, sms.idempotency_key)
@@ -210,6 +212,5 @@ class TwilioGateway:
         await self._http.close()
 
 
-def create(settings: Settings) -> TwilioGateway:
-    """Entry point ``pbx_sms.gateways: twilio``."""
-    return TwilioGateway(load_section(settings, NAME, TwilioSettings))
+# Entry point ``pbx_sms.gateways: twilio``.
+create = GatewayPlugin(NAME, TwilioSettings, lambda config, _settings: TwilioGateway(config))

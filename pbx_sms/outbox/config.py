@@ -39,53 +39,21 @@ class WorkerConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerConfig:
-        section = settings.section("outbox")
-        known = {
-            "max_in_flight",
-            "claim_batch",
-            "claim_interval_s",
-            "poll_s",
-            "lease_s",
-            "flush_interval_s",
-            "retry_base_s",
-            "retry_max_s",
-            "retry_max_attempts",
-            "retry_max_age_s",
-        }
-        unknown = sorted(set(section) - known)
-        if unknown:
-            names = ", ".join(f"PBX_SMS_OUTBOX_{key.upper()}" for key in unknown)
-            raise ConfigError(f"{names}: unknown outbox setting (known: {', '.join(sorted(known))})")
-
-        def number(key: str, default: float, *, integer: bool = False) -> float:
-            raw = section.get(key)
-            if raw is None:
-                return default
-            try:
-                value = int(raw) if integer else float(raw)
-            except ValueError:
-                kind = "a whole number" if integer else "a number"
-                raise ConfigError(f"PBX_SMS_OUTBOX_{key.upper()}: expected {kind}, got {raw!r}") from None
-            if value <= 0:
-                raise ConfigError(f"PBX_SMS_OUTBOX_{key.upper()}: expected more than 0, got {raw!r}")
-            return value
-
-        defaults = cls()
+        """The ``outbox`` settings (each already validated); those not set keep the defaults here."""
+        given = settings.outbox.model_dump(exclude_none=True)
+        retry_given = {policy_name: given.pop(name) for name, policy_name in _RETRY_SETTINGS.items() if name in given}
         try:
-            retry = RetryPolicy(
-                base_delay_s=number("retry_base_s", defaults.retry.base_delay_s),
-                max_delay_s=number("retry_max_s", defaults.retry.max_delay_s),
-                max_attempts=int(number("retry_max_attempts", defaults.retry.max_attempts, integer=True)),
-                max_age_s=number("retry_max_age_s", defaults.retry.max_age_s),
-            )
+            retry = RetryPolicy(**retry_given)
         except ValueError as exc:
             raise ConfigError(f"PBX_SMS_OUTBOX_RETRY_*: {exc}") from None
-        return cls(
-            max_in_flight=int(number("max_in_flight", defaults.max_in_flight, integer=True)),
-            claim_batch=int(number("claim_batch", defaults.claim_batch, integer=True)),
-            claim_interval_s=number("claim_interval_s", defaults.claim_interval_s),
-            poll_s=number("poll_s", defaults.poll_s),
-            lease_s=number("lease_s", 0) or None,
-            flush_interval_s=number("flush_interval_s", defaults.flush_interval_s),
-            retry=retry,
-        )
+        # The other outbox settings are named as the fields here.
+        return cls(**given, retry=retry)
+
+
+# Outbox setting → RetryPolicy field.
+_RETRY_SETTINGS = {
+    "retry_base_s": "base_delay_s",
+    "retry_max_s": "max_delay_s",
+    "retry_max_attempts": "max_attempts",
+    "retry_max_age_s": "max_age_s",
+}

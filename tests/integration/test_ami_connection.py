@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from pbx_sms.ami.connection import AmiConnection, ConnectionConfig, ConnectionState, ReconnectBackoff
 from pbx_sms.ami.parser import AmiMessage
-from pbx_sms.config import Settings
+from pbx_sms.config import AmiSettings, Settings
 
 SECRET = "t0p-s3cret-value"
 EVENT = (
@@ -85,7 +85,7 @@ async def eventually(predicate: Callable[[], bool], timeout_s: float = 5.0) -> N
 
 
 def test_config_from_settings_takes_the_ami_settings() -> None:
-    settings = Settings(ami_host="pbx.example", ami_port=5039, ami_username="u", ami_secret=SecretStr("x"))
+    settings = Settings(ami=AmiSettings(host="pbx.example", port=5039, username="u", secret=SecretStr("x")))
     config = ConnectionConfig.from_settings(settings)
     assert (config.host, config.port, config.username, config.secret.get_secret_value()) == (
         "pbx.example",
@@ -93,8 +93,8 @@ def test_config_from_settings_takes_the_ami_settings() -> None:
         "u",
         "x",
     )
-    assert config.ping_interval_s == settings.ami_ping_interval_s
-    assert config.reconnect_max_s == settings.ami_reconnect_max_s
+    assert config.ping_interval_s == settings.ami.ping_interval_s
+    assert config.reconnect_max_s == settings.ami.reconnect_max_s
 
 
 def test_backoff_grows_with_jitter_and_is_capped() -> None:

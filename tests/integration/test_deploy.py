@@ -96,7 +96,7 @@ def test_env_example_loads_and_holds_only_placeholder_secrets() -> None:
     env = env_example()
     settings = load_settings(None, env)
     assert settings.database_url == "sqlite:////var/lib/pbx-sms/pbx-sms.db"
-    assert settings.ami_username == Settings().ami_username
+    assert settings.ami.username == Settings().ami.username
     for name, value in env.items():
         if is_secret_key(name):
             assert value.startswith("CHANGE-ME"), f"{name} must be a placeholder"
@@ -109,8 +109,8 @@ def test_agi_config_example_gives_the_hook_what_it_needs_and_no_secret() -> None
     settings = load_settings(AGI_CONFIG, {})
     assert settings.database_url == env_example()["PBX_SMS_DATABASE_URL"]
     assert settings.country == "PL"
-    assert not [key for key in settings.extra if is_secret_key(key)]
-    assert settings.ami_secret.get_secret_value() == ""
+    assert not [key for key in settings.gateway_settings if is_secret_key(key)]
+    assert settings.ami.secret.get_secret_value() == ""
 
 
 def test_install_guide_covers_install_verify_upgrade_and_uninstall() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pbx_sms.config import Settings
+from pbx_sms.config import load_settings
 from pbx_sms.gateways.ami import AmiGateway, AmiSendSettings, create
 from pbx_sms.gateways.base import GatewayConfigError, OutgoingSms
 
@@ -304,19 +304,16 @@ async def test_messagesend_errors(error: str, outcome: str) -> None:
 
 
 def test_settings_have_their_own_prefix_and_clear_errors() -> None:
-    settings = Settings(
-        ami_host="10.0.0.5",
-        ami_username="listener",
-        extra={"ami_send_username": USER, "ami_send_secret": SECRET, "ami_send_device": "dongle0"},
-    )
-    gw = create(settings)
+    user = {"PBX_SMS_AMI_SEND_USERNAME": USER, "PBX_SMS_AMI_SEND_SECRET": SECRET}
+    listener = {"PBX_SMS_AMI_HOST": "10.0.0.5", "PBX_SMS_AMI_USERNAME": "listener"}
+    gw = create(load_settings(environ={**listener, **user, "PBX_SMS_AMI_SEND_DEVICE": "dongle0"}))
     assert (gw.host, gw.port, gw.config.username) == ("10.0.0.5", 5038, USER)
     assert gw.timeout_s > gw.config.status_timeout_s
     with pytest.raises(GatewayConfigError, match="PBX_SMS_AMI_SEND_DEVICE") as missing:
-        create(Settings(extra={"ami_send_username": USER, "ami_send_secret": SECRET}))
+        create(load_settings(environ=user))
     assert SECRET not in str(missing.value)
-    with pytest.raises(GatewayConfigError, match="PBX_SMS_AMI_SEND_SECRET: Field required"):
-        create(Settings(extra={"ami_send_username": USER, "ami_send_device": "d"}))
+    with pytest.raises(GatewayConfigError, match="PBX_SMS_AMI_SEND_SECRET: required"):
+        create(load_settings(environ={"PBX_SMS_AMI_SEND_USERNAME": USER, "PBX_SMS_AMI_SEND_DEVICE": "d"}))
 
 
 def test_registered_as_entry_point() -> None:

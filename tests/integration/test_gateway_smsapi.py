@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 import pytest
 from http_fakes import HttpServer, Reply, Request, unreachable_url
 
-from pbx_sms.config import Settings
+from pbx_sms.config import load_settings
 from pbx_sms.gateways.base import GatewayConfigError, OutgoingSms
 from pbx_sms.gateways.smsapi import SmsapiGateway, SmsapiSettings, create, interpret_response
 
@@ -237,13 +237,13 @@ def test_interpret_response_reads_the_message_id() -> None:
 
 
 def test_settings_from_environment_and_errors_name_the_variable() -> None:
-    settings = Settings(extra={"smsapi_token": TOKEN, "smsapi_base_url": "http://127.0.0.1:1", "smsapi_test": "1"})
-    gw = create(settings)
+    environ = {"PBX_SMS_SMSAPI_TOKEN": TOKEN, "PBX_SMS_SMSAPI_BASE_URL": "http://127.0.0.1:1", "PBX_SMS_SMSAPI_TEST": "1"}
+    gw = create(load_settings(environ=environ))
     assert gw.config.test is True and gw.config.base_url == "http://127.0.0.1:1"
-    with pytest.raises(GatewayConfigError, match="PBX_SMS_SMSAPI_TOKEN: Field required"):
-        create(Settings(extra={}))
+    with pytest.raises(GatewayConfigError, match="PBX_SMS_SMSAPI_TOKEN: required"):
+        create(load_settings(environ={}))
     with pytest.raises(GatewayConfigError) as bad:
-        create(Settings(extra={"smsapi_token": TOKEN, "smsapi_base_url": "ftp://x", "smsapi_tokn": "x"}))
+        create(load_settings(environ={**environ, "PBX_SMS_SMSAPI_BASE_URL": "ftp://x", "PBX_SMS_SMSAPI_TOKN": "x"}))
     assert "PBX_SMS_SMSAPI_BASE_URL" in str(bad.value) and "PBX_SMS_SMSAPI_TOKN: unknown setting" in str(bad.value)
     assert TOKEN not in str(bad.value)
 

@@ -21,7 +21,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SmtpServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
-from pbx_sms.config import Settings
+from pbx_sms.config import load_settings
 from pbx_sms.gateways.base import GatewayConfigError, OutgoingSms
 from pbx_sms.gateways.smtp import SmtpGateway, SmtpSettings, create
 
@@ -261,15 +261,19 @@ async def test_nobody_listening_is_transient() -> None:
 
 
 def test_settings_validation_names_the_variable() -> None:
-    base = {"smtp_host": "mail.example", "smtp_from_address": "a@b.example", "smtp_to_template": "{to}@x.example"}
-    assert create(Settings(extra=base)).config.effective_port == 587
+    base = {
+        "PBX_SMS_SMTP_HOST": "mail.example",
+        "PBX_SMS_SMTP_FROM_ADDRESS": "a@b.example",
+        "PBX_SMS_SMTP_TO_TEMPLATE": "{to}@x.example",
+    }
+    assert create(load_settings(environ=base)).config.effective_port == 587
     with pytest.raises(GatewayConfigError, match=r"PBX_SMS_SMTP_TO_TEMPLATE: .*unknown placeholder \{number\}"):
-        create(Settings(extra={**base, "smtp_to_template": "{number}@x.example"}))
+        create(load_settings(environ={**base, "PBX_SMS_SMTP_TO_TEMPLATE": "{number}@x.example"}))
     with pytest.raises(GatewayConfigError) as pair:
-        create(Settings(extra={**base, "smtp_password": PASSWORD}))
+        create(load_settings(environ={**base, "PBX_SMS_SMTP_PASSWORD": PASSWORD}))
     assert "username and password go together" in str(pair.value) and PASSWORD not in str(pair.value)
     with pytest.raises(GatewayConfigError, match="PBX_SMS_SMTP_TLS"):
-        create(Settings(extra={**base, "smtp_tls": "ssl3"}))
+        create(load_settings(environ={**base, "PBX_SMS_SMTP_TLS": "ssl3"}))
 
 
 def test_registered_as_entry_point() -> None:

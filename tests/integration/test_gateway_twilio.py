@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from http_fakes import HttpServer, Reply, Request, unreachable_url
 
-from pbx_sms.config import Settings
+from pbx_sms.config import load_settings
 from pbx_sms.gateways.base import GatewayConfigError, OutgoingSms
 from pbx_sms.gateways.twilio import TwilioGateway, TwilioSettings, create
 
@@ -259,13 +259,14 @@ async def test_unreachable_api_is_transient() -> None:
 
 
 def test_settings_errors_name_the_variable_never_the_token() -> None:
-    gw = create(Settings(extra={"twilio_account_sid": SID, "twilio_auth_token": TOKEN}))
+    environ = {"PBX_SMS_TWILIO_ACCOUNT_SID": SID, "PBX_SMS_TWILIO_AUTH_TOKEN": TOKEN}
+    gw = create(load_settings(environ=environ))
     assert gw.config.base_url == "https://api.twilio.com"
     with pytest.raises(GatewayConfigError) as bad:
-        create(Settings(extra={"twilio_account_sid": "nope", "twilio_auth_token": TOKEN}))
+        create(load_settings(environ={**environ, "PBX_SMS_TWILIO_ACCOUNT_SID": "nope"}))
     assert "PBX_SMS_TWILIO_ACCOUNT_SID" in str(bad.value) and TOKEN not in str(bad.value)
-    with pytest.raises(GatewayConfigError, match="PBX_SMS_TWILIO_AUTH_TOKEN: Field required"):
-        create(Settings(extra={"twilio_account_sid": SID}))
+    with pytest.raises(GatewayConfigError, match="PBX_SMS_TWILIO_AUTH_TOKEN: required"):
+        create(load_settings(environ={"PBX_SMS_TWILIO_ACCOUNT_SID": SID}))
 
 
 def test_registered_as_entry_point() -> None:

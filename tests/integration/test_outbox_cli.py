@@ -128,7 +128,7 @@ def test_worker_config_from_settings() -> None:
     [
         ({"PBX_SMS_OUTBOX_POLL_S": "often"}, "PBX_SMS_OUTBOX_POLL_S: expected a number"),
         ({"PBX_SMS_OUTBOX_MAX_IN_FLIGHT": "0"}, "PBX_SMS_OUTBOX_MAX_IN_FLIGHT: expected more than 0"),
-        ({"PBX_SMS_OUTBOX_MAX_INFLIGHT": "5"}, "PBX_SMS_OUTBOX_MAX_INFLIGHT: unknown outbox setting"),
+        ({"PBX_SMS_OUTBOX_MAX_INFLIGHT": "5"}, "PBX_SMS_OUTBOX_MAX_INFLIGHT: unknown setting"),
         ({"PBX_SMS_OUTBOX_RETRY_BASE_S": "100", "PBX_SMS_OUTBOX_RETRY_MAX_S": "10"}, "PBX_SMS_OUTBOX_RETRY_"),
     ],
 )

@@ -331,7 +331,7 @@ def manager_users() -> dict[str, Section]:
 
 
 def test_listener_user_reads_call_and_cdr_writes_nothing_from_localhost_only() -> None:
-    listener = manager_users()[Settings().ami_username]
+    listener = manager_users()[Settings().ami.username]
     [read] = listener.values("read")
     assert {part.strip() for part in read.split(",")} == {"call", "cdr"}
     assert listener.values("write") == [""]

@@ -10,7 +10,7 @@ import pytest
 
 from pbx_sms.ami.parser import AmiMessage
 from pbx_sms.ami.tracker import WANTED_EVENTS, CallTracker, TrackerConfig
-from pbx_sms.config import Settings
+from pbx_sms.config import Settings, TrackingSettings
 from pbx_sms.core.call import CompletedCall
 
 T0 = 1_795_000_000.0
@@ -683,7 +683,9 @@ def test_a_leg_of_a_call_that_began_before_we_listened_is_ignored() -> None:
 
 
 def test_config_from_settings_and_the_wanted_events() -> None:
-    settings = Settings(cdr_grace_s=2.5, inbound_contexts=("a", "b"), country="DE", max_open_calls=7)
+    settings = Settings(
+        tracking=TrackingSettings(cdr_grace_s=2.5, inbound_contexts=("a", "b"), max_open_calls=7), country="DE"
+    )
     config = TrackerConfig.from_settings(settings)
     assert (config.cdr_grace_s, config.inbound_contexts, config.country, config.max_open_calls) == (
         2.5,

@@ -1,0 +1,150 @@
+"""The settings as nested, typed models; secrets are ``SecretStr`` and never shown."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import reduce
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from pbx_sms.config.names import SETTING_PATHS
+from pbx_sms.config.sources import active_sources
+from pbx_sms.core.timezones import validate_timezone
+
+SECRET_SUFFIXES = ("secret", "token", "password", "api_key", "auth_token")
+
+# A gateway's setting as read: TOML gives scalars (or lists of them), the environment strings.
+RawValue = str | bool | int | float | list[str | bool | int | float]
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether a setting nobody typed here (a gateway's) is shown as ``***``, judged by its name."""
+    return key.lower().endswith(SECRET_SUFFIXES)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AmiSettings(_Section):
+    """The AMI listener's connection; its user only reads (the ami gateway logs in as another)."""
+
+    # False for installs that feed calls only through the AGI hangup hook.
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(5038, ge=1, le=65535)
+    username: str = "pbx-sms"
+    secret: SecretStr = SecretStr("")
+    ping_interval_s: float = Field(20.0, gt=0)
+    ping_timeout_s: float = Field(5.0, gt=0)
+    reconnect_min_s: float = Field(0.5, gt=0)
+    reconnect_max_s: float = Field(60.0, gt=0)
+
+
+class TrackingSettings(_Section):
+    """How calls are recognised (see pbx_sms.ami) without the PBXSMS_* channel variables."""
+
+    cdr_grace_s: float = Field(0.5, ge=0)
+    inbound_contexts: tuple[str, ...] = ("from-trunk", "from-pstn")
+    outbound_contexts: tuple[str, ...] = ("from-internal",)
+    internal_max_digits: int = Field(5, ge=1, le=15)
+    max_open_calls: int = Field(10_000, ge=1)
+    max_call_age_s: float = Field(6 * 3600, gt=0)
+
+    @field_validator("inbound_contexts", "outbound_contexts", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+
+class OutboxSettings(_Section):
+    """Worker tuning; None (unset) leaves the worker's own default (pbx_sms.outbox.config)."""
+
+    max_in_flight: int | None = Field(None, gt=0)
+    claim_batch: int | None = Field(None, gt=0)
+    claim_interval_s: float | None = Field(None, gt=0)
+    poll_s: float | None = Field(None, gt=0)
+    lease_s: float | None = Field(None, gt=0)
+    flush_interval_s: float | None = Field(None, gt=0)
+    retry_base_s: float | None = Field(None, gt=0)
+    retry_max_s: float | None = Field(None, gt=0)
+    retry_max_attempts: int | None = Field(None, gt=0)
+    retry_max_age_s: float | None = Field(None, gt=0)
+
+
+class LoggingSettings(_Section):
+    format: Literal["text", "json"] = "text"
+    level: str = "INFO"
+
+
+class RawSetting(BaseModel):
+    """A setting no model here declares (a gateway's), kept as read for the gateway's own model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: RawValue = Field(repr=False)
+    # Where it was read, for errors: "environment variable PBX_SMS_HTTP_URL", "[http] url in FILE".
+    source: str
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="forbid", frozen=True)
+
+    database_url: str = "sqlite:///pbx-sms.db"
+    gateway: str = "log"
+    timezone: str = "Europe/Warsaw"
+    country: str = "PL"
+    ami: AmiSettings = Field(default_factory=AmiSettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    # By flat name ("http_url", "ami_send_secret"); the registry validates the chosen gateway's.
+    gateway_settings: Mapping[str, RawSetting] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only load_settings reads the environment and the file: Settings(...) alone is defaults
+        # and its arguments, so a test never picks up the shell's PBX_SMS_* variables.
+        return (init_settings, *active_sources())
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        return validate_timezone(value)
+
+    @field_validator("country")
+    @classmethod
+    def _country_code(cls, value: str) -> str:
+        if len(value) != 2 or not value.isalpha():
+            raise ValueError("expected a two-letter ISO country code like PL")
+        return value.upper()
+
+    def section(self, prefix: str) -> dict[str, str]:
+        """A gateway's settings as text, ``prefix_`` removed (for plug-ins without a settings model)."""
+        head = prefix.lower() + "_"
+        return {
+            key.removeprefix(head): str(raw.value) for key, raw in self.gateway_settings.items() if key.startswith(head)
+        }
+
+    def redacted(self) -> dict[str, Any]:
+        """Every setting by its flat name, secrets replaced by ``***`` (for status/debug output)."""
+        shown: dict[str, Any] = {}
+        for flat, path in SETTING_PATHS.items():
+            value: Any = reduce(getattr, path, self)
+            if isinstance(value, SecretStr):
+                value = "***" if value.get_secret_value() else ""
+            shown[flat] = value
+        for flat, raw in self.gateway_settings.items():
+            shown[flat] = "***" if is_secret_key(flat) and raw.value else raw.value
+        return shown
