@@ -237,7 +237,11 @@ def test_interpret_response_reads_the_message_id() -> None:
 
 
 def test_settings_from_environment_and_errors_name_the_variable() -> None:
-    environ = {"PBX_SMS_SMSAPI_TOKEN": TOKEN, "PBX_SMS_SMSAPI_BASE_URL": "http://127.0.0.1:1", "PBX_SMS_SMSAPI_TEST": "1"}
+    environ = {
+        "PBX_SMS_SMSAPI_TOKEN": TOKEN,
+        "PBX_SMS_SMSAPI_BASE_URL": "http://127.0.0.1:1",
+        "PBX_SMS_SMSAPI_TEST": "1",
+    }
     gw = create(load_settings(environ=environ))
     assert gw.config.test is True and gw.config.base_url == "http://127.0.0.1:1"
     with pytest.raises(GatewayConfigError, match="PBX_SMS_SMSAPI_TOKEN: required"):
