@@ -1,7 +1,8 @@
 """The gateway port: how the outbox hands one SMS to whatever delivers it.
 
 Gateways are found by name through the ``pbx_sms.gateways`` entry point group; each entry
-point is a factory ``(Settings) -> Gateway`` that reads its own ``PBX_SMS_<NAME>_*`` settings.
+point is a factory ``(Settings) -> Gateway`` for its own ``PBX_SMS_<NAME>_*`` settings, usually
+a ``GatewayPlugin`` (pbx_sms.gateways.registry) that validates them with the gateway's model.
 """
 
 from __future__ import annotations
