@@ -117,6 +117,7 @@ def test_defaults_without_file_or_environment() -> None:
 
 
 def test_settings_alone_are_defaults_and_arguments_not_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PBX_SMS_CONFIG", raising=False)
     monkeypatch.setenv("PBX_SMS_AMI_PORT", "6000")
     assert Settings(ami=AmiSettings(host="pbx.example")).ami.port == 5038
     assert load_settings(environ=None).ami.port == 6000
