@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 from pbx_sms.db.config_tables import Account, OptOut
 from pbx_sms.db.engine import Database
+from pbx_sms.outbox.decisions import AccountLimits
 from pbx_sms.outbox.memory import MemoryOutbox
 from pbx_sms.outbox.model import NewSms
-from pbx_sms.outbox.policy import AccountLimits
 from pbx_sms.outbox.sql import SqlOutbox
 from pbx_sms.storage.database import open_database
 

@@ -6,12 +6,12 @@ path does no pydantic work.  :func:`match_call` also takes :class:`~pbx_sms.core
 objects and compiles each once, caching the result on the (frozen) rule.
 
 Each enabled rule that matches yields one :class:`PlannedSms` per recipient.  ``reason`` is None
-for an SMS to send, else one of :data:`SUPPRESSION_REASONS`.  Checks run in this order and the
-first that applies gives the reason: the account's SMS service (overrides everything), then the
+for an SMS to send, else one of :data:`~pbx_sms.core.reasons.MATCHER_REASONS`.  Checks run in this
+order and the first that applies gives the reason: the account's SMS service (overrides everything), then the
 recipient (anonymous, internal_number, invalid_number, country_not_allowed, landline, not_mobile),
 then the text (too_many_parts).  Fixed recipients (a manager's mobile) are checked for validity and
 country only: the admin chose them, so a landline there is the admin's call.  Opt-outs, minimum
-intervals and daily caps need history and are decided by the storage layer.
+intervals and daily caps need history and are decided by the outbox.
 """
 
 from __future__ import annotations
@@ -26,28 +26,19 @@ from typing import Final
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.encoding import analyse, transliterate
 from pbx_sms.core.phone import Party, classify_party
+from pbx_sms.core.reasons import Reason
 from pbx_sms.core.rules import OTHER_PARTY, Rule
 from pbx_sms.core.schedule import TimeWindows, zone
 from pbx_sms.core.template import call_values, render
 
-SUPPRESSION_REASONS: Final[dict[str, str]] = {
-    "sms_service_inactive": "the account's SMS service is switched off",
-    "anonymous": "the other party's number is withheld (anonymous, restricted, unknown or empty caller ID)",
-    "invalid_number": "the recipient is not a valid phone number",
-    "internal_number": "the recipient is an internal extension of the PBX",
-    "country_not_allowed": "the recipient's number belongs to a country the account does not allow",
-    "landline": "the other party's number is a landline, which cannot receive SMS",
-    "not_mobile": "the other party's number is neither mobile nor landline (toll-free, premium, VoIP, pager ...)",
-    "too_many_parts": "the rendered text needs more parts than the rule's max_parts",
-}
 MISSED_STATUSES: Final = frozenset({"no_answer", "busy", "failed"})
 
-_PARTY_REASONS: Final[dict[str, str | None]] = {
-    "anonymous": "anonymous",
-    "internal": "internal_number",
-    "invalid": "invalid_number",
-    "landline": "landline",
-    "other_number": "not_mobile",
+_PARTY_REASONS: Final[dict[str, Reason | None]] = {
+    "anonymous": Reason.ANONYMOUS,
+    "internal": Reason.INTERNAL_NUMBER,
+    "invalid": Reason.INVALID_NUMBER,
+    "landline": Reason.LANDLINE,
+    "other_number": Reason.NOT_MOBILE,
     "mobile": None,
 }
 _ESCAPED_BRACES = re.compile(r"\{\{|\}\}")
@@ -88,7 +79,7 @@ class PlannedSms:
     encoding: str
     parts: int
     due_at: datetime
-    reason: str | None
+    reason: Reason | None
     to_other_party: bool
     min_interval_s: int
     cancel_on_reach: bool
@@ -192,20 +183,20 @@ def compile_rules(rules: Sequence[Rule | CompiledRule]) -> tuple[CompiledRule, .
     return tuple(compiled(rule) for rule in rules)
 
 
-def _other_party_reason(party: Party, account: AccountPolicy) -> str | None:
+def _other_party_reason(party: Party, account: AccountPolicy) -> Reason | None:
     reason = _PARTY_REASONS[party.kind]
-    if reason in {"anonymous", "internal_number", "invalid_number"}:
+    if reason in {Reason.ANONYMOUS, Reason.INTERNAL_NUMBER, Reason.INVALID_NUMBER}:
         return reason
     if party.region not in account.allowed_countries:
-        return "country_not_allowed"
+        return Reason.COUNTRY_NOT_ALLOWED
     return reason
 
 
-def _fixed_reason(party: Party, account: AccountPolicy) -> str | None:
+def _fixed_reason(party: Party, account: AccountPolicy) -> Reason | None:
     if party.e164 is None:
-        return _PARTY_REASONS[party.kind] or "invalid_number"
+        return _PARTY_REASONS[party.kind] or Reason.INVALID_NUMBER
     if party.region not in account.allowed_countries:
-        return "country_not_allowed"
+        return Reason.COUNTRY_NOT_ALLOWED
     return None
 
 
@@ -261,9 +252,9 @@ def match_call(
                 party = classify_party(recipient, account.country, internal_max_digits)
                 reason = _fixed_reason(party, account)
             if not account.sms_enabled:
-                reason = "sms_service_inactive"
+                reason = Reason.SERVICE_INACTIVE
             elif reason is None and too_many_parts:
-                reason = "too_many_parts"
+                reason = Reason.TOO_MANY_PARTS
             planned.append(
                 PlannedSms(
                     rule=rule.name,

@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.clock import utc_now
 from pbx_sms.core.matching import PlannedSms, match_call
+from pbx_sms.core.reasons import Reason
 from pbx_sms.db.engine import Database
 from pbx_sms.intake.calls import mark_processed, reached_person_since, record_call, unprocessed_calls
 from pbx_sms.outbox.enqueue import enqueue_call
@@ -95,7 +96,7 @@ class CallIntake:
             self._database.engine, account.name, call
         ):
             # A later call with this number already reached a person (it was processed first).
-            planned = [replace(sms, reason="reached_person") if sms.cancel_on_reach else sms for sms in planned]
+            planned = [replace(sms, reason=Reason.REACHED_PERSON) if sms.cancel_on_reach else sms for sms in planned]
         rule_ids = {item.rule.name: item.id for item in active}
         log.info("%s (account %s)", describe_call(call), account.name)
         report = enqueue_call(self._outbox, call, account.id, planned, rule_ids, self._clock())

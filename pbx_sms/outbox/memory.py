@@ -1,234 +1,61 @@
-"""In-memory outbox: the contract of ``OutboxStore`` without a database (tests, dry runs)."""
+"""The outbox in memory: the test twin of ``SqlOutbox``.
+
+``MemoryRows`` does what the SQL statements of ``SqlRows`` do, on a dict of rows under one lock (the
+transaction); every decision is the shared flow's, so the contract tests exercise the same logic.
+"""
 
 from __future__ import annotations
 
-import logging
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Any
 
+from pbx_sms.core.reasons import Reason
 from pbx_sms.core.sms_status import Status
-from pbx_sms.outbox.model import (
-    EnqueueReport,
-    Failed,
-    NewSms,
-    OutboxError,
-    OutboxRow,
-    Outcome,
-    Reason,
-    Released,
-    RetryLater,
-    Sent,
-)
-from pbx_sms.outbox.policy import AccountLimits, Candidate, Gate, quiet_hold
+from pbx_sms.outbox.decisions import AccountLimits, ClaimPlan, DayWindow, DueRow, IntervalKey, NewRow, PartyRow
+from pbx_sms.outbox.flow import Outbox
+from pbx_sms.outbox.model import Failed, OutboxRow, Outcome, Released, RetryLater, Sent
+from pbx_sms.outbox.rows import LockedAccounts, RowTransaction
 
-log = logging.getLogger(__name__)
+# Rows that count as sent for caps and intervals (being sent counts: it may have gone out).
 _COUNTED = (Status.SENT, Status.SENDING)
 
 
-class MemoryOutbox:
+class MemoryOutbox(Outbox):
     def __init__(self) -> None:
-        self._rows: dict[int, OutboxRow] = {}
+        self._memory = MemoryRows()
+        super().__init__(self._memory)
+
+    # The configuration the SQL store reads from the accounts and optouts tables.
+
+    def set_limits(self, account_id: int, limits: AccountLimits) -> None:
+        self._memory.limits[account_id] = limits
+
+    def add_optout(self, number: str, account_id: int | None = None) -> None:
+        self._memory.optouts.add((account_id, number))
+
+
+class MemoryRows:
+    def __init__(self) -> None:
+        self.rows: dict[int, OutboxRow] = {}
+        self.limits: dict[int, AccountLimits] = {}
+        self.optouts: set[tuple[int | None, str]] = set()
         self._keys: set[tuple[int, str, str]] = set()
-        self._limits: dict[int, AccountLimits] = {}
-        self._optouts: set[tuple[int | None, str]] = set()
         self._next_id = 1
         self._lock = threading.Lock()
 
-    # The configuration the SQL store reads from the accounts/optouts tables.
-
-    def set_limits(self, account_id: int, limits: AccountLimits) -> None:
-        self._limits[account_id] = limits
-
-    def add_optout(self, number: str, account_id: int | None = None) -> None:
-        self._optouts.add((account_id, number))
-
-    # Facts for the gate.
-
-    def limits(self, account_id: int) -> AccountLimits:
-        return self._limits.get(account_id, AccountLimits())
-
-    def opted_out(self, account_id: int, number: str) -> bool:
-        return (account_id, number) in self._optouts or (None, number) in self._optouts
-
-    def sent_between(self, account_id: int, start: datetime, end: datetime) -> int:
-        return sum(
-            1
-            for row in self._rows.values()
-            if row.account_id == account_id
-            and row.status in _COUNTED
-            and row.last_attempt_at is not None
-            and start <= row.last_attempt_at < end
-        )
-
-    def last_sent_at(self, rule_id: int, to: str) -> datetime | None:
-        times = [
-            row.last_attempt_at
-            for row in self._rows.values()
-            if row.rule_id == rule_id
-            and row.to == to
-            and row.to_other_party
-            and row.status in _COUNTED
-            and row.last_attempt_at is not None
-        ]
-        return max(times, default=None)
-
-    # The port.
-
-    def enqueue(self, items: Sequence[NewSms], now: datetime) -> EnqueueReport:
-        queued: list[int] = []
-        suppressed: list[tuple[int, str]] = []
-        held: list[tuple[int, datetime]] = []
-        duplicates = 0
+    @contextmanager
+    def transaction(self) -> Iterator[RowTransaction]:
         with self._lock:
-            gate = Gate(self, reserve=False)
-            for item in items:
-                key = (item.rule_id, item.call_id, item.to)
-                if key in self._keys:
-                    duplicates += 1
-                    continue
-                # Quiet hours move the send time; the limits are then those of the time it will go out.
-                at = max(item.due_at, now)
-                hold = None if item.reason else quiet_hold(self.limits(item.account_id), at)
-                reason = item.reason or gate.decide(_candidate(item, hold.until if hold else at))
-                row = self._new_row(item, now, Status.SUPPRESSED if reason else Status.QUEUED, reason)
-                if hold is not None and not reason:
-                    row = replace(row, due_at=hold.until, scheduled_at=hold.until, note=hold.note)
-                    held.append((row.id, hold.until))
-                self._keys.add(key)
-                self._rows[row.id] = row
-                (suppressed.append((row.id, reason)) if reason else queued.append(row.id))
-        return EnqueueReport(tuple(queued), tuple(suppressed), duplicates, held=tuple(held))
-
-    def _new_row(self, item: NewSms, now: datetime, status: Status, reason: str | None) -> OutboxRow:
-        row_id = self._next_id
-        self._next_id += 1
-        return OutboxRow(
-            id=row_id,
-            idempotency_key=str(uuid.uuid4()),
-            account_id=item.account_id,
-            rule_id=item.rule_id,
-            rule_name=item.rule_name,
-            call_id=item.call_id,
-            other_party=item.other_party,
-            call_ended_at=item.call_ended_at,
-            to=item.to,
-            sender=item.sender,
-            text=item.text,
-            encoding=item.encoding,
-            parts=item.parts,
-            to_other_party=item.to_other_party,
-            min_interval_s=item.min_interval_s,
-            cancel_on_reach=item.cancel_on_reach,
-            status=status,
-            reason=reason,
-            scheduled_at=item.due_at,
-            due_at=item.due_at,
-            attempts=0,
-            locked_by=None,
-            locked_until=None,
-            last_attempt_at=None,
-            last_error=None,
-            gateway=None,
-            message_id=None,
-            created_at=now,
-            updated_at=now,
-        )
-
-    def cancel_reached(self, account_id: int, other_party: str, call_id: str, reached_at: datetime) -> int:
-        count = 0
-        with self._lock:
-            for row in list(self._rows.values()):
-                if (
-                    row.status == Status.QUEUED
-                    and row.cancel_on_reach
-                    and row.account_id == account_id
-                    and row.other_party == other_party
-                    and row.call_id != call_id
-                    and row.call_ended_at <= reached_at
-                ):
-                    self._rows[row.id] = replace(
-                        row, status=Status.CANCELLED, reason=Reason.REACHED_PERSON, updated_at=reached_at
-                    )
-                    count += 1
-        return count
-
-    def claim_due(self, worker_id: str, now: datetime, limit: int, lease_s: float) -> list[OutboxRow]:
-        claimed: list[OutboxRow] = []
-        with self._lock:
-            due = sorted(
-                (
-                    row
-                    for row in self._rows.values()
-                    if (row.status == Status.QUEUED and row.due_at <= now)
-                    or (row.status == Status.SENDING and row.locked_until is not None and row.locked_until <= now)
-                ),
-                key=lambda row: (row.due_at, row.id),
-            )
-            gate = Gate(self, reserve=True)
-            lease_until = now + timedelta(seconds=lease_s)
-            for row in due:
-                if len(claimed) >= limit:
-                    break
-                # Due, but inside quiet hours now (a retry, a restart): wait for their end, no attempt used.
-                hold = quiet_hold(self.limits(row.account_id), now)
-                if hold is not None:
-                    self._rows[row.id] = replace(
-                        row,
-                        status=Status.QUEUED,
-                        due_at=hold.until,
-                        note=hold.note,
-                        locked_by=None,
-                        locked_until=None,
-                        updated_at=now,
-                    )
-                    log.info("SMS %d not sent now: %s", row.id, hold.note)
-                    continue
-                # A row whose lease expired was already let through; only fresh claims meet the limits.
-                reason = gate.decide(_candidate(row, now)) if row.status == Status.QUEUED else None
-                if reason:
-                    self._rows[row.id] = replace(row, status=Status.SUPPRESSED, reason=reason, updated_at=now)
-                    log.info("SMS %d to %s suppressed when due (%s)", row.id, row.to, reason)
-                    continue
-                leased = replace(
-                    row,
-                    status=Status.SENDING,
-                    attempts=row.attempts + 1,
-                    locked_by=worker_id,
-                    locked_until=lease_until,
-                    last_attempt_at=now,
-                    updated_at=now,
-                )
-                self._rows[row.id] = leased
-                claimed.append(leased)
-        return claimed
-
-    def apply(self, worker_id: str, outcomes: Iterable[Outcome], now: datetime) -> int:
-        applied = 0
-        with self._lock:
-            for outcome in outcomes:
-                row = self._rows.get(outcome.row_id)
-                if row is None or row.status != Status.SENDING or row.locked_by != worker_id:
-                    continue
-                self._rows[row.id] = _applied(row, outcome, now)
-                applied += 1
-        return applied
-
-    def next_due_at(self) -> datetime | None:
-        with self._lock:
-            times = [row.due_at for row in self._rows.values() if row.status == Status.QUEUED]
-            times += [
-                row.locked_until
-                for row in self._rows.values()
-                if row.status == Status.SENDING and row.locked_until is not None
-            ]
-        return min(times, default=None)
+            yield _MemoryTransaction(self)
 
     def get(self, row_id: int) -> OutboxRow | None:
         with self._lock:
-            return self._rows.get(row_id)
+            return self.rows.get(row_id)
 
     def list(
         self,
@@ -240,7 +67,7 @@ class MemoryOutbox:
     ) -> list[OutboxRow]:
         wanted = set(statuses) if statuses is not None else None
         with self._lock:
-            snapshot = list(self._rows.values())
+            snapshot = list(self.rows.values())
         rows = [
             row
             for row in snapshot
@@ -251,56 +78,208 @@ class MemoryOutbox:
         rows.sort(key=lambda row: (row.created_at, row.id), reverse=True)
         return rows[:limit] if limit is not None else rows
 
-    def retry(self, row_id: int, now: datetime) -> OutboxRow:
+    def next_due_at(self) -> datetime | None:
         with self._lock:
-            row = self._require(row_id)
-            if row.status not in (Status.FAILED, Status.SUPPRESSED, Status.CANCELLED):
-                raise OutboxError(
-                    f"SMS {row_id} is {row.status}; only failed, suppressed or cancelled SMS can be retried"
-                )
-            queued = replace(
-                row, status=Status.QUEUED, reason=None, due_at=now, scheduled_at=now, attempts=0, updated_at=now
+            times = [row.due_at for row in self.rows.values() if row.status == Status.QUEUED]
+            times += [
+                row.locked_until
+                for row in self.rows.values()
+                if row.status == Status.SENDING and row.locked_until is not None
+            ]
+        return min(times, default=None)
+
+    def new_id(self, key: tuple[int, str, str]) -> int | None:
+        if key in self._keys:
+            return None
+        self._keys.add(key)
+        row_id = self._next_id
+        self._next_id += 1
+        return row_id
+
+
+class _MemoryTransaction:
+    def __init__(self, memory: MemoryRows) -> None:
+        self._memory = memory
+        self._rows = memory.rows
+
+    def lock_accounts(self, account_ids: Collection[int], *, wait: bool) -> LockedAccounts:
+        limits = self._memory.limits
+        return LockedAccounts({account_id: limits[account_id] for account_id in account_ids if account_id in limits})
+
+    def opted_out(self, numbers: Collection[str]) -> frozenset[tuple[int | None, str]]:
+        return frozenset(optout for optout in self._memory.optouts if optout[1] in numbers)
+
+    def sent_in(self, days: Collection[DayWindow]) -> dict[DayWindow, int]:
+        return {
+            day: sum(
+                1
+                for row in self._rows.values()
+                if row.account_id == day.account_id
+                and row.status in _COUNTED
+                and row.last_attempt_at is not None
+                and day.start <= row.last_attempt_at < day.end
             )
-            self._rows[row_id] = queued
-            return queued
+            for day in days
+        }
 
-    def cancel(self, row_id: int, now: datetime, reason: str = Reason.CANCELLED_BY_ADMIN) -> OutboxRow:
-        with self._lock:
-            row = self._require(row_id)
-            if row.status != Status.QUEUED:
-                raise OutboxError(f"SMS {row_id} is {row.status}; only queued SMS can be cancelled")
-            cancelled = replace(row, status=Status.CANCELLED, reason=reason, updated_at=now)
-            self._rows[row_id] = cancelled
-            return cancelled
+    def last_sent_at(self, keys: Collection[IntervalKey]) -> dict[IntervalKey, datetime]:
+        last: dict[IntervalKey, datetime] = {}
+        for row in self._rows.values():
+            key = (row.rule_id, row.to)
+            if key in keys and row.to_other_party and row.status in _COUNTED and row.last_attempt_at is not None:
+                last[key] = max(last.get(key, row.last_attempt_at), row.last_attempt_at)
+        return last
 
-    def cancel_rule(self, rule_id: int, now: datetime) -> int:
-        with self._lock:
-            ids = [row.id for row in self._rows.values() if row.rule_id == rule_id and row.status == Status.QUEUED]
-            for row_id in ids:
-                self._rows[row_id] = replace(
-                    self._rows[row_id], status=Status.CANCELLED, reason=Reason.RULE_DELETED, updated_at=now
-                )
-        return len(ids)
+    def due(self, now: datetime, limit: int, after: DueRow | None) -> list[DueRow]:
+        due = sorted(
+            (
+                row
+                for row in self._rows.values()
+                if (row.status == Status.QUEUED and row.due_at <= now)
+                or (row.status == Status.SENDING and row.locked_until is not None and row.locked_until <= now)
+            ),
+            key=lambda row: (row.due_at, row.id),
+        )
+        if after is not None:
+            due = [row for row in due if (row.due_at, row.id) > (after.due_at, after.id)]
+        return [
+            DueRow(
+                row.id,
+                row.status,
+                row.due_at,
+                row.account_id,
+                row.rule_id,
+                row.to,
+                row.to_other_party,
+                row.min_interval_s,
+            )
+            for row in due[:limit]
+        ]
 
-    def _require(self, row_id: int) -> OutboxRow:
+    def queued_of_party(self, account_id: int, other_party: str) -> list[PartyRow]:
+        return [
+            PartyRow(row.id, row.call_id, row.call_ended_at, row.cancel_on_reach)
+            for row in self._rows.values()
+            if row.status == Status.QUEUED and row.account_id == account_id and row.other_party == other_party
+        ]
+
+    def status_of(self, row_id: int) -> Status | None:
         row = self._rows.get(row_id)
-        if row is None:
-            raise OutboxError(f"no SMS with id {row_id} in the outbox")
+        return row.status if row is not None else None
+
+    def get(self, row_id: int) -> OutboxRow | None:
+        return self._rows.get(row_id)
+
+    def insert(self, rows: Sequence[NewRow], now: datetime) -> list[int | None]:
+        ids: list[int | None] = []
+        for new in rows:
+            row_id = self._memory.new_id((new.sms.rule_id, new.sms.call_id, new.sms.to))
+            if row_id is not None:
+                self._rows[row_id] = _row(row_id, new, now)
+            ids.append(row_id)
+        return ids
+
+    def write_claim(self, plan: ClaimPlan, worker_id: str, now: datetime, lease_until: datetime) -> list[OutboxRow]:
+        for due, hold in plan.held:
+            self._update(
+                due.id,
+                status=Status.QUEUED,
+                due_at=hold.until,
+                note=hold.note,
+                locked_by=None,
+                locked_until=None,
+                updated_at=now,
+            )
+        for due, reason in plan.suppressed:
+            self._update(due.id, status=Status.SUPPRESSED, reason=reason, updated_at=now)
+        leased = []
+        for due in plan.leased:
+            row = self._rows[due.id]
+            leased.append(
+                self._update(
+                    due.id,
+                    status=Status.SENDING,
+                    attempts=row.attempts + 1,
+                    locked_by=worker_id,
+                    locked_until=lease_until,
+                    last_attempt_at=now,
+                    updated_at=now,
+                )
+            )
+        return leased
+
+    def cancel(self, row_ids: Collection[int], reason: Reason, now: datetime) -> int:
+        queued = [row_id for row_id in row_ids if self._rows[row_id].status == Status.QUEUED]
+        for row_id in queued:
+            self._update(row_id, status=Status.CANCELLED, reason=reason, updated_at=now)
+        return len(queued)
+
+    def requeue(self, row_id: int, now: datetime) -> None:
+        self._update(
+            row_id, status=Status.QUEUED, reason=None, due_at=now, scheduled_at=now, attempts=0, updated_at=now
+        )
+
+    def apply(self, worker_id: str, outcomes: Sequence[Outcome], now: datetime) -> int:
+        applied = 0
+        for outcome in outcomes:
+            row = self._rows.get(outcome.row_id)
+            if row is None or row.status != Status.SENDING or row.locked_by != worker_id:
+                continue
+            self._rows[row.id] = _applied(replace(row, locked_by=None, locked_until=None, updated_at=now), outcome, now)
+            applied += 1
+        return applied
+
+    def wake_workers(self) -> None:
+        """Nothing to do: the worker of this process is woken by its caller."""
+
+    def _update(self, row_id: int, **values: Any) -> OutboxRow:
+        row = self._rows[row_id] = replace(self._rows[row_id], **values)
         return row
 
 
-def _candidate(item: NewSms | OutboxRow, at: datetime) -> Candidate:
-    return Candidate(item.account_id, item.rule_id, item.to, item.to_other_party, item.min_interval_s, at)
-
-
 def _applied(row: OutboxRow, outcome: Outcome, now: datetime) -> OutboxRow:
-    unlocked = replace(row, locked_by=None, locked_until=None, updated_at=now)
     if isinstance(outcome, Sent):
-        return replace(unlocked, status=Status.SENT, gateway=outcome.gateway, message_id=outcome.message_id)
+        return replace(row, status=Status.SENT, gateway=outcome.gateway, message_id=outcome.message_id)
     if isinstance(outcome, RetryLater):
-        return replace(unlocked, status=Status.QUEUED, due_at=outcome.due_at, last_error=outcome.error)
+        return replace(row, status=Status.QUEUED, due_at=outcome.due_at, last_error=outcome.error)
     if isinstance(outcome, Failed):
-        return replace(unlocked, status=Status.FAILED, reason=outcome.reason)
+        return replace(row, status=Status.FAILED, reason=outcome.reason)
     if isinstance(outcome, Released):
-        return replace(unlocked, status=Status.QUEUED, due_at=now, attempts=unlocked.attempts - 1)
+        return replace(row, status=Status.QUEUED, due_at=now, attempts=row.attempts - 1)
     raise TypeError(f"unknown outcome {outcome!r}")
+
+
+def _row(row_id: int, new: NewRow, now: datetime) -> OutboxRow:
+    item = new.sms
+    return OutboxRow(
+        id=row_id,
+        idempotency_key=str(uuid.uuid4()),
+        account_id=item.account_id,
+        rule_id=item.rule_id,
+        rule_name=item.rule_name,
+        call_id=item.call_id,
+        other_party=item.other_party,
+        call_ended_at=item.call_ended_at,
+        to=item.to,
+        sender=item.sender,
+        text=item.text,
+        encoding=item.encoding,
+        parts=item.parts,
+        to_other_party=item.to_other_party,
+        min_interval_s=item.min_interval_s,
+        cancel_on_reach=item.cancel_on_reach,
+        status=new.status,
+        reason=new.reason,
+        scheduled_at=new.due_at,
+        due_at=new.due_at,
+        attempts=0,
+        locked_by=None,
+        locked_until=None,
+        last_attempt_at=None,
+        last_error=None,
+        gateway=None,
+        message_id=None,
+        created_at=now,
+        updated_at=now,
+        note=new.hold.note if new.hold is not None else None,
+    )

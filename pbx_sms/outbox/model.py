@@ -1,26 +1,14 @@
-"""What the outbox holds: SMS to queue, rows as stored, and the outcomes a worker reports (pure data)."""
+"""What the outbox holds: SMS to queue, rows as stored, and the outcomes of a send (pure data)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
+from pbx_sms.core.reasons import Reason
 from pbx_sms.core.sms_status import Status
 from pbx_sms.gateways.base import OutgoingSms
-
-
-class Reason(StrEnum):
-    """Why a row was suppressed or cancelled (stored in ``reason``, shown in the SMS log)."""
-
-    SERVICE_INACTIVE = "sms_service_inactive"
-    OPTED_OUT = "opted_out"
-    DAILY_CAP = "daily_cap_reached"
-    MIN_INTERVAL = "min_interval"
-    REACHED_PERSON = "reached_person"
-    RULE_DELETED = "rule_deleted"
-    CANCELLED_BY_ADMIN = "cancelled_by_admin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +35,7 @@ class NewSms:
     to_other_party: bool = True
     min_interval_s: int = 0
     cancel_on_reach: bool = False
-    reason: str | None = None
+    reason: Reason | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +86,7 @@ class OutboxRow:
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
-        for name in self.__slots__:  # type: ignore[attr-defined]
+        for name in self.__slots__:
             value = getattr(self, name)
             data[name] = value.isoformat() if isinstance(value, datetime) else value
         data["status"] = str(self.status)
@@ -108,14 +96,15 @@ class OutboxRow:
 @dataclass(frozen=True, slots=True)
 class EnqueueReport:
     queued: tuple[int, ...] = ()
-    suppressed: tuple[tuple[int, str], ...] = ()
+    suppressed: tuple[tuple[int, Reason], ...] = ()
     duplicates: int = 0
     cancelled_by_reach: int = 0
     # Queued rows whose due time the account's quiet hours moved: (row id, new due time).
     held: tuple[tuple[int, datetime], ...] = ()
 
 
-# What a worker reports about a claimed row; applied only while the worker still holds its lease.
+# The outcome of a claimed row's send, as the retry policy decides it (Released: not sent at all); a
+# store applies one only while the worker that reports it still holds the row's lease.
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +129,8 @@ class Failed:
 
 @dataclass(frozen=True, slots=True)
 class Released:
-    """Handed back unsent (shutdown): queued again at once, attempts kept (the gateway may have seen it)."""
+    """Handed back unsent (shutdown, or no free send slot before the lease ran short): queued again,
+    due at once; the attempt counted when it was claimed does not count."""
 
     row_id: int
 

@@ -1,12 +1,13 @@
-"""Retry policy (pure): exponential backoff with full jitter, and what to do after a send."""
+"""Retry policy (pure): what a send's result means for its row: sent, retried later or failed."""
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pbx_sms.core.backoff import Backoff, Jitter, RandomSource
 from pbx_sms.gateways.base import SendResult
+from pbx_sms.outbox.model import Failed, OutboxRow, RetryLater, Sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,57 +27,31 @@ class RetryPolicy:
         if self.max_age_s <= 0:
             raise ValueError("max_age_s: expected more than 0")
 
-
-def next_retry_delay_s(attempt: int, base_s: float, cap_s: float, rng: random.Random) -> float:
-    """Delay before the retry that follows ``attempt`` (1 = the first send failed).
-
-    Full jitter: uniform over [0, min(cap, base * 2^(attempt-1))], so workers that failed together
-    (a gateway outage) do not come back together.
-    """
-    if attempt < 1:
-        raise ValueError("attempt: expected 1 or more")
-    # Bound the exponent: 2**1000 is a float overflow and the cap wins long before it anyway.
-    ceiling_s = min(cap_s, base_s * 2.0 ** min(attempt - 1, 60))
-    return rng.uniform(0.0, ceiling_s)
-
-
-@dataclass(frozen=True, slots=True)
-class MarkSent:
-    message_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleRetry:
-    due_at: datetime
-    error: str
-
-
-@dataclass(frozen=True, slots=True)
-class GiveUp:
-    reason: str
-
-
-Decision = MarkSent | ScheduleRetry | GiveUp
+    @property
+    def backoff(self) -> Backoff:
+        # Full jitter: workers that failed together (a gateway outage) do not come back together.
+        return Backoff(self.base_delay_s, self.max_delay_s, Jitter.FULL)
 
 
 def decide_after_send(
+    row: OutboxRow,
     result: SendResult,
+    gateway: str,
     *,
-    attempts: int,
-    scheduled_at: datetime,
     now: datetime,
     policy: RetryPolicy,
-    rng: random.Random,
-) -> Decision:
-    """Sent → mark sent; permanent → fail at once; transient → retry unless attempts or age run out."""
+    rng: RandomSource,
+) -> Sent | RetryLater | Failed:
+    """Sent → sent; permanent → failed at once; transient → retried unless attempts or age run out."""
     if result.outcome == "sent":
-        return MarkSent(result.message_id)
+        return Sent(row.id, gateway, result.message_id)
     reason = result.reason or "no reason given"
     if result.outcome == "permanent":
-        return GiveUp(f"permanent: {reason}")
-    if attempts >= policy.max_attempts:
-        return GiveUp(f"gave up after {attempts} attempts: {reason}")
-    due_at = now + timedelta(seconds=next_retry_delay_s(attempts, policy.base_delay_s, policy.max_delay_s, rng))
-    if (due_at - scheduled_at).total_seconds() > policy.max_age_s:
-        return GiveUp(f"gave up after {attempts} attempts, older than {policy.max_age_s:g} s: {reason}")
-    return ScheduleRetry(due_at, reason)
+        return Failed(row.id, f"permanent: {reason}")
+    if row.attempts >= policy.max_attempts:
+        return Failed(row.id, f"gave up after {row.attempts} attempts: {reason}")
+    # Attempt n (1-based) has failed: the wait before the next one is retry n-1 of the backoff.
+    due_at = now + timedelta(seconds=policy.backoff.delay_s(row.attempts - 1, rng))
+    if (due_at - row.scheduled_at).total_seconds() > policy.max_age_s:
+        return Failed(row.id, f"gave up after {row.attempts} attempts, older than {policy.max_age_s:g} s: {reason}")
+    return RetryLater(row.id, due_at, reason)

@@ -1,8 +1,9 @@
 """The outbox port: what the worker, the enqueue path and the CLI need from durable storage.
 
-Two implementations honour the same contract (tests/integration/test_outbox_contract.py): ``MemoryOutbox``
-(tests, dry runs) and ``SqlOutbox`` (SQLite and PostgreSQL). Methods are synchronous; the async
-worker calls them in a thread. ``now`` is always passed in, so tests control the clock.
+``pbx_sms.outbox.flow.Outbox`` implements it once over a row store: ``SqlOutbox`` (SQLite and
+PostgreSQL) and ``MemoryOutbox`` (the test twin); tests/integration/test_outbox_contract.py runs the
+contract on all three. Methods are synchronous; the async worker calls them in a thread. ``now`` is
+always passed in, so tests control the clock.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from pbx_sms.core.reasons import Reason
 from pbx_sms.core.sms_status import Status
 from pbx_sms.outbox.model import EnqueueReport, NewSms, OutboxRow, Outcome
 
@@ -25,9 +27,11 @@ class OutboxStore(Protocol):
         ...
 
     def claim_due(self, worker_id: str, now: datetime, limit: int, lease_s: float) -> list[OutboxRow]:
-        """Atomically lease up to ``limit`` due rows (and rows whose lease expired) to ``worker_id``.
+        """Atomically lease up to ``limit`` due rows (and rows whose lease expired) to ``worker_id``,
+        in (due_at, id) order.
 
-        Rows that the limits now forbid become ``suppressed`` instead of being returned.
+        Rows that the limits now forbid become ``suppressed``, rows inside the account's quiet hours wait
+        for their end; neither is returned nor counts toward ``limit``.
         """
         ...
 
@@ -56,10 +60,6 @@ class OutboxStore(Protocol):
         """Queue a failed, suppressed or cancelled row again, due now (raises OutboxError otherwise)."""
         ...
 
-    def cancel(self, row_id: int, now: datetime, reason: str = "cancelled_by_admin") -> OutboxRow:
+    def cancel(self, row_id: int, now: datetime, reason: Reason = Reason.CANCELLED_BY_ADMIN) -> OutboxRow:
         """Cancel a queued row (raises OutboxError for any other status)."""
-        ...
-
-    def cancel_rule(self, rule_id: int, now: datetime) -> int:
-        """The rule was deleted: cancel its queued SMS (the log keeps its name)."""
         ...

@@ -26,8 +26,8 @@ from typing import Any
 from pbx_sms.core.clock import utc_now
 from pbx_sms.gateways.base import Gateway, SendResult
 from pbx_sms.outbox.config import WorkerConfig
-from pbx_sms.outbox.model import Failed, OutboxRow, Outcome, Released, RetryLater, Sent
-from pbx_sms.outbox.retry import GiveUp, MarkSent, ScheduleRetry, decide_after_send
+from pbx_sms.outbox.model import OutboxRow, Outcome, Released, RetryLater, Sent
+from pbx_sms.outbox.retry import decide_after_send
 from pbx_sms.outbox.store import OutboxStore
 
 log = logging.getLogger(__name__)
@@ -232,26 +232,19 @@ class OutboxWorker:
             # A bug in a gateway: keep the SMS (bounded retries) and say what happened.
             log.exception("gateway %s failed on SMS %d", self.gateway.name, row.id)
             result = SendResult.transient(f"gateway error: {type(exc).__name__}: {exc}")
-        decision = decide_after_send(
-            result,
-            attempts=row.attempts,
-            scheduled_at=row.scheduled_at,
-            now=self._clock(),
-            policy=self.config.retry,
-            rng=self._rng,
+        outcome = decide_after_send(
+            row, result, self.gateway.name, now=self._clock(), policy=self.config.retry, rng=self._rng
         )
-        if isinstance(decision, MarkSent):
+        if isinstance(outcome, Sent):
             self.counters.sent += 1
-            log.info("SMS %d to %s sent via %s (message id %s)", row.id, row.to, self.gateway.name, decision.message_id)
-            self._outcomes.append(Sent(row.id, self.gateway.name, decision.message_id))
-        elif isinstance(decision, ScheduleRetry):
+            log.info("SMS %d to %s sent via %s (message id %s)", row.id, row.to, outcome.gateway, outcome.message_id)
+        elif isinstance(outcome, RetryLater):
             self.counters.retried += 1
-            log.info("SMS %d to %s: %s; retry at %s", row.id, row.to, decision.error, decision.due_at.isoformat())
-            self._outcomes.append(RetryLater(row.id, decision.due_at, decision.error))
-        elif isinstance(decision, GiveUp):
+            log.info("SMS %d to %s: %s; retry at %s", row.id, row.to, outcome.error, outcome.due_at.isoformat())
+        else:
             self.counters.failed += 1
-            log.warning("SMS %d to %s failed: %s", row.id, row.to, decision.reason)
-            self._outcomes.append(Failed(row.id, decision.reason))
+            log.warning("SMS %d to %s failed: %s", row.id, row.to, outcome.reason)
+        self._outcomes.append(outcome)
 
     # --- recording outcomes --------------------------------------------------------------------
 

@@ -11,9 +11,10 @@ import pytest
 from outbox_world import T0, MemoryWorld, SqlWorld, sms, sql_world
 from sqlalchemy import text
 
+from pbx_sms.core.reasons import Reason
 from pbx_sms.core.sms_status import Status
-from pbx_sms.outbox.model import Failed, OutboxError, Reason, Released, RetryLater, Sent
-from pbx_sms.outbox.policy import AccountLimits
+from pbx_sms.outbox.decisions import AccountLimits
+from pbx_sms.outbox.model import Failed, OutboxError, Released, RetryLater, Sent
 
 World = MemoryWorld | SqlWorld
 LEASE_S = 30.0
@@ -127,7 +128,7 @@ class OutboxContract:
 
     def test_matcher_suppression_is_stored_with_its_reason(self, world: World) -> None:
         account = world.account()
-        report = world.store.enqueue([sms(account, to="anonymous", reason="anonymous")], T0)
+        report = world.store.enqueue([sms(account, to="anonymous", reason=Reason.ANONYMOUS)], T0)
         assert report.queued == ()
         [(row_id, reason)] = report.suppressed
         assert reason == "anonymous"
@@ -304,13 +305,6 @@ class OutboxContract:
             world.store.retry(first.id, later)
         with pytest.raises(OutboxError, match="no SMS with id 999999"):
             world.store.cancel(999999, T0)
-
-    def test_deleted_rule_cancels_its_queued_sms_and_keeps_its_name(self, world: World) -> None:
-        account = world.account()
-        world.store.enqueue([sms(account, rule_id=7), sms(account, rule_id=7), sms(account, rule_id=8)], T0)
-        assert world.store.cancel_rule(7, T0) == 2
-        cancelled = world.store.list(statuses=[Status.CANCELLED])
-        assert {(row.rule_name, row.reason) for row in cancelled} == {("rule 7", Reason.RULE_DELETED)}
 
     # --- the SMS log --------------------------------------------------------------------------
 

@@ -15,10 +15,11 @@ import pytest
 from outbox_world import MemoryWorld, SqlWorld, sms, sql_world
 
 from pbx_sms.core.quiet_hours import QuietHours
+from pbx_sms.core.reasons import Reason
 from pbx_sms.core.sms_status import Status
 from pbx_sms.db.config_tables import Account
-from pbx_sms.outbox.model import Reason, RetryLater, Sent
-from pbx_sms.outbox.policy import AccountLimits
+from pbx_sms.outbox.decisions import AccountLimits
+from pbx_sms.outbox.model import RetryLater, Sent
 from pbx_sms.storage.accounts import stored_quiet_hours
 
 World = MemoryWorld | SqlWorld
@@ -105,7 +106,7 @@ class QuietHoursContract:
 
     def test_matcher_suppressed_sms_are_not_held(self, world: World) -> None:
         account = quiet_account(world)
-        report = world.store.enqueue([sms(account, to="anonymous", reason="anonymous", due_at=NIGHT)], NIGHT)
+        report = world.store.enqueue([sms(account, to="anonymous", reason=Reason.ANONYMOUS, due_at=NIGHT)], NIGHT)
         [(row_id, _)] = report.suppressed
         row = world.store.get(row_id)
         assert row is not None and (row.status, row.due_at, row.note) == (Status.SUPPRESSED, NIGHT, None)

@@ -14,7 +14,6 @@ from paths import ROOT
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.encoding import analyse, transliterate
 from pbx_sms.core.matching import (
-    SUPPRESSION_REASONS,
     AccountPolicy,
     CompiledRule,
     compile_rule,
@@ -22,6 +21,7 @@ from pbx_sms.core.matching import (
     compiled,
     match_call,
 )
+from pbx_sms.core.reasons import MATCHER_REASONS
 from pbx_sms.core.rules import Rule
 from pbx_sms.core.template import call_values, render
 
@@ -334,11 +334,11 @@ def test_transliterated_text_equals_transliterating_the_rendered_text(pieces: li
 
 def test_every_reason_is_documented() -> None:
     documented = DOCS.read_text(encoding="utf-8")
-    for code in SUPPRESSION_REASONS:
+    for code in MATCHER_REASONS:
         assert re.search(rf"`{code}`", documented), code
     produced = {
         reason
         for other in ("anonymous", "101", "x", "+48221234568", "+48800123456", "+491701234567", MOBILE)
         for reason in reasons(make_call(other_party=other), make_rule(**{"then.text": "ą" * 80, "then.max_parts": 1}))
     }
-    assert produced <= set(SUPPRESSION_REASONS)
+    assert produced <= MATCHER_REASONS

@@ -9,9 +9,9 @@ from outbox_world import T0, MemoryWorld
 
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.matching import PlannedSms
+from pbx_sms.core.reasons import Reason
 from pbx_sms.core.sms_status import Status
 from pbx_sms.outbox.enqueue import enqueue_call
-from pbx_sms.outbox.model import Reason
 
 CALLER = "+48601234567"
 RULE_IDS = {"Missed call": 5, "Thank you": 6}
@@ -25,7 +25,7 @@ def call(call_id: str, status: str, ended_minutes: float, direction: str = "in")
 def planned(
     rule: str,
     *,
-    reason: str | None = None,
+    reason: Reason | None = None,
     delay_s: int = 600,
     cancel_on_reach: bool = True,
     to: str = CALLER,
@@ -74,7 +74,7 @@ def test_planned_sms_become_rows_with_the_calls_and_rules_details(world: MemoryW
 
 def test_matcher_suppressions_are_logged_as_suppressed(world: MemoryWorld) -> None:
     account = world.account()
-    plan = [planned("Missed call", reason="landline", to="+48221112233")]
+    plan = [planned("Missed call", reason=Reason.LANDLINE, to="+48221112233")]
     report = enqueue_call(world.store, call("c1", "no_answer", 0), account, plan, RULE_IDS, T0)
     [row] = world.store.list()
     assert report.suppressed == ((row.id, "landline"),)

@@ -1,0 +1,140 @@
+"""The outbox on any row store: each operation reads the facts, lets ``decisions`` plan, writes the plan.
+
+One flow for every store (``SqlOutbox``, ``MemoryOutbox``), so they cannot disagree. A claim brings due
+rows in batches of ``limit`` in due order until ``limit`` rows are handed out or no due rows are left:
+rows held by quiet hours or suppressed on the way do not count, and the table is never read whole.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from pbx_sms.core.reasons import Reason
+from pbx_sms.core.sms_status import Status
+from pbx_sms.outbox.decisions import (
+    AccountLimits,
+    ClaimPlan,
+    ClaimPlanner,
+    DueRow,
+    EnqueuePlanner,
+    Facts,
+    Questions,
+    cancelled_on_reach,
+    check_cancel,
+    check_retry,
+    enqueue_report,
+)
+from pbx_sms.outbox.model import EnqueueReport, NewSms, OutboxRow, Outcome
+from pbx_sms.outbox.rows import RowStore, RowTransaction
+
+log = logging.getLogger(__name__)
+
+
+class Outbox:
+    """``OutboxStore`` over a ``RowStore``."""
+
+    def __init__(self, rows: RowStore) -> None:
+        self._rows = rows
+
+    def enqueue(self, items: Sequence[NewSms], now: datetime) -> EnqueueReport:
+        if not items:
+            return EnqueueReport()
+        with self._rows.transaction() as tx:
+            limits = tx.lock_accounts({item.account_id for item in items}, wait=True).limits
+            planner = EnqueuePlanner(items, limits, now)
+            rows = planner.rows(_facts(tx, planner.questions, limits))
+            report = enqueue_report(rows, tx.insert(rows, now))
+            if report.queued:
+                tx.wake_workers()
+        return report
+
+    def cancel_reached(self, account_id: int, other_party: str, call_id: str, reached_at: datetime) -> int:
+        with self._rows.transaction() as tx:
+            row_ids = cancelled_on_reach(tx.queued_of_party(account_id, other_party), call_id, reached_at)
+            return tx.cancel(row_ids, Reason.REACHED_PERSON, reached_at) if row_ids else 0
+
+    def claim_due(self, worker_id: str, now: datetime, limit: int, lease_s: float) -> list[OutboxRow]:
+        lease_until = now + timedelta(seconds=lease_s)
+        planner = ClaimPlanner(limit, now)
+        limits: dict[int, AccountLimits] = {}
+        claimed: list[OutboxRow] = []
+        with self._rows.transaction() as tx:
+            after: DueRow | None = None
+            while planner.remaining > 0:
+                batch = tx.due(now, limit, after)
+                if not batch:
+                    break
+                # Only the first batch waits for account locks (in id order, as enqueue does). A later
+                # batch leaves rows of accounts another transaction holds for the next claim: waiting
+                # with locks held already could deadlock with another claimer.
+                locked = tx.lock_accounts({row.account_id for row in batch} - limits.keys(), wait=after is None)
+                limits |= locked.limits
+                ready = [row for row in batch if row.account_id not in locked.busy]
+                plan = planner.plan(ready, _facts(tx, planner.questions(ready, limits), limits))
+                _log_claim(plan)
+                claimed += tx.write_claim(plan, worker_id, now, lease_until)
+                if len(batch) < limit:
+                    break
+                after = batch[-1]
+        claimed.sort(key=lambda row: (row.due_at, row.id))
+        return claimed
+
+    def apply(self, worker_id: str, outcomes: Iterable[Outcome], now: datetime) -> int:
+        batch = list(outcomes)
+        if not batch:
+            return 0
+        with self._rows.transaction() as tx:
+            return tx.apply(worker_id, batch, now)
+
+    def next_due_at(self) -> datetime | None:
+        return self._rows.next_due_at()
+
+    def get(self, row_id: int) -> OutboxRow | None:
+        return self._rows.get(row_id)
+
+    def list(
+        self,
+        *,
+        statuses: Iterable[Status] | None = None,
+        since: datetime | None = None,
+        number: str | None = None,
+        limit: int | None = None,
+    ) -> list[OutboxRow]:
+        return self._rows.list(statuses=statuses, since=since, number=number, limit=limit)
+
+    def retry(self, row_id: int, now: datetime) -> OutboxRow:
+        with self._rows.transaction() as tx:
+            check_retry(row_id, tx.status_of(row_id))
+            tx.requeue(row_id, now)
+            tx.wake_workers()
+            return _changed(tx, row_id)
+
+    def cancel(self, row_id: int, now: datetime, reason: Reason = Reason.CANCELLED_BY_ADMIN) -> OutboxRow:
+        with self._rows.transaction() as tx:
+            check_cancel(row_id, tx.status_of(row_id))
+            tx.cancel([row_id], reason, now)
+            return _changed(tx, row_id)
+
+
+def _facts(tx: RowTransaction, questions: Questions, limits: dict[int, AccountLimits]) -> Facts:
+    return Facts(
+        limits,
+        tx.opted_out(questions.numbers) if questions.numbers else frozenset(),
+        tx.sent_in(questions.days) if questions.days else {},
+        tx.last_sent_at(questions.intervals) if questions.intervals else {},
+    )
+
+
+def _log_claim(plan: ClaimPlan) -> None:
+    for row, hold in plan.held:
+        log.info("SMS %d not sent now: %s", row.id, hold.note)
+    for row, reason in plan.suppressed:
+        log.info("SMS %d to %s suppressed when due (%s)", row.id, row.to, reason)
+
+
+def _changed(tx: RowTransaction, row_id: int) -> OutboxRow:
+    row = tx.get(row_id)
+    assert row is not None, "checked and locked in this transaction"
+    return row

@@ -1,0 +1,115 @@
+"""The storage port under the outbox: the facts a store reads and the row changes it writes.
+
+``pbx_sms.outbox.flow.Outbox`` runs every outbox operation on it, with the decisions taken in
+``pbx_sms.outbox.decisions``; a store only reads and writes rows (``SqlRows``: SQLite and PostgreSQL;
+``MemoryRows``: the test twin, which holds no logic of its own). Every method of a ``RowTransaction``
+runs inside one transaction: on PostgreSQL the accounts and claimed rows it locks stay locked until
+it ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from pbx_sms.core.reasons import Reason
+from pbx_sms.core.sms_status import Status
+from pbx_sms.outbox.decisions import AccountLimits, ClaimPlan, DayWindow, DueRow, IntervalKey, NewRow, PartyRow
+from pbx_sms.outbox.model import OutboxRow, Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class LockedAccounts:
+    """The limits of the accounts asked for that exist; ``busy``: those another transaction holds (only
+    when asked not to wait)."""
+
+    limits: dict[int, AccountLimits]
+    busy: frozenset[int] = frozenset()
+
+
+class RowTransaction(Protocol):
+    # --- facts ---------------------------------------------------------------------------------
+
+    def lock_accounts(self, account_ids: Collection[int], *, wait: bool) -> LockedAccounts:
+        """Read and lock the accounts (in id order), so caps and intervals hold across workers."""
+        ...
+
+    def opted_out(self, numbers: Collection[str]) -> frozenset[tuple[int | None, str]]:
+        """The opt-outs of these numbers: (account id, number), account None = every account."""
+        ...
+
+    def sent_in(self, days: Collection[DayWindow]) -> dict[DayWindow, int]:
+        """Per day: SMS of its account sent or being sent (``last_attempt_at``) in [start, end)."""
+        ...
+
+    def last_sent_at(self, keys: Collection[IntervalKey]) -> dict[IntervalKey, datetime]:
+        """Per (rule, number): when that rule last sent, or started sending, to that other party."""
+        ...
+
+    def due(self, now: datetime, limit: int, after: DueRow | None) -> list[DueRow]:
+        """Up to ``limit`` claimable rows (queued with ``due_at <= now``, or sending with
+        ``locked_until <= now``) in (due_at, id) order, after ``after``; locked, other transactions'
+        locked rows skipped."""
+        ...
+
+    def queued_of_party(self, account_id: int, other_party: str) -> list[PartyRow]:
+        """The queued rows of the account's calls with this other party."""
+        ...
+
+    def status_of(self, row_id: int) -> Status | None:
+        """The row's status, locked for the rest of the transaction; None when there is no such row."""
+        ...
+
+    def get(self, row_id: int) -> OutboxRow | None: ...
+
+    # --- changes -------------------------------------------------------------------------------
+
+    def insert(self, rows: Sequence[NewRow], now: datetime) -> list[int | None]:
+        """Insert with a fresh random idempotency key each; per row its id, None when its (rule, call,
+        recipient) is there already."""
+        ...
+
+    def write_claim(self, plan: ClaimPlan, worker_id: str, now: datetime, lease_until: datetime) -> list[OutboxRow]:
+        """Write the plan (see ``ClaimPlan``); leased rows: ``sending``, attempts + 1, ``locked_by``
+        ``worker_id`` until ``lease_until``, ``last_attempt_at`` now. Returns the leased rows."""
+        ...
+
+    def cancel(self, row_ids: Collection[int], reason: Reason, now: datetime) -> int:
+        """Cancel those of the rows that are still queued, with ``reason``; returns how many."""
+        ...
+
+    def requeue(self, row_id: int, now: datetime) -> None:
+        """Queue the row as new: due and scheduled now, no attempts, no reason."""
+        ...
+
+    def apply(self, worker_id: str, outcomes: Sequence[Outcome], now: datetime) -> int:
+        """Record outcomes (see ``pbx_sms.outbox.model``) of rows still leased to ``worker_id``, dropping
+        the lease: Sent → sent with gateway and message id; RetryLater → queued, due then, with the error;
+        Failed → failed with the reason; Released → queued, due now, attempts - 1. Returns how many."""
+        ...
+
+    def wake_workers(self) -> None:
+        """Rows became due: tell workers of other processes, when the database can (PostgreSQL NOTIFY)."""
+        ...
+
+
+class RowStore(Protocol):
+    def transaction(self) -> AbstractContextManager[RowTransaction]:
+        """A writing transaction (SQLite: ``BEGIN IMMEDIATE``, one at a time)."""
+        ...
+
+    def get(self, row_id: int) -> OutboxRow | None: ...
+
+    def list(
+        self,
+        *,
+        statuses: Iterable[Status] | None = None,
+        since: datetime | None = None,
+        number: str | None = None,
+        limit: int | None = None,
+    ) -> list[OutboxRow]: ...
+
+    def next_due_at(self) -> datetime | None: ...
