@@ -67,6 +67,54 @@ class OutboxContract:
         [last] = world.store.claim_due("w1", T0 + timedelta(seconds=5), 2, LEASE_S)
         assert last.due_at == T0 + timedelta(seconds=3)
 
+    # --- the claim limit counts rows handed out -------------------------------------------------
+
+    def test_a_row_opted_out_after_queueing_does_not_use_up_the_limit(self, world: World) -> None:
+        account = world.account()
+        first, second = world.store.enqueue([sms(account, to=A), sms(account, to=B)], T0).queued
+        world.optout(A)
+        [claimed] = world.store.claim_due("w1", T0, 1, LEASE_S)
+        assert claimed.id == second
+        row = world.store.get(first)
+        assert row and (row.status, row.reason) == (Status.SUPPRESSED, Reason.OPTED_OUT)
+
+    def test_the_limit_reaches_past_several_suppressed_rows(self, world: World) -> None:
+        # More suppressed rows than one batch of ``limit`` holds, due before the ones that may go.
+        account = world.account()
+        blocked = [f"+4860100010{i}" for i in range(5)]
+        world.store.enqueue([sms(account, to=to, due_at=T0 - timedelta(seconds=10)) for to in blocked], T0)
+        world.store.enqueue([sms(account, to=to) for to in (A, B, MANAGER)], T0)
+        for to in blocked:
+            world.optout(to)
+        claimed = world.store.claim_due("w1", T0, 2, LEASE_S)
+        assert [row.to for row in claimed] == [A, B]
+        assert {row.to for row in world.store.list(statuses=[Status.SUPPRESSED])} == set(blocked)
+        assert [row.to for row in world.store.list(statuses=[Status.QUEUED])] == [MANAGER]
+
+    def test_due_rows_go_by_due_time_then_by_id(self, world: World) -> None:
+        account = world.account()
+        later, earlier = T0 + timedelta(seconds=2), T0 + timedelta(seconds=1)
+        ids = world.store.enqueue(
+            [
+                sms(account, to=A, due_at=later),
+                sms(account, to=B, due_at=earlier),
+                sms(account, to=MANAGER, due_at=later),
+            ],
+            T0,
+        ).queued
+        claimed = [world.store.claim_due("w1", later, 1, LEASE_S)[0].id for _ in ids]
+        assert claimed == [ids[1], ids[0], ids[2]]
+
+    def test_an_expired_lease_is_claimed_again_within_the_same_limit(self, world: World) -> None:
+        account = world.account()
+        [stale] = world.store.enqueue([sms(account, to=A, due_at=T0)], T0).queued
+        world.store.claim_due("w1", T0, 1, LEASE_S)  # w1 dies mid-send
+        later = T0 + timedelta(seconds=LEASE_S)
+        fresh = world.store.enqueue([sms(account, to=B, due_at=later), sms(account, to=MANAGER, due_at=later)], T0)
+        claimed = world.store.claim_due("w2", later, 2, LEASE_S)
+        assert [(row.id, row.attempts) for row in claimed] == [(stale, 2), (fresh.queued[0], 1)]
+        assert [row.id for row in world.store.list(statuses=[Status.QUEUED])] == [fresh.queued[1]]
+
     def test_leased_row_is_not_claimed_again_until_the_lease_expires(self, world: World) -> None:
         account = world.account()
         world.store.enqueue([sms(account)], T0)
@@ -252,6 +300,36 @@ class OutboxContract:
             thread.join()
         every = [row_id for ids in claimed.values() for row_id in ids]
         assert len(every) == len(set(every)) == 60
+
+    def test_concurrent_claimers_over_many_accounts_with_suppressions_hand_out_each_row_once(
+        self, world: World
+    ) -> None:
+        # Claims that reach past suppressed rows take several batches, each with other accounts.
+        accounts = [world.account() for _ in range(6)]
+        numbers = [f"+486012{i:05d}" for i in range(120)]
+        world.store.enqueue(
+            [sms(accounts[i % 6], to=to, due_at=T0 + timedelta(milliseconds=i)) for i, to in enumerate(numbers)], T0
+        )
+        blocked = {to for i, to in enumerate(numbers) if i % 4 in (1, 2)}
+        for to in blocked:
+            world.optout(to)
+        claimed: dict[str, list[int]] = {f"w{i}": [] for i in range(4)}
+        barrier = threading.Barrier(4)
+
+        def claim(worker: str) -> None:
+            barrier.wait()
+            while batch := world.store.claim_due(worker, T0 + timedelta(seconds=1), 3, LEASE_S):
+                claimed[worker].extend(row.id for row in batch)
+
+        threads = [threading.Thread(target=claim, args=(name,)) for name in claimed]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        every = [row_id for ids in claimed.values() for row_id in ids]
+        assert len(every) == len(set(every)) == 60
+        assert {row.to for row in world.store.list(statuses=[Status.SUPPRESSED])} == blocked
+        assert world.store.list(statuses=[Status.QUEUED]) == []
 
     # --- cancelling ---------------------------------------------------------------------------
 

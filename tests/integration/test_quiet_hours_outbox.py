@@ -204,6 +204,15 @@ class QuietHoursContract:
         [held] = world.store.list(statuses=[Status.QUEUED])
         assert (held.to, held.due_at) == (A, MORNING)
 
+    def test_held_rows_do_not_count_toward_the_claim_limit(self, world: World) -> None:
+        quiet, plain = quiet_account(world), world.account()
+        early = EVENING - timedelta(minutes=1)
+        world.store.enqueue([sms(quiet, to=f"+4860100020{i}", due_at=early) for i in range(3)], early)
+        world.store.enqueue([sms(plain, to=A, due_at=EVENING), sms(plain, to=B, due_at=EVENING)], EVENING)
+        assert [row.to for row in world.store.claim_due("w1", NIGHT, 2, LEASE_S)] == [A, B]
+        held = world.store.list(statuses=[Status.QUEUED])
+        assert [(row.account_id, row.due_at) for row in held] == [(quiet, MORNING)] * 3
+
     def test_a_callback_before_the_morning_cancels_the_held_missed_call_sms(self, world: World) -> None:
         account = quiet_account(world)
         [row_id] = world.store.enqueue(
