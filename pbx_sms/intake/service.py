@@ -68,7 +68,6 @@ class CallIntake:
         self._clock = clock
         self.calls_recorded = 0
         self.duplicate_reports = 0
-        self.processing_errors = 0
         # Calls whose processing failed, by id: retried by process_pending, given up after a few tries
         # so one bad call (an account hand-edited into an invalid state) cannot hold up the others.
         self._failures: dict[str, int] = {}
@@ -126,7 +125,6 @@ class CallIntake:
         return len(pending)
 
     def _note_failure(self, call: CompletedCall, error: Exception) -> None:
-        self.processing_errors += 1
         if isinstance(error, OperationalError):
             # The database is away, not the call at fault: keep trying for as long as it takes.
             log.warning("call %s not processed yet (database: %s); trying again", call.call_id, error)
