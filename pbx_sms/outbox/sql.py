@@ -113,7 +113,8 @@ class _SqlTransaction:
         query = (
             select(t.c.id, t.c.call_id, t.c.call_ended_at, t.c.cancel_on_reach)
             .where(t.c.status == Status.QUEUED.value, t.c.account_id == account_id, t.c.other_party == other_party)
-            .with_for_update(skip_locked=True)
+            # Waits for a claim that holds one of them: it may leave the row queued (quiet hours).
+            .with_for_update()
         )
         return [
             PartyRow(row.id, row.call_id, row.call_ended_at, bool(row.cancel_on_reach))
