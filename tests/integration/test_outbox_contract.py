@@ -23,6 +23,29 @@ B = "+48601000002"
 MANAGER = "+48600100100"
 
 
+def claim_until_none_is_left(world: World, now: datetime, limit: int, workers: int = 4) -> list[int]:
+    """The ids that ``workers`` claimers, started together, got until nothing was due; any error fails."""
+    claimed: list[int] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(workers)
+
+    def claim(worker: str) -> None:
+        barrier.wait()
+        try:
+            while batch := world.store.claim_due(worker, now, limit, LEASE_S):
+                claimed.extend(row.id for row in batch)
+        except Exception as exc:  # a deadlock, a serialization failure: the test must say so
+            errors.append(exc)
+
+    threads = [threading.Thread(target=claim, args=(f"w{i}",)) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    return claimed
+
+
 class OutboxContract:
     """Every test here runs on each store; subclasses provide the ``world`` fixture."""
 
@@ -285,20 +308,7 @@ class OutboxContract:
     def test_concurrent_claimers_never_share_a_row(self, world: World) -> None:
         account = world.account()
         world.store.enqueue([sms(account, to=f"+486011{i:05d}") for i in range(60)], T0)
-        claimed: dict[str, list[int]] = {f"w{i}": [] for i in range(4)}
-        barrier = threading.Barrier(4)
-
-        def claim(worker: str) -> None:
-            barrier.wait()
-            while batch := world.store.claim_due(worker, T0, 4, LEASE_S):
-                claimed[worker].extend(row.id for row in batch)
-
-        threads = [threading.Thread(target=claim, args=(name,)) for name in claimed]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        every = [row_id for ids in claimed.values() for row_id in ids]
+        every = claim_until_none_is_left(world, T0, 4)
         assert len(every) == len(set(every)) == 60
 
     def test_concurrent_claimers_over_many_accounts_with_suppressions_hand_out_each_row_once(
@@ -313,20 +323,7 @@ class OutboxContract:
         blocked = {to for i, to in enumerate(numbers) if i % 4 in (1, 2)}
         for to in blocked:
             world.optout(to)
-        claimed: dict[str, list[int]] = {f"w{i}": [] for i in range(4)}
-        barrier = threading.Barrier(4)
-
-        def claim(worker: str) -> None:
-            barrier.wait()
-            while batch := world.store.claim_due(worker, T0 + timedelta(seconds=1), 3, LEASE_S):
-                claimed[worker].extend(row.id for row in batch)
-
-        threads = [threading.Thread(target=claim, args=(name,)) for name in claimed]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        every = [row_id for ids in claimed.values() for row_id in ids]
+        every = claim_until_none_is_left(world, T0 + timedelta(seconds=1), 3)
         assert len(every) == len(set(every)) == 60
         assert {row.to for row in world.store.list(statuses=[Status.SUPPRESSED])} == blocked
         assert world.store.list(statuses=[Status.QUEUED]) == []
