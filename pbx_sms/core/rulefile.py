@@ -96,7 +96,7 @@ class _Loader(yaml.SafeLoader):
     """SafeLoader that leaves an impossible date (2026-02-30) as text for validation to report
     with its line, instead of raising out of the whole document."""
 
-    def construct_yaml_timestamp(self, node: ScalarNode) -> Any:  # type: ignore[override]
+    def construct_yaml_timestamp(self, node: ScalarNode) -> Any:
         try:
             return super().construct_yaml_timestamp(node)
         except ValueError:
@@ -305,7 +305,7 @@ class _Dumper(yaml.SafeDumper):
         flow = all(isinstance(item, str | int | date) and "\n" not in str(item) for item in data)
         return self.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
 
-    def represent_str(self, data: str) -> yaml.ScalarNode:  # type: ignore[override]
+    def represent_str(self, data: str) -> yaml.ScalarNode:
         if "\n" in data:
             return self.represent_scalar("tag:yaml.org,2002:str", data, style="|")
         return super().represent_str(data)

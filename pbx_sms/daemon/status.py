@@ -12,11 +12,10 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from pbx_sms.db.calls_table import CallRecord
+from pbx_sms.db.calls_table import calls_table
 from pbx_sms.db.outbox_table import outbox_table
-from pbx_sms.db.status_table import DaemonStatusRecord
+from pbx_sms.db.status_table import status_table
 
-status_table = DaemonStatusRecord.__table__
 HEARTBEAT_INTERVAL_S = 2.0
 # A heartbeat older than this means the daemon is gone (killed, host down).
 STALE_AFTER_S = 10.0
@@ -70,7 +69,7 @@ def _process_alive(pid: int) -> bool:
 def read_status(engine: Engine, now: datetime | None = None) -> dict[str, Any]:
     """Everything `pbx-sms status` shows, as plain JSON-ready data."""
     now = now or datetime.now(UTC)
-    calls = CallRecord.__table__
+    calls = calls_table
     with engine.connect() as conn:
         daemons = []
         for row in conn.execute(select(status_table).order_by(status_table.c.started_at.desc())).mappings():

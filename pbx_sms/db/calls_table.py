@@ -37,3 +37,7 @@ class CallRecord(Base):
         Index("ix_calls_processed_at", "processed_at"),
         Index("ix_calls_ended_at", "ended_at"),
     )
+
+
+# The Core table, typed as a Table (``CallRecord.__table__`` is only a FromClause to type checkers).
+calls_table = Base.metadata.tables[CallRecord.__tablename__]

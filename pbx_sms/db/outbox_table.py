@@ -67,4 +67,5 @@ class OutboxRecord(Base):
     )
 
 
-outbox_table = OutboxRecord.__table__
+# The Core table, typed as a Table (``OutboxRecord.__table__`` is only a FromClause to type checkers).
+outbox_table = Base.metadata.tables[OutboxRecord.__tablename__]

@@ -23,3 +23,7 @@ class DaemonStatusRecord(Base):
     ami_state: Mapped[str] = mapped_column(String(30))
     # JSON: listener and worker counters, last error (never secrets).
     details: Mapped[str] = mapped_column(Text)
+
+
+# The Core table, typed as a Table (``DaemonStatusRecord.__table__`` is only a FromClause to type checkers).
+status_table = Base.metadata.tables[DaemonStatusRecord.__tablename__]

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from pbx_sms.core.call import CompletedCall
-from pbx_sms.db.calls_table import CallRecord
+from pbx_sms.db.calls_table import calls_table
 from pbx_sms.db.engine import SQLITE_BEGIN_OPTION
 
-# A declarative table is typed as a FromClause; Core's insert/update want the Table it is.
-calls = cast(Table, CallRecord.__table__)
+calls = calls_table
 
 
 def record_call(engine: Engine, call: CompletedCall, source: str, now: datetime) -> bool:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Engine, delete, func, select
 
 from pbx_sms.core.sms_status import Status
-from pbx_sms.db.calls_table import CallRecord
+from pbx_sms.db.calls_table import calls_table
 from pbx_sms.db.config_tables import RuleRow
 from pbx_sms.db.engine import SQLITE_BEGIN_OPTION
 from pbx_sms.db.outbox_table import outbox_table
@@ -31,7 +31,7 @@ _AGE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
 _UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 
 outbox = outbox_table
-calls = CallRecord.__table__
+calls = calls_table
 
 
 def parse_age(text: str) -> timedelta:

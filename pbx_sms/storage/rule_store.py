@@ -118,9 +118,9 @@ def import_rules(session: Session, sources: Sequence[RuleSource], *, replace: bo
     accounts named by the files end up with exactly the files' rules.
     """
     by_account: dict[str, list[tuple[str, int, Rule]]] = defaultdict(list)
-    for source in sources:
-        for index, rule in enumerate(source.rules):
-            by_account[source.account].append((source.source, index, rule))
+    for rule_source in sources:
+        for index, rule in enumerate(rule_source.rules):
+            by_account[rule_source.account].append((rule_source.source, index, rule))
 
     errors: list[str] = []
     plans: list[tuple[Account, list[Rule]]] = []

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from paths import ROOT
+from systemd_units import parse_unit, single
 
 from pbx_sms.config import Settings, is_secret_key, load_settings
 
@@ -17,32 +18,6 @@ ENV_EXAMPLE = ROOT / "deploy" / "pbx-sms.env.example"
 AGI_CONFIG = ROOT / "deploy" / "agi.toml.example"
 INSTALL_GUIDE = ROOT / "README.md"
 INSTALLED_CLI = "/opt/pbx-sms/bin/pbx-sms"
-
-
-def parse_unit(text: str) -> dict[str, list[tuple[str, str]]]:
-    """systemd unit → {section: [(key, value), ...]} (keys may repeat); rejects lines it cannot read."""
-    sections: dict[str, list[tuple[str, str]]] = {}
-    current = None
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
-        if line.startswith("["):
-            assert line.endswith("]"), f"{UNIT.name}:{number}: bad section header {line!r}"
-            current = line[1:-1]
-            sections.setdefault(current, [])
-            continue
-        assert current is not None, f"{UNIT.name}:{number}: {line!r} outside any section"
-        key, sep, value = line.partition("=")
-        assert sep and re.fullmatch(r"[A-Za-z]+", key.strip()), f"{UNIT.name}:{number}: expected Key=value"
-        sections[current].append((key.strip(), value.strip()))
-    return sections
-
-
-def single(section: list[tuple[str, str]], key: str) -> str:
-    values = [value for name, value in section if name == key]
-    assert len(values) == 1, f"{key}: expected once, found {values}"
-    return values[0]
 
 
 def test_unit_runs_the_daemon_unprivileged_restarting_with_secrets_from_the_env_file() -> None:

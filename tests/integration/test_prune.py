@@ -12,6 +12,7 @@ from cli_helpers import Cli, admin_cli
 from outbox_world import sms
 from paths import ROOT
 from sqlalchemy import event, select, update
+from systemd_units import parse_unit, single
 
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.clock import utc_now
@@ -227,8 +228,6 @@ def test_command_refuses_an_age_the_rules_still_need(cli: Cli, database: Databas
 
 
 def test_timer_and_service_run_the_command_daily() -> None:
-    from integration.test_deploy import parse_unit, single
-
     service = parse_unit((ROOT / "deploy" / "pbx-sms-prune.service").read_text())
     timer = parse_unit((ROOT / "deploy" / "pbx-sms-prune.timer").read_text())
     assert single(service["Service"], "Type") == "oneshot"

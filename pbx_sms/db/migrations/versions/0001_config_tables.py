@@ -7,6 +7,8 @@ Create Date: 2025-01-01
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -22,7 +24,7 @@ PG_BUMP_FUNCTION = "pbx_sms_bump_config_version"
 PG_TOUCH_FUNCTION = "pbx_sms_touch_updated_at"
 
 
-def _timestamps() -> list[sa.Column]:
+def _timestamps() -> list[sa.Column[Any]]:
     return [
         sa.Column("created_at", UtcDateTime(), server_default=sa.func.current_timestamp(), nullable=False),
         sa.Column("updated_at", UtcDateTime(), server_default=sa.func.current_timestamp(), nullable=False),
