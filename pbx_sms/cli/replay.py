@@ -78,7 +78,6 @@ def _check_readable(path: Path) -> None:
             head = handle.read(256)
     except OSError as exc:
         fail(f"{path}: cannot read: {exc.strerror or exc}")
-        return
     problem = first_line_problem(head)
     if problem is not None:
         fail(f"{path}: {problem}")

@@ -28,7 +28,6 @@ def parse_since(value: str, now: datetime) -> datetime:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         fail(f"--since: expected a time like 2h, 30m, 7d, 2026-03-10 or 2026-03-10T08:00+01:00, got {value!r}")
-        raise  # unreachable: fail exits
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
