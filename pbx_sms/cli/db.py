@@ -21,8 +21,6 @@ from pbx_sms.storage.errors import StorageError
 
 app = typer.Typer(no_args_is_help=True, help="The configuration database: schema migrations and housekeeping.")
 
-ACCOUNT_HELP = "Account (tenant) name."
-
 
 @contextmanager
 def opened_database(ctx: typer.Context) -> Iterator[Database]:

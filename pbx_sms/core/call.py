@@ -8,7 +8,6 @@ from typing import Any, Literal
 
 Direction = Literal["in", "out", "internal"]
 CallStatus = Literal["answered", "no_answer", "busy", "failed"]
-CALL_STATUSES: tuple[CallStatus, ...] = ("answered", "no_answer", "busy", "failed")
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -108,21 +107,6 @@ def analyse(text: str) -> SmsEncoding:
     double_starts = _double_starts(text, scheme)
     units = len(text) + len(double_starts)
     return SmsEncoding(scheme.encoding, len(_part_ends(units, double_starts, scheme)), units)
-
-
-def split_parts(text: str) -> list[str]:
-    """The text cut into the parts a phone would receive; ``"".join(split_parts(text)) == text``."""
-    scheme = _scheme(text)
-    double_starts = _double_starts(text, scheme)
-    pieces: list[str] = []
-    start_index = 0
-    for end_unit in _part_ends(len(text) + len(double_starts), double_starts, scheme):
-        # No part end falls inside a 2-unit character, so the characters before end_unit are exactly
-        # end_unit minus the 2-unit characters that start before it.
-        end_index = end_unit - bisect_left(double_starts, end_unit)
-        pieces.append(text[start_index:end_index])
-        start_index = end_index
-    return pieces
 
 
 # --- transliteration -------------------------------------------------------------------------------------------

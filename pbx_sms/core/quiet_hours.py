@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from pbx_sms.core.schedule import format_clock, parse_clock, zone
+from pbx_sms.core.schedule import MINUTES_PER_DAY, format_clock, parse_clock, zone
 
 _WINDOW = re.compile(r"^\s*(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*$")
 EXAMPLE = "21:00-08:00"
@@ -48,7 +48,7 @@ class QuietHours:
             )
         try:
             start_min = parse_clock(match.group(1))
-            end_min = parse_clock(match.group(2), allow_24=True) % (24 * 60)
+            end_min = parse_clock(match.group(2), allow_24=True) % MINUTES_PER_DAY
         except ValueError as exc:
             raise ValueError(f"quiet hours {text!r}: {exc}") from None
         return cls(_clock(start_min), _clock(end_min))
@@ -66,9 +66,6 @@ class QuietHours:
         if self.crosses_midnight:
             return clock >= self.start or clock < self.end
         return self.start <= clock < self.end
-
-    def contains(self, at: datetime, timezone: str | ZoneInfo) -> bool:
-        return self.contains_local(at.astimezone(_zone(timezone)))
 
     def next_allowed(self, at: datetime, timezone: str | ZoneInfo) -> datetime:
         """``at`` when it is outside the window, else the first instant after it that is (the window's end)."""

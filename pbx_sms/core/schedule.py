@@ -20,7 +20,7 @@ Semantics (also in docs/rules.md):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -62,8 +62,8 @@ def zone(name: str) -> ZoneInfo:
 
 @dataclass(frozen=True, slots=True)
 class TimeWindows:
-    """A compiled schedule: test an instant with :meth:`contains` (or a local wall-clock time
-    with :meth:`contains_local`).
+    """A compiled schedule: test a wall-clock time of the account's time zone with :meth:`contains_local`
+    (the matcher converts the call's end to it once, for all rules).
 
     ``windows`` are ``(from_min, to_min)`` minute pairs; ``to_min <= from_min`` means the window
     crosses midnight (equal: 24 hours).  ``date_ranges`` are inclusive ``(first, last)`` proleptic
@@ -120,17 +120,3 @@ class TimeWindows:
                 if minute < end and self._day_allowed(ordinal - 1):
                     return True
         return False
-
-    def contains(self, instant: datetime, timezone: str | ZoneInfo) -> bool:
-        """Whether an aware instant falls inside the schedule in ``timezone``."""
-        if self.always:
-            return True
-        tz = zone(timezone) if isinstance(timezone, str) else timezone
-        return self.contains_local(instant.astimezone(tz))
-
-
-ALWAYS = TimeWindows()
-
-
-def windows_from_clock_pairs(pairs: Sequence[tuple[str, str]]) -> tuple[tuple[int, int], ...]:
-    return tuple((parse_clock(start), parse_clock(end, allow_24=True)) for start, end in pairs)

@@ -9,7 +9,6 @@ fail with "database is locked" however long the busy timeout is.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,8 +19,6 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
 from pbx_sms.db.url import is_sqlite, normalise_database_url
-
-log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Execution option read by the SQLite "begin" hook: "" (deferred) or "IMMEDIATE".
@@ -74,13 +71,6 @@ class Database:
     @property
     def url(self) -> URL:
         return self.engine.url
-
-    @property
-    def is_sqlite(self) -> bool:
-        return is_sqlite(self.engine.url)
-
-    def new_session(self) -> Session:
-        return self._sessions()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

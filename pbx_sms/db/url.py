@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-DEFAULT_DATABASE_URL = "sqlite:///pbx-sms.db"
 _POSTGRES_NAMES = {"postgresql", "postgres", "postgresql+psycopg"}
 
 

@@ -121,7 +121,6 @@ class ConfigCache:
         self._snapshot: ConfigSnapshot | None = None
         self._checked_at = float("-inf")
         self._reported: set[RuleProblem] = set()
-        self.reloads = 0
 
     def snapshot(self) -> ConfigSnapshot:
         """The configuration, fresh to within ``check_interval_s``."""
@@ -141,7 +140,6 @@ class ConfigCache:
             snapshot = load_snapshot(session)
         self._report(snapshot.problems)
         self._snapshot = snapshot
-        self.reloads += 1
         return True
 
     def _report(self, problems: tuple[RuleProblem, ...]) -> None:

@@ -100,10 +100,6 @@ def list_senders(session: Session, account_name: str | None = None) -> Sequence[
     return _with_account_names(session, Sender.sender, Sender.account_id, account_name)
 
 
-def account_senders(session: Session, account_id: int) -> set[str]:
-    return set(session.scalars(select(Sender.sender).where(Sender.account_id == account_id)))
-
-
 def remove_sender(session: Session, sender: str, account_name: str) -> None:
     account = get_account(session, account_name)
     row = session.scalar(select(Sender).where(Sender.account_id == account.id, Sender.sender == sender))

@@ -12,8 +12,6 @@ from pbx_sms.storage.accounts import get_account
 from pbx_sms.storage.errors import AlreadyExists, NotFound
 from pbx_sms.storage.numbers import to_e164
 
-GLOBAL = None
-
 
 def _scope(session: Session, account_name: str | None, default_country: str) -> tuple[int | None, str]:
     """(account id or None for global, the country to read numbers with)."""
@@ -56,11 +54,3 @@ def list_optouts(session: Session, account_name: str | None = None) -> Sequence[
         query = query.where(or_(OptOut.account_id.is_(None), OptOut.account_id == account.id))
     rows = session.execute(query.order_by(OptOut.e164, Account.name)).all()
     return [(e164, name) for e164, name in rows]
-
-
-def is_opted_out(session: Session, e164: str, account_id: int) -> bool:
-    """Whether ``e164`` must not be texted by this account (its own opt-out list or the global one)."""
-    found = session.scalar(
-        select(OptOut.id).where(OptOut.e164 == e164, or_(OptOut.account_id.is_(None), OptOut.account_id == account_id))
-    )
-    return found is not None

@@ -23,11 +23,6 @@ class AccountConfig:
     daily_cap: int | None
     quiet_hours: QuietHours | None = None
 
-    def allows_country(self, region: str | None) -> bool:
-        """Whether an SMS to a number in ``region`` (ISO code) may be sent (empty list: own country)."""
-        allowed = self.allowed_countries or (self.country,)
-        return region is not None and region.upper() in allowed
-
     def policy(self) -> AccountPolicy:
         """The account as the rule matcher sees it."""
         return AccountPolicy(

@@ -93,10 +93,6 @@ class ImportResult:
     unchanged: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
 
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.updated or self.deleted)
-
 
 class ImportRejected(StorageError):
     """Nothing was imported; ``errors`` lists every reason."""

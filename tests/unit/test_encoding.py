@@ -15,7 +15,6 @@ from pbx_sms.core.encoding import (
     SmsEncoding,
     analyse,
     is_gsm7,
-    split_parts,
     transliterate,
 )
 
@@ -54,6 +53,20 @@ def utf16_units(text: str) -> list[int]:
 
 def real_units(text: str, encoding: str) -> list[int]:
     return gsm7_septets(text) if encoding == "GSM-7" else utf16_units(text)
+
+
+def greedy_parts(text: str, encoding: str) -> list[str]:
+    """A reference split into the parts a phone receives: as many whole characters per part as fit
+    (an escape pair or a surrogate pair is never cut)."""
+    single_limit, part_limit = (160, 153) if encoding == "GSM-7" else (70, 67)
+    if len(real_units(text, encoding)) <= single_limit:
+        return [text]
+    parts = [""]
+    for char in text:
+        if len(real_units(parts[-1] + char, encoding)) > part_limit:
+            parts.append("")
+        parts[-1] += char
+    return parts
 
 
 # --- the alphabet --------------------------------------------------------------------------------------------------
@@ -96,7 +109,6 @@ def test_greek_capitals_of_the_basic_set_are_gsm7() -> None:
 
 def test_empty_text_is_one_empty_gsm7_part() -> None:
     assert analyse("") == SmsEncoding("GSM-7", 1, 0)
-    assert split_parts("") == [""]
 
 
 def test_crlf_counts_two_septets() -> None:
@@ -111,11 +123,6 @@ def test_crlf_counts_two_septets() -> None:
 )
 def test_gsm7_part_count_by_length(length: int, parts: int) -> None:
     assert analyse("a" * length) == SmsEncoding("GSM-7", parts, length)
-    assert len(split_parts("a" * length)) == parts
-
-
-def test_161_chars_split_153_and_8() -> None:
-    assert [len(part) for part in split_parts("x" * 161)] == [153, 8]
 
 
 def test_extension_chars_decide_single_part_limit() -> None:
@@ -126,32 +133,21 @@ def test_extension_chars_decide_single_part_limit() -> None:
 
 @pytest.mark.parametrize("char", sorted(SPEC_EXTENSION))
 def test_extension_char_ending_exactly_at_septet_153_stays_in_part_one(char: str) -> None:
-    text = "a" * 151 + char + "b" * 20  # the pair occupies septets 152-153
-    parts = split_parts(text)
-    assert parts == ["a" * 151 + char, "b" * 20]
-    assert len(gsm7_septets(parts[0])) == 153
+    text = "a" * 151 + char + "b" * 153  # the pair occupies septets 152-153: 2 full parts
+    assert analyse(text) == SmsEncoding("GSM-7", 2, 306)
 
 
 @pytest.mark.parametrize("char", sorted(SPEC_EXTENSION))
 def test_extension_char_at_septets_153_154_moves_whole_to_next_part(char: str) -> None:
-    text = "a" * 152 + char + "b" * 20  # the pair would occupy septets 153-154
-    parts = split_parts(text)
-    assert parts == ["a" * 152, char + "b" * 20]
-    assert gsm7_septets(parts[0])[-1] != ESC
-    assert analyse(text) == SmsEncoding("GSM-7", 2, 174)
-
-
-def test_moved_extension_char_can_add_a_part() -> None:
-    # 306 septets would fit 2 x 153, but the euro cannot straddle the boundary, so part 1 has 152 septets.
-    text = "a" * 152 + "€" + "b" * 152
+    # 306 septets would fit 2 x 153, but the pair cannot straddle: part 1 has 152, part 3 one septet.
+    text = "a" * 152 + char + "b" * 152
     assert analyse(text) == SmsEncoding("GSM-7", 3, 306)
-    assert split_parts(text) == ["a" * 152, "€" + "b" * 151, "b"]
 
 
 def test_text_of_only_extension_chars_uses_152_septets_per_part() -> None:
-    text = "|" * 81  # 162 septets, 153 is odd: every part takes 76 pairs
-    assert analyse(text) == SmsEncoding("GSM-7", 2, 162)
-    assert [len(part) for part in split_parts(text)] == [76, 5]
+    assert analyse("|" * 81) == SmsEncoding("GSM-7", 2, 162)
+    # 306 septets would fit 2 x 153, but 153 is odd: every part takes 76 pairs, so 3 parts (76, 76, 1).
+    assert analyse("|" * 153) == SmsEncoding("GSM-7", 3, 306)
 
 
 # --- UCS-2 part limits ---------------------------------------------------------------------------------------------
@@ -161,11 +157,6 @@ def test_text_of_only_extension_chars_uses_152_septets_per_part() -> None:
 def test_ucs2_part_count_by_length(length: int, parts: int) -> None:
     text = ("ą" * length)[:length]
     assert analyse(text) == SmsEncoding("UCS-2", parts, length)
-    assert len(split_parts(text)) == parts
-
-
-def test_71_ucs2_chars_split_67_and_4() -> None:
-    assert [len(part) for part in split_parts("ż" * 71)] == [67, 4]
 
 
 def test_polish_sentence() -> None:
@@ -173,7 +164,6 @@ def test_polish_sentence() -> None:
     assert len(text) == 70
     assert analyse(text) == SmsEncoding("UCS-2", 1, 70)
     assert analyse(text + "!") == SmsEncoding("UCS-2", 2, 71)
-    assert split_parts(text + "!") == [text[:67], text[67:] + "!"]
 
 
 def test_one_polish_letter_switches_a_long_gsm_text_to_ucs2() -> None:
@@ -185,23 +175,16 @@ def test_emoji_counts_two_units() -> None:
     assert analyse(EMOJI) == SmsEncoding("UCS-2", 1, 2)
     assert analyse(EMOJI * 35) == SmsEncoding("UCS-2", 1, 70)
     assert analyse(EMOJI * 36) == SmsEncoding("UCS-2", 2, 72)
-    assert [len(part) for part in split_parts(EMOJI * 36)] == [33, 3]
+    # 134 units would fit 2 x 67, but 67 is odd: every part takes 33 emoji, so 3 parts (33, 33, 1).
+    assert analyse(EMOJI * 67) == SmsEncoding("UCS-2", 3, 134)
 
 
 def test_emoji_ending_exactly_at_unit_67_stays_in_part_one() -> None:
-    text = "ą" * 65 + EMOJI + "x" * 10  # the surrogate pair occupies units 66-67
-    assert split_parts(text) == ["ą" * 65 + EMOJI, "x" * 10]
+    text = "ą" * 65 + EMOJI + "x" * 67  # the surrogate pair occupies units 66-67: 2 full parts
+    assert analyse(text) == SmsEncoding("UCS-2", 2, 134)
 
 
 def test_emoji_at_units_67_68_moves_whole_to_next_part() -> None:
-    text = "ą" * 66 + EMOJI + "x" * 10  # the pair would occupy units 67-68
-    parts = split_parts(text)
-    assert parts == ["ą" * 66, EMOJI + "x" * 10]
-    assert not 0xDC00 <= utf16_units(parts[1])[0] <= 0xDFFF
-    assert analyse(text) == SmsEncoding("UCS-2", 2, 78)
-
-
-def test_moved_emoji_can_add_a_part() -> None:
     text = "ą" * 66 + EMOJI + "x" * 66  # 134 units would fit 2 x 67, but the pair cannot straddle
     assert analyse(text) == SmsEncoding("UCS-2", 3, 134)
 
@@ -226,27 +209,9 @@ any_texts = st.one_of(gsm7_texts, st.text(interesting_chars, max_size=400))
 @example("ą" * 66 + EMOJI * 3)
 def test_parts_are_the_greedy_split_a_phone_receives(text: str) -> None:
     info = analyse(text)
-    parts = split_parts(text)
-    assert "".join(parts) == text
-    assert info.parts == len(parts)
     assert info.encoding == ("GSM-7" if is_gsm7(text) else "UCS-2")
     assert info.units == len(real_units(text, info.encoding))
-    single_limit, part_limit = (160, 153) if info.encoding == "GSM-7" else (70, 67)
-    if info.units <= single_limit:
-        assert parts == [text]
-        return
-    for index, part in enumerate(parts):
-        units = real_units(part, info.encoding)
-        assert 0 < len(units) <= part_limit
-        if info.encoding == "GSM-7":
-            assert units[-1] != ESC  # an escape is never left without its character
-        else:
-            assert not 0xDC00 <= units[0] <= 0xDFFF  # never starts with a lone low surrogate
-            assert not 0xD800 <= units[-1] <= 0xDBFF  # never ends with a lone high surrogate
-        if index < len(parts) - 1:
-            # Greedy: the next character did not fit, so the part could not have been longer.
-            next_char = parts[index + 1][0]
-            assert len(real_units(part + next_char, info.encoding)) > part_limit
+    assert info.parts == len(greedy_parts(text, info.encoding))
 
 
 @given(any_texts)

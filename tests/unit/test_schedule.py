@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,13 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pbx_sms.core.schedule import (
-    ALWAYS,
     MINUTES_PER_DAY,
     WEEKDAYS,
     TimeWindows,
     format_clock,
     parse_clock,
-    windows_from_clock_pairs,
+    zone,
 )
 
 WARSAW = ZoneInfo("Europe/Warsaw")
@@ -29,8 +29,17 @@ def local(day: date, clock: str, seconds: int = 0) -> datetime:
     return datetime(day.year, day.month, day.day, minutes // 60, minutes % 60, seconds)
 
 
+def clock_pairs(pairs: Sequence[tuple[str, str]]) -> tuple[tuple[int, int], ...]:
+    return tuple((parse_clock(start), parse_clock(end, allow_24=True)) for start, end in pairs)
+
+
 def windows(*pairs: tuple[str, str], weekdays: list[str] | None = None, dates=None) -> TimeWindows:
-    return TimeWindows.build(hours=windows_from_clock_pairs(pairs), weekdays=weekdays, dates=dates)
+    return TimeWindows.build(hours=clock_pairs(pairs), weekdays=weekdays, dates=dates)
+
+
+def wall_clock(instant: datetime, timezone: str | ZoneInfo) -> datetime:
+    """What the matcher tests a schedule with: the instant on the account's wall clock."""
+    return instant.astimezone(zone(timezone) if isinstance(timezone, str) else timezone)
 
 
 class TestClock:
@@ -113,7 +122,7 @@ class TestDaysAndDates:
 
     def test_crossing_window_uses_start_date_for_date_range(self) -> None:
         last_night = TimeWindows.build(
-            dates=[(date(2026, 12, 24), date(2026, 12, 24))], hours=windows_from_clock_pairs([("22:00", "06:00")])
+            dates=[(date(2026, 12, 24), date(2026, 12, 24))], hours=clock_pairs([("22:00", "06:00")])
         )
         assert last_night.contains_local(local(date(2026, 12, 25), "05:59"))
         assert not last_night.contains_local(local(date(2026, 12, 24), "05:59"))
@@ -122,7 +131,7 @@ class TestDaysAndDates:
         rule = TimeWindows.build(
             dates=[(date(2026, 12, 1), date(2026, 12, 24))],
             weekdays=["mon", "tue", "wed", "thu", "fri"],
-            hours=windows_from_clock_pairs([("18:00", "08:00")]),
+            hours=clock_pairs([("18:00", "08:00")]),
         )
         friday_dec = date(2026, 12, 4)
         assert rule.contains_local(local(friday_dec + timedelta(days=1), "07:00"))  # Saturday, Friday's night
@@ -133,8 +142,8 @@ class TestDaysAndDates:
         assert not rule.contains_local(local(date(2026, 12, 1), "07:00"))  # the night of Nov 30th
 
     def test_empty_schedule_is_always(self) -> None:
-        assert ALWAYS.always
-        assert ALWAYS.contains(datetime(2026, 1, 1, tzinfo=UTC), "Europe/Warsaw")
+        assert TimeWindows().always
+        assert TimeWindows().contains_local(wall_clock(datetime(2026, 1, 1, tzinfo=UTC), "Europe/Warsaw"))
         assert not windows(("08:00", "09:00")).always
 
 
@@ -143,34 +152,36 @@ class TestTimeZonesAndDst:
         office = windows(("08:00", "16:00"))
         # 07:30 UTC is 08:30 in Warsaw in winter (UTC+1), but not inside in UTC itself.
         instant = datetime(2026, 11, 25, 7, 30, tzinfo=UTC)
-        assert office.contains(instant, "Europe/Warsaw")
-        assert not office.contains(instant, "UTC")
-        assert not office.contains(instant, "America/New_York")
+        assert office.contains_local(wall_clock(instant, "Europe/Warsaw"))
+        assert not office.contains_local(wall_clock(instant, "UTC"))
+        assert not office.contains_local(wall_clock(instant, "America/New_York"))
 
     def test_spring_forward_warsaw(self) -> None:
         # 2026-03-29: 02:00 CET jumps to 03:00 CEST. 01:30 UTC is 03:30 local (02:30 never happens).
         instant = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
-        assert windows(("03:00", "04:00")).contains(instant, WARSAW)
-        assert not windows(("02:00", "03:00")).contains(instant, WARSAW)
+        assert windows(("03:00", "04:00")).contains_local(wall_clock(instant, WARSAW))
+        assert not windows(("02:00", "03:00")).contains_local(wall_clock(instant, WARSAW))
         # 00:59 UTC is still 01:59 CET.
-        assert windows(("01:00", "02:00")).contains(datetime(2026, 3, 29, 0, 59, tzinfo=UTC), WARSAW)
+        assert windows(("01:00", "02:00")).contains_local(wall_clock(datetime(2026, 3, 29, 0, 59, tzinfo=UTC), WARSAW))
 
     def test_fall_back_warsaw_repeated_hour_is_inside_both_times(self) -> None:
         # 2026-10-25: 03:00 CEST goes back to 02:00 CET; 02:30 local happens at 00:30 and 01:30 UTC.
         night = windows(("02:00", "03:00"))
         first, second = datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
         assert first.astimezone(WARSAW).hour == second.astimezone(WARSAW).hour == 2
-        assert night.contains(first, WARSAW)
-        assert night.contains(second, WARSAW)
-        assert not night.contains(datetime(2026, 10, 25, 2, 0, tzinfo=UTC), WARSAW)  # 03:00 CET
+        assert night.contains_local(wall_clock(first, WARSAW))
+        assert night.contains_local(wall_clock(second, WARSAW))
+        assert not night.contains_local(wall_clock(datetime(2026, 10, 25, 2, 0, tzinfo=UTC), WARSAW))  # 03:00 CET
 
     def test_crossing_window_over_dst_night_keeps_start_day(self) -> None:
         # Saturday 2026-03-28 22:00 to Sunday 06:00 spans the spring change: Sunday 05:00 CEST is in it.
         saturday_night = windows(("22:00", "06:00"), weekdays=["sat"])
-        assert saturday_night.contains(datetime(2026, 3, 29, 3, 0, tzinfo=UTC), WARSAW)  # 05:00 CEST
-        assert not saturday_night.contains(datetime(2026, 3, 29, 4, 0, tzinfo=UTC), WARSAW)  # 06:00 CEST
+        five_cest, six_cest = datetime(2026, 3, 29, 3, 0, tzinfo=UTC), datetime(2026, 3, 29, 4, 0, tzinfo=UTC)
+        assert saturday_night.contains_local(wall_clock(five_cest, WARSAW))
+        assert not saturday_night.contains_local(wall_clock(six_cest, WARSAW))
         sunday_night_autumn = windows(("22:00", "06:00"), weekdays=["sat"])
-        assert sunday_night_autumn.contains(datetime(2026, 10, 25, 4, 59, tzinfo=UTC), WARSAW)  # 05:59 CET
+        five_fifty_nine_cet = datetime(2026, 10, 25, 4, 59, tzinfo=UTC)
+        assert sunday_night_autumn.contains_local(wall_clock(five_fifty_nine_cet, WARSAW))
 
 
 minutes = st.integers(min_value=0, max_value=MINUTES_PER_DAY - 1)
@@ -226,7 +237,7 @@ def test_instant_is_judged_by_its_local_wall_clock(moment: datetime) -> None:
     office = TimeWindows.build(hours=[(8 * 60, 16 * 60)], weekdays=["mon", "tue", "wed", "thu", "fri"])
     wall = moment.astimezone(WARSAW)
     expected = wall.weekday() < 5 and 8 <= wall.hour < 16
-    assert office.contains(moment, "Europe/Warsaw") == expected
+    assert office.contains_local(wall_clock(moment, "Europe/Warsaw")) == expected
 
 
 @given(days=weekday_sets, moment=moments)
