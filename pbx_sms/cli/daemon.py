@@ -10,6 +10,7 @@ import typer
 
 from pbx_sms.cli.context import fail, state
 from pbx_sms.config import ConfigError
+from pbx_sms.core.sms_status import Status
 from pbx_sms.gateways.base import GatewayConfigError
 
 
@@ -74,8 +75,7 @@ def render_status(report: dict[str, Any]) -> str:
             )
     lines.append(f"calls recorded: {report['calls']['total']} ({report['calls']['last_24h']} in the last 24 h)")
     outbox = report["outbox"]
-    order = ("queued", "sending", "sent", "failed", "suppressed", "cancelled")
-    lines.append("outbox: " + ", ".join(f"{name} {outbox.get(name, 0)}" for name in order))
+    lines.append("outbox: " + ", ".join(f"{status} {outbox.get(status, 0)}" for status in Status))
     error = report["last_send_error"]
     if error:
         lines.append(f"last send error: SMS {error['sms_id']} to {error['to']} at {error['at']}: {error['error']}")

@@ -16,6 +16,7 @@ import typer
 
 from pbx_sms.cli.context import fail, state
 from pbx_sms.core.call import CompletedCall
+from pbx_sms.core.clock import utc_now
 from pbx_sms.core.matching import AccountPolicy, PlannedSms, match_call
 from pbx_sms.core.phone import normalise
 from pbx_sms.core.quiet_hours import QuietHours
@@ -157,7 +158,7 @@ def _load_rules(paths: list[Path]) -> tuple[str, list[Rule]]:
 
 def _call_end(at: str | None, timezone: str) -> datetime:
     if at is None:
-        return datetime.now(UTC)
+        return utc_now()
     try:
         moment = datetime.fromisoformat(at)
     except ValueError:

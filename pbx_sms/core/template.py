@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pbx_sms.core.call import CompletedCall
+from pbx_sms.core.schedule import zone
+from pbx_sms.core.timezones import validate_timezone
 
 # In the order the documentation lists them; error messages show them in this order.
 PLACEHOLDER_ORDER: Final = (
@@ -167,18 +168,11 @@ def render(text: str, values: Mapping[str, str]) -> str:
     return "".join(pieces)
 
 
-def _zone(timezone: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {timezone!r}; expected an IANA name such as 'Europe/Warsaw'") from None
-
-
 def _local(moment: datetime, timezone: str) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         # A naive time would be read as the host's local time: silently wrong on a UTC server.
         raise ValueError(f"call end time {moment.isoformat()} has no time zone")
-    return moment.astimezone(_zone(timezone))
+    return moment.astimezone(zone(validate_timezone(timezone)))
 
 
 def call_values(call: CompletedCall, rule_name: str, timezone: str) -> dict[str, str]:

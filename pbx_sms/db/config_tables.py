@@ -43,7 +43,7 @@ NAMING_CONVENTION = {
 
 
 class Base(DeclarativeBase):
-    """Shared by every table of pbx-sms (the outbox adds its own next to these)."""
+    """Shared by every table of pbx-sms (the outbox, call log and heartbeat tables are in their own modules)."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

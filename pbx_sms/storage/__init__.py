@@ -1,5 +1,6 @@
-"""The configuration database: accounts, company numbers, sender IDs, rules, opt-outs (SQLite or PostgreSQL).
+"""What the configuration database holds and how admins change it: accounts, company numbers, sender IDs,
+rules, opt-outs; the daemon's cached view of them; opening the database; pruning old history.
 
-Import from the submodules (``pbx_sms.storage.database`` ...): this package imports nothing itself, so a
-caller that needs only the engine (the AGI hook, on every hangup) does not pay for Alembic.
+The engine, the tables and the migrations are in ``pbx_sms.db``. Import from the submodules
+(``pbx_sms.storage.accounts`` ...): this package imports nothing itself.
 """

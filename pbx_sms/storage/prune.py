@@ -16,13 +16,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Engine, delete, func, select
 
-from pbx_sms.core.sms_status import Status
+from pbx_sms.core.sms_status import FINAL_STATUSES, Status
 from pbx_sms.db.calls_table import calls_table
 from pbx_sms.db.config_tables import RuleRow
 from pbx_sms.db.engine import SQLITE_BEGIN_OPTION
 from pbx_sms.db.outbox_table import outbox_table
 
-FINISHED = (Status.SENT.value, Status.FAILED.value, Status.SUPPRESSED.value, Status.CANCELLED.value)
 # A daily cap counts the SMS of the account's local day (up to 25 hours on a DST day) from the log.
 MIN_AGE = timedelta(days=2)
 DEFAULT_BATCH_SIZE = 500
@@ -93,7 +92,7 @@ class PruneCounts:
 
 
 def _old_sms(cutoff: datetime) -> tuple[ColumnElement[bool], ...]:
-    return (outbox.c.status.in_(FINISHED), outbox.c.updated_at < cutoff)
+    return (outbox.c.status.in_(sorted(FINAL_STATUSES)), outbox.c.updated_at < cutoff)
 
 
 def _old_calls(cutoff: datetime) -> tuple[ColumnElement[bool], ...]:

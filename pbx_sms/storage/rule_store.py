@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from pbx_sms.core.matching import AccountPolicy
 from pbx_sms.core.rulefile import dump_rule_file
 from pbx_sms.core.rules import Rule, RuleFile
+from pbx_sms.core.sms_status import Status
 from pbx_sms.db.config_tables import Account, CompanyNumber, RuleRow, Sender
 from pbx_sms.db.outbox_table import outbox_table
 from pbx_sms.storage.accounts import account_for_number, get_account, to_config
@@ -278,7 +279,7 @@ def delete_rule(session: Session, account_name: str, name: str) -> int:
         session.scalar(
             select(func.count())
             .select_from(outbox_table)
-            .where(outbox_table.c.rule_id == row.id, outbox_table.c.status == "queued")
+            .where(outbox_table.c.rule_id == row.id, outbox_table.c.status == Status.QUEUED)
         )
         or 0
     )

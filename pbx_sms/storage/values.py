@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pbx_sms.core.phone import is_e164
+from pbx_sms.core.timezones import validate_timezone
 from pbx_sms.storage.errors import InvalidValue
 
 _ALPHANUMERIC_SENDER = re.compile(r"[A-Za-z0-9 ._-]{1,11}")
@@ -37,10 +37,9 @@ def check_country(value: str) -> str:
 
 def check_timezone(value: str) -> str:
     try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidValue(f"time zone {value!r}: expected an IANA name like Europe/Warsaw") from None
-    return value
+        return validate_timezone(value)
+    except ValueError as exc:
+        raise InvalidValue(str(exc)) from None
 
 
 def check_daily_cap(value: int | None) -> int | None:
