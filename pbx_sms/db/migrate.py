@@ -54,5 +54,10 @@ def upgrade_schema(engine: Engine) -> bool:
         if before == head_revision():
             return False
         command.upgrade(alembic_config(connection), "head")
-        log.info("database schema upgraded from %s to %s", before or "empty", head_revision())
+        log.info(
+            "database schema upgraded from %s to %s",
+            before or "empty",
+            head_revision(),
+            extra={"from_revision": before, "to_revision": head_revision()},
+        )
         return True

@@ -44,7 +44,11 @@ def stored_quiet_hours(value: str | None) -> QuietHours | None:
     try:
         return QuietHours.parse(value)
     except ValueError as exc:
-        log.error("accounts.quiet_hours: %s; ignored until corrected (pbx-sms accounts set --quiet-hours)", exc)
+        log.error(
+            "accounts.quiet_hours: %s; ignored until corrected (pbx-sms accounts set --quiet-hours)",
+            exc,
+            extra={"column": "accounts.quiet_hours", "value": value},
+        )
         return None
 
 

@@ -298,7 +298,13 @@ def log_problems(problems: Iterable[RuleProblem], logger: logging.Logger = log) 
         by_rule[(problem.account, problem.rule)].append(problem)
     for (account, rule), found in by_rule.items():
         details = "; ".join(f"column {problem.field}: {problem.message}" for problem in found)
-        logger.error("rule %r of account %r is invalid and skipped: %s", rule, account, details)
+        logger.error(
+            "rule %r of account %r is invalid and skipped: %s",
+            rule,
+            account,
+            details,
+            extra={"account": account, "rule": rule, "columns": [problem.field for problem in found]},
+        )
 
 
 def load_enabled_rules(session: Session, account_name: str) -> tuple[list[StoredRule], list[RuleProblem]]:

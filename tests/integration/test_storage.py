@@ -303,9 +303,9 @@ def test_invalid_hand_edited_rule_is_skipped_with_one_error(
     caplog.set_level(logging.ERROR)
     snapshot = cache.snapshot()
     assert [active.rule.name for active in snapshot.rules_for("default")] == ["Thanks"]
-    errors = [record.getMessage() for record in caplog.records if record.levelno == logging.ERROR]
-    assert len(errors) == 1
-    assert "'Missed'" in errors[0] and "column statuses" in errors[0] and "'nope'" in errors[0]
+    [error] = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert (error.account, error.rule, error.columns) == ("default", "Missed", ["statuses"])
+    assert "'nope'" in error.getMessage()  # what is wrong with the column
     # Another change reloads, but the same problem is not logged again.
     with database.session() as session:
         session.execute(text("UPDATE accounts SET daily_cap = 10"))
