@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import json
 import os
 import signal
 import sys
@@ -19,9 +20,9 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from pbx_sms.cli.main import app
-from pbx_sms.db.calls_table import CallRecord
+from pbx_sms.db.calls_table import calls_table
 from pbx_sms.db.outbox_table import outbox_table
-from pbx_sms.db.status_table import DaemonStatusRecord
+from pbx_sms.db.status_table import status_table
 
 PBX_SMS = str(Path(sys.executable).with_name("pbx-sms"))
 AMI_USER = "pbx-sms-e2e"
@@ -196,14 +197,25 @@ class DatabaseView:
             return [dict(row) for row in conn.execute(select(outbox_table).order_by(outbox_table.c.id)).mappings()]
 
     def calls(self) -> dict[str, dict[str, Any]]:
-        table = CallRecord.__table__
         with self.engine.connect() as conn:
-            return {row["call_id"]: dict(row) for row in conn.execute(select(table)).mappings()}
+            return {row["call_id"]: dict(row) for row in conn.execute(select(calls_table)).mappings()}
 
     def heartbeats(self) -> list[dict[str, Any]]:
-        table = DaemonStatusRecord.__table__
         with self.engine.connect() as conn:
-            return [dict(row) for row in conn.execute(select(table)).mappings()]
+            return [dict(row) for row in conn.execute(select(status_table)).mappings()]
+
+    def final_report(self, daemon: DaemonProcess) -> dict[str, Any]:
+        """The details of the heartbeat a daemon wrote as it stopped: its counters, as data, not log wording."""
+        assert daemon.process is not None and daemon.returncode is not None, "the daemon has not stopped"
+        (row,) = [row for row in self.heartbeats() if row["pid"] == daemon.process.pid]
+        assert row["stopped_at"] is not None, f"{daemon.name} wrote no final heartbeat: {row}"
+        details: dict[str, Any] = json.loads(row["details"])
+        return details
+
+    def processed_at_s(self) -> dict[str, float]:
+        """When the daemon matched each call against the rules (epoch seconds)."""
+        calls = self.calls().items()
+        return {call_id: row["processed_at"].timestamp() for call_id, row in calls if row["processed_at"] is not None}
 
     def settled(self, call_ids: set[str] | frozenset[str]) -> bool:
         """Every one of these calls is recorded and matched, and no SMS is waiting or being sent."""

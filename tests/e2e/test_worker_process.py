@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from http_server import LoopbackHttpServer, Reply
+from http_server import HANG, LoopbackHttpServer, Reply
 from outbox_world import SqlWorld, sms, sql_world
 
 from pbx_sms.core.sms_status import Status
@@ -75,21 +75,27 @@ def stop(process: subprocess.Popen[bytes]) -> int:
 def test_sigkill_mid_burst_loses_nothing_and_resends_with_the_same_key(
     world: SqlWorld, server: LoopbackHttpServer, database_url: str, tmp_path: Path
 ) -> None:
-    total = 200
+    total, answered, max_in_flight = 200, 60, 20
     queue_burst(world, total)
-    # Slow answers keep many sends in flight when the worker dies.
-    server.respond_with(lambda request: Reply(200, b'{"id": "m"}', delay_s=0.05))
-    first = start_worker(database_url, server, tmp_path, "first", outbox_lease_s="6", outbox_max_in_flight="20")
+    # The gateway answers the first 60 sends, then none: the worker is stuck with 20 sends in flight
+    # until its 5 s gateway timeout, so the kill finds them there even when this test is slow to get to it.
+    server.respond_with(lambda request: Reply(200, b'{"id": "m"}') if len(server.requests) <= answered else HANG)
+    first = start_worker(
+        database_url, server, tmp_path, "first", outbox_lease_s="6", outbox_max_in_flight=str(max_in_flight)
+    )
+
+    def stuck() -> bool:
+        return len(server.requests) > answered and len(world.store.list(statuses=[Status.SENDING])) == max_in_flight
+
     try:
-        wait_for(lambda: len(server.requests) >= 60, 30, "the burst to be under way")
+        wait_for(stuck, 30, "20 sends in flight, unanswered")
     finally:
         first.kill()
         first.wait(10)
-    killed_at = len(server.requests)
-    assert killed_at < total, "the worker finished before it was killed; the test proves nothing"
     in_flight = world.store.list(statuses=[Status.SENDING])
-    assert in_flight, "nothing was in flight at the kill"
+    assert 0 < len(in_flight) <= max_in_flight, "the sends in flight at the kill ended before it"
 
+    server.respond_with(lambda request: Reply(200, b'{"id": "m"}', delay_s=0.05))
     second = start_worker(database_url, server, tmp_path, "second", outbox_lease_s="6")
     try:
         wait_for(all_sent(world, total), 60, "every SMS to be sent after the restart")
@@ -112,13 +118,18 @@ def test_two_worker_processes_never_send_a_row_twice(
     world: SqlWorld, server: LoopbackHttpServer, database_url: str, tmp_path: Path
 ) -> None:
     total = 300
-    queue_burst(world, total)
-    server.respond_with(lambda request: Reply(200, b'{"id": "m"}', delay_s=0.005))
+    # Both workers are up before the burst, and one alone would need 1.5 s for it (300 x 50 ms / 10 in
+    # flight), many of its 0.2 s polls: each takes a share, however unevenly they are scheduled.
+    server.respond_with(lambda request: Reply(200, b'{"id": "m"}', delay_s=0.05))
     workers = [
         start_worker(database_url, server, tmp_path, name, outbox_max_in_flight="10", outbox_claim_batch="5")
         for name in ("a", "b")
     ]
     try:
+        for name in ("a", "b"):
+            log = tmp_path / f"{name}.log"
+            wait_for(lambda log=log: " started (gateway " in log.read_text(), 30, f"worker {name} to start")
+        queue_burst(world, total)
         wait_for(all_sent(world, total), 60, "every SMS to be sent")
     finally:
         codes = [stop(worker) for worker in workers]
