@@ -19,7 +19,7 @@ from pbx_sms.db.engine import Database
 from pbx_sms.db.migrate import current_revision, head_revision
 from pbx_sms.db.url import DatabaseUrlError, normalise_database_url, safe_url
 from pbx_sms.storage.accounts import AccountChanges, account_for_number, add_account, get_account, update_account
-from pbx_sms.storage.config_cache import ConfigCache, config_version
+from pbx_sms.storage.config_cache import DEFAULT_CHECK_INTERVAL_S, ConfigCache, config_version
 from pbx_sms.storage.database import open_database
 from pbx_sms.storage.errors import AlreadyExists, InvalidValue, Refused
 from pbx_sms.storage.numbers import add_number, add_sender, remove_number, remove_sender
@@ -344,7 +344,7 @@ def test_change_counter_counts_every_config_table(database: Database) -> None:
         assert session.scalar(select(func.count()).select_from(RuleRow)) == 2
 
 
-def test_another_connection_sees_a_sql_change_within_two_seconds(database: Database, database_url: str) -> None:
+def test_another_connection_sees_a_sql_change_within_the_check_interval(database: Database, database_url: str) -> None:
     seed(database)
     cache = ConfigCache(database)  # the default: a check every second, on the real clock
     assert len(cache.snapshot().rules_for("default")) == 2
@@ -353,8 +353,11 @@ def test_another_connection_sees_a_sql_change_within_two_seconds(database: Datab
         with admin.session() as session:
             session.execute(text("UPDATE rules SET enabled = false WHERE name = 'Thanks'"))
         changed_at = time.monotonic()
+        # The next check comes at most one interval after the change; the reload itself takes milliseconds,
+        # the second of slack is for a busy machine.
+        limit_s = DEFAULT_CHECK_INTERVAL_S + 1.0
         while [active.rule.name for active in cache.snapshot().rules_for("default")] != ["Missed"]:
-            assert time.monotonic() - changed_at < 2.0, "the change was not picked up within 2 s"
+            assert time.monotonic() - changed_at < limit_s, f"the change was not picked up within {limit_s:g} s"
             time.sleep(0.02)
     finally:
         admin.close()

@@ -109,11 +109,12 @@ class WorkerBehaviour:
         dues = [start + timedelta(seconds=0.25 + 0.15 * i) for i in range(4)]
         world.store.enqueue([sms(account, to=f"+4860100000{i}", due_at=due) for i, due in enumerate(dues)], start)
         gateway = RecordingGateway()
-        async with Running(OutboxWorker(world.store, gateway, WorkerConfig(poll_s=1.0))):
+        async with Running(OutboxWorker(world.store, gateway, WorkerConfig(poll_s=10.0))):
             await eventually(lambda: len(gateway.sent) == 4, what="4 sends")
         for (outgoing, sent_at), due in zip(sorted(gateway.sent, key=lambda item: item[1]), dues, strict=True):
             lateness_s = (sent_at - due).total_seconds()
-            assert 0 <= lateness_s < 0.25, (outgoing.to, lateness_s)  # the poll is 1 s: this is the timer at work
+            # The poll is 10 s: well under that (a busy machine included), it is the timer at work.
+            assert 0 <= lateness_s < 2.0, (outgoing.to, lateness_s)
         await eventually(lambda: len(world.store.list(statuses=[Status.SENT])) == 4, what="rows marked sent")
         row = world.store.list(statuses=[Status.SENT])[0]
         assert row.gateway == "recording" and row.message_id is not None and row.message_id.startswith("r-")
@@ -127,8 +128,8 @@ class WorkerBehaviour:
             queued_at = now()
             world.store.enqueue([sms(account, due_at=queued_at)], queued_at)
             worker.wake()
-            await eventually(lambda: len(gateway.sent) == 1, timeout_s=1.0, what="the send")
-        assert (gateway.sent[0][1] - queued_at).total_seconds() < 0.2
+            await eventually(lambda: len(gateway.sent) == 1, timeout_s=5.0, what="the send")
+        assert (gateway.sent[0][1] - queued_at).total_seconds() < 5.0  # not the 30 s poll
 
     async def test_gateway_down_for_a_while_delays_but_drops_nothing(
         self, world: World, server: LoopbackHttpServer, http_gateway: HttpGateway
@@ -267,5 +268,6 @@ class TestWorkerOnDatabase(WorkerBehaviour):
             await asyncio.sleep(0.5)
             queued_at = now()
             other_process.enqueue([sms(account, due_at=queued_at)], queued_at)
-            await eventually(lambda: len(gateway.sent) == 1, timeout_s=2.0, what="the send")
-        assert (gateway.sent[0][1] - queued_at).total_seconds() < (0.25 if postgres else 0.45)
+            await eventually(lambda: len(gateway.sent) == 1, timeout_s=5.0, what="the send")
+        # PostgreSQL: far sooner than the 30 s poll; SQLite: the next poll, give or take a busy machine.
+        assert (gateway.sent[0][1] - queued_at).total_seconds() < (5.0 if postgres else config.poll_s + 1.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,9 +27,11 @@ class SlowSerialGateway:
     max_concurrency = 1
 
     def __init__(self) -> None:
+        self.started: list[str] = []
         self.delivered: list[str] = []
 
     async def send(self, sms: OutgoingSms) -> SendResult:
+        self.started.append(sms.to)
         await asyncio.sleep(0.3)
         self.delivered.append(sms.to)
         await asyncio.sleep(0.2)
@@ -38,10 +41,13 @@ class SlowSerialGateway:
         return None
 
 
-async def run_for(outbox: SqlOutbox, gateway: SlowSerialGateway, seconds: float) -> None:
+async def run_until(outbox: SqlOutbox, gateway: SlowSerialGateway, done: Callable[[], bool]) -> None:
+    """Run a worker until ``done()``, then stop it gracefully."""
     worker = OutboxWorker(outbox, gateway, WorkerConfig(poll_s=0.05))
     task = asyncio.create_task(worker.run())
-    await asyncio.sleep(seconds)
+    async with asyncio.timeout(20):
+        while not done():
+            await asyncio.sleep(0.01)
     worker.stop()
     await asyncio.wait_for(task, 10)
 
@@ -62,14 +68,14 @@ async def test_stop_mid_burst_then_restart_sends_each_sms_once(tmp_path: Path) -
             now,
         )
         gateway = SlowSerialGateway()
-        await run_for(outbox, gateway, 0.1)  # stopped while the first send is under way
+        await run_until(outbox, gateway, lambda: bool(gateway.started))  # stopped while the first send is under way
         with database.engine.connect() as conn:
             after_stop = dict(
                 conn.execute(text("SELECT recipient, attempts FROM outbox WHERE status = 'queued'")).all()
             )
         assert len(gateway.delivered) == 1
         assert len(after_stop) == 3 and set(after_stop.values()) == {0}  # handed back unsent, no attempt used
-        await run_for(outbox, gateway, 4.0)
+        await run_until(outbox, gateway, lambda: len(gateway.delivered) == 4)
         assert Counter(gateway.delivered) == Counter(numbers)
     finally:
         database.close()
