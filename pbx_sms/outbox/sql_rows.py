@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import RowMapping, Table
+from sqlalchemy import RowMapping
 
 from pbx_sms.core.sms_status import Status
 from pbx_sms.db.outbox_table import outbox_table
 from pbx_sms.outbox.decisions import DueRow, NewRow
 from pbx_sms.outbox.model import OutboxRow
 
-# A declarative table is typed as a FromClause; Core's insert/update want the Table it is.
-t = cast(Table, outbox_table)
+t = outbox_table
 # Rows that count as sent for caps and intervals (being sent counts: it may have gone out).
 COUNTED = (Status.SENT.value, Status.SENDING.value)
 DUE_COLUMNS = (

@@ -17,7 +17,7 @@ from systemd_units import parse_unit, single
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.clock import utc_now
 from pbx_sms.core.rulefile import parse_rule_text
-from pbx_sms.db.calls_table import CallRecord
+from pbx_sms.db.calls_table import calls_table
 from pbx_sms.db.engine import Database
 from pbx_sms.db.outbox_table import outbox_table
 from pbx_sms.intake.calls import mark_processed, record_call
@@ -71,9 +71,8 @@ def remaining_sms(database: Database) -> set[int]:
 
 
 def remaining_calls(database: Database) -> set[str]:
-    calls = CallRecord.__table__
     with database.engine.connect() as conn:
-        return set(conn.execute(select(calls.c.call_id)).scalars())
+        return set(conn.execute(select(calls_table.c.call_id)).scalars())
 
 
 # --- ages ----------------------------------------------------------------------------------------
