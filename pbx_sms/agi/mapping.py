@@ -23,14 +23,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pbx_sms.agi.arguments import ARGUMENT_NAMES
-from pbx_sms.ami.classify import BUSY_CAUSES, DIRECTION_VALUES, FAILURE_CAUSES, UNKNOWN_CALLER
+from pbx_sms.core.asterisk import (
+    DIAL_ANSWERED,
+    DIAL_BUSY,
+    DIAL_UNANSWERED,
+    QUEUE_ANSWERED,
+    UNKNOWN_CALLER,
+    direction_of,
+    status_of_hangup_cause,
+)
 from pbx_sms.core.call import CallStatus, CompletedCall, Direction
 from pbx_sms.core.phone import Party, classify_party, normalise
 
-NO_ANSWER_DIAL_STATUSES = frozenset({"NOANSWER", "CANCEL"})
-BUSY_DIAL_STATUSES = frozenset({"BUSY"})
-# The member was connected and the caller went on in the dialplan (Queue option c).
-QUEUE_ANSWERED_STATUSES = frozenset({"CONTINUE"})
 # The calls table keeps the company number in 16 characters (E.164 is at most "+" and 15 digits).
 MAX_NUMBER_CHARS = 16
 
@@ -94,7 +98,7 @@ def arguments_from_agi_env(env: Mapping[str, str]) -> list[str]:
 def map_call(args: HookArguments, country: str, internal_max_digits: int = 5) -> HookOutcome:
     if not args.linkedid:
         return HookOutcome(None, "no linkedid: the AGI line must pass ${CHANNEL(linkedid)} first")
-    direction = DIRECTION_VALUES.get(args.direction.lower())
+    direction = direction_of(args.direction)
     if direction is None:
         return HookOutcome(
             None,
@@ -130,7 +134,7 @@ def call_status(args: HookArguments, end_s: float) -> tuple[CallStatus, int, tup
     dial = args.dial_status.upper()
     queue = args.queue_status.upper()
     answered_s = _epoch(args.answered_epoch)
-    if dial == "ANSWER":
+    if dial == DIAL_ANSWERED:
         talk_s = _seconds(args.answered_time)
         if talk_s is not None:
             return "answered", talk_s, ()
@@ -139,7 +143,7 @@ def call_status(args: HookArguments, end_s: float) -> tuple[CallStatus, int, tup
         return "answered", 0, ("DIALSTATUS is ANSWER but ANSWEREDTIME is empty: talk time recorded as 0",)
     if answered_s is not None:
         return "answered", _floor(end_s - answered_s), ()
-    if args.member_interface or queue in QUEUE_ANSWERED_STATUSES:
+    if args.member_interface or queue in QUEUE_ANSWERED:
         return (
             "answered",
             0,
@@ -148,16 +152,15 @@ def call_status(args: HookArguments, end_s: float) -> tuple[CallStatus, int, tup
                 "(set membergosub = pbxsms-answered in queues.conf)",
             ),
         )
-    if dial in NO_ANSWER_DIAL_STATUSES or queue:
+    if dial in DIAL_UNANSWERED or queue:
         return "no_answer", 0, ()
-    if dial in BUSY_DIAL_STATUSES:
+    if dial in DIAL_BUSY:
         return "busy", 0, ()
     if dial:
         return "failed", 0, ()
-    if args.hangup_cause in BUSY_CAUSES:
-        return "busy", 0, ()
-    if args.hangup_cause in FAILURE_CAUSES:
-        return "failed", 0, ()
+    cause_status = status_of_hangup_cause(args.hangup_cause)
+    if cause_status is not None:
+        return cause_status, 0, ()
     return (
         "no_answer",
         0,

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pbx_sms.core.asterisk import UNKNOWN_CALLER
+
 # Caller ID values Asterisk uses as a placeholder before the real one is known.
-PLACEHOLDER_IDS = frozenset({"", "<unknown>"})
+PLACEHOLDER_IDS = frozenset({"", UNKNOWN_CALLER})
 # Extensions that carry no dialled number ("s" = start, used by Originate and PJSIP endpoints).
 PLACEHOLDER_EXTENS = frozenset({"", "s"})
 

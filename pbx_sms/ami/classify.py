@@ -19,6 +19,16 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, NamedTuple
 
 from pbx_sms.ami.call_state import CallState, ChannelState
+from pbx_sms.core.asterisk import (
+    CDR_ANSWERED,
+    CDR_DISPOSITION_STATUS,
+    DIAL_BUSY,
+    DIAL_END_STILL_RINGING,
+    DIAL_UNANSWERED,
+    UNKNOWN_CALLER,
+    direction_of,
+    status_of_hangup_cause,
+)
 from pbx_sms.core.call import CallStatus, CompletedCall, Direction
 from pbx_sms.core.phone import Party, classify_party, normalise
 
@@ -26,29 +36,9 @@ if TYPE_CHECKING:
     from pbx_sms.ami.tracker import TrackerConfig
 
 # DialEnd statuses meaning a leg rang (or was about to) and nobody took it.
-RANG_STATUSES = frozenset({"NOANSWER", "CANCEL", "RINGING", "PROGRESS", "PROCEEDING", "ABORT"})
-BUSY_STATUSES = frozenset({"BUSY"})
-# Cdr dispositions (fallback when no dial events were seen at all).
-CDR_STATUS: dict[str, CallStatus] = {
-    "ANSWERED": "answered",
-    "NO ANSWER": "no_answer",
-    "BUSY": "busy",
-    "FAILED": "failed",
-    "CONGESTION": "failed",
-}
-# Q.850 hangup causes of a call that never reached any leg.
-BUSY_CAUSES = frozenset({"17"})
-FAILURE_CAUSES = frozenset({"1", "2", "3", "22", "27", "28", "34", "38", "41", "42", "44", "47", "58", "88"})
-DIRECTION_VALUES: dict[str, Direction] = {
-    "in": "in",
-    "inbound": "in",
-    "incoming": "in",
-    "out": "out",
-    "outbound": "out",
-    "outgoing": "out",
-    "internal": "internal",
-}
-UNKNOWN_CALLER = "<unknown>"
+RANG_STATUSES = DIAL_UNANSWERED | DIAL_END_STILL_RINGING
+# Over the CDRs of a call's dial attempts, the first of these any of them says is the call's status.
+CDR_STATUS_PRIORITY: tuple[CallStatus, ...] = ("answered", "no_answer", "busy", "failed")
 
 
 class Parties(NamedTuple):
@@ -87,7 +77,7 @@ def call_status(call: CallState, ended_at_s: float) -> tuple[CallStatus, int]:
         # The PBX itself answered (queue, IVR) and no person ever took the call: the caller waited
         # and gave up or was timed out, whatever the legs tried meanwhile said (busy members...).
         return "no_answer", 0
-    if statuses & BUSY_STATUSES:
+    if statuses & DIAL_BUSY:
         return "busy", 0
     if statuses:
         return "failed", 0
@@ -97,21 +87,19 @@ def call_status(call: CallState, ended_at_s: float) -> tuple[CallStatus, int]:
 def _status_without_dials(call: CallState, origin: ChannelState | None) -> tuple[CallStatus, int]:
     # No dial events at all (lost, or a dialplan that never dialled): fall back on the CDRs of dial
     # attempts (those with a destination channel; the caller's own CDR only says the PBX answered).
-    cdr_statuses = [CDR_STATUS.get(cdr.disposition, "failed") for cdr in call.cdrs if cdr.destination_channel]
-    for status in ("answered", "no_answer", "busy", "failed"):
+    cdr_statuses = [
+        CDR_DISPOSITION_STATUS.get(cdr.disposition, "failed") for cdr in call.cdrs if cdr.destination_channel
+    ]
+    for status in CDR_STATUS_PRIORITY:
         if status in cdr_statuses:
             talk_s = 0
             if status == "answered":
                 talk_s = max(
-                    cdr.billable_s for cdr in call.cdrs if cdr.destination_channel and cdr.disposition == "ANSWERED"
+                    cdr.billable_s for cdr in call.cdrs if cdr.destination_channel and cdr.disposition == CDR_ANSWERED
                 )
-            return status, talk_s  # type: ignore[return-value]
+            return status, talk_s
     cause = origin.hangup_cause if origin is not None else ""
-    if cause in BUSY_CAUSES:
-        return "busy", 0
-    if cause in FAILURE_CAUSES:
-        return "failed", 0
-    return "no_answer", 0
+    return status_of_hangup_cause(cause) or "no_answer", 0
 
 
 def _talk_end_s(call: CallState, ended_at_s: float) -> float:
@@ -135,7 +123,7 @@ def call_parties(call: CallState, config: TrackerConfig) -> Parties:
     called_raw = origin.exten if origin else ""
     caller = classify_party(caller_raw, config.country, config.internal_max_digits)
     called = classify_party(called_raw, config.country, config.internal_max_digits)
-    direction = DIRECTION_VALUES.get(call.direction_var.strip().lower())
+    direction = direction_of(call.direction_var)
     if direction is None:
         direction = _direction_from_dialplan(origin, caller, called, config)
     if direction == "internal":

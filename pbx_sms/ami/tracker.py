@@ -21,6 +21,7 @@ from typing import Any
 from pbx_sms.ami.call_state import CallState, CdrRecord, ChannelState
 from pbx_sms.ami.classify import classify_call
 from pbx_sms.ami.parser import AmiMessage
+from pbx_sms.core.asterisk import DIAL_ANSWERED
 from pbx_sms.core.call import CompletedCall
 
 log = logging.getLogger(__name__)
@@ -299,7 +300,7 @@ class CallTracker:
             call.ended_legs.add(dest_uniqueid)
         if status:
             call.dial_statuses.append(status)
-        if status == "ANSWER":
+        if status == DIAL_ANSWERED:
             self._person_answered(call, dest_uniqueid, event_s)
         return []
 
