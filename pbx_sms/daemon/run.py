@@ -11,17 +11,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import signal
 from functools import partial
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
-
 from pbx_sms.ami.listener import AmiListener
 from pbx_sms.config import Settings
+from pbx_sms.core.backoff import Backoff, Jitter
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.clock import utc_now
 from pbx_sms.daemon.status import HEARTBEAT_INTERVAL_S, instance_name, write_heartbeat
+from pbx_sms.db.errors import is_database_outage
 from pbx_sms.gateways.registry import create_gateway
 from pbx_sms.intake.service import CallIntake
 from pbx_sms.outbox.config import WorkerConfig
@@ -37,6 +38,8 @@ PENDING_CALLS_POLL_S = 1.0
 # A database that cannot take a call right now: keep the call and try again, never drop it.
 INTAKE_RETRY_MIN_S = 0.5
 INTAKE_RETRY_MAX_S = 30.0
+# No jitter: one daemon retrying its own call has nobody to fall out of step with.
+INTAKE_RETRY = Backoff(INTAKE_RETRY_MIN_S, INTAKE_RETRY_MAX_S, Jitter.NONE)
 INTAKE_MAX_OTHER_ERRORS = 3
 
 
@@ -67,7 +70,7 @@ class Daemon:
     # --- calls in ------------------------------------------------------------------------------
 
     async def _on_call(self, call: CompletedCall) -> None:
-        delay_s = INTAKE_RETRY_MIN_S
+        failures = 0
         other_errors = 0
         while True:
             try:
@@ -76,7 +79,7 @@ class Daemon:
                 return
             except Exception as exc:
                 self.intake_errors += 1
-                if not isinstance(exc, OperationalError):
+                if not is_database_outage(exc):
                     # Not the database being away: the same error would come back every time, and
                     # waiting on it would hold up every later call.
                     other_errors += 1
@@ -86,9 +89,10 @@ class Daemon:
                 if self._stopping.is_set():
                     log.error("call %s not recorded (%s); stopping, so it is lost", call.call_id, exc)
                     raise
+                delay_s = INTAKE_RETRY.delay_s(failures, random)
+                failures += 1
                 log.warning("call %s not recorded yet (%s); retrying in %g s", call.call_id, exc, delay_s)
                 await asyncio.sleep(delay_s)
-                delay_s = min(delay_s * 2, INTAKE_RETRY_MAX_S)
 
     async def _process_pending_calls(self) -> None:
         """Calls the AGI hook recorded, or that an earlier run recorded but did not finish."""
@@ -180,6 +184,7 @@ class Daemon:
             asyncio.create_task(self._process_pending_calls(), name="pending-calls"),
             asyncio.create_task(self._heartbeat(), name="heartbeat"),
         ]
+        listener: asyncio.Task[object]
         if self.settings.ami.enabled:
             listener = asyncio.create_task(self.listener.run(), name="ami-listener")
         else:
@@ -204,9 +209,10 @@ class Daemon:
             await self.gateway.close()
             self.database.close()
             log.info("pbx-sms stopped: %s; worker %s", self.intake_summary(), self.worker.counters)
-        for task in (listener, worker):
-            if not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+        for ended in (listener, worker):
+            error = None if ended.cancelled() else ended.exception()
+            if error is not None:
+                raise error
 
     def intake_summary(self) -> str:
         status = self.listener.status

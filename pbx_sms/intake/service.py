@@ -14,13 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy.exc import OperationalError
-
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.clock import utc_now
 from pbx_sms.core.matching import PlannedSms, match_call
 from pbx_sms.core.reasons import Reason
 from pbx_sms.db.engine import Database
+from pbx_sms.db.errors import is_database_outage
 from pbx_sms.intake.calls import mark_processed, reached_person_since, record_call, unprocessed_calls
 from pbx_sms.outbox.enqueue import enqueue_call
 from pbx_sms.outbox.model import EnqueueReport
@@ -68,6 +67,7 @@ class CallIntake:
         self._clock = clock
         self.calls_recorded = 0
         self.duplicate_reports = 0
+        self.processing_errors = 0
         # Calls whose processing failed, by id: retried by process_pending, given up after a few tries
         # so one bad call (an account hand-edited into an invalid state) cannot hold up the others.
         self._failures: dict[str, int] = {}
@@ -125,7 +125,8 @@ class CallIntake:
         return len(pending)
 
     def _note_failure(self, call: CompletedCall, error: Exception) -> None:
-        if isinstance(error, OperationalError):
+        self.processing_errors += 1
+        if is_database_outage(error):
             # The database is away, not the call at fault: keep trying for as long as it takes.
             log.warning("call %s not processed yet (database: %s); trying again", call.call_id, error)
             return
