@@ -25,8 +25,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pbx_sms.ami.connection import AmiConnection, ConnectionConfig, ConnectionStatus, wait_event
+from pbx_sms.ami.connection import AmiConnection, ConnectionConfig
 from pbx_sms.ami.parser import AmiMessage
+from pbx_sms.ami.session import wait_event
+from pbx_sms.ami.status import ConnectionStatus
 from pbx_sms.ami.tracker import WANTED_EVENTS, CallTracker, TrackerConfig
 from pbx_sms.config import Settings
 from pbx_sms.core.call import CompletedCall

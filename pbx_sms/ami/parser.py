@@ -38,7 +38,9 @@ class AmiMessage:
 
 @dataclass(slots=True)
 class ParserStats:
-    messages: int = 0
+    """What the parser threw away: unwanted events skipped before parsing, blocks without a single
+    "Key: value" line, messages over max_message_bytes."""
+
     skipped: int = 0
     malformed_lines: int = 0
     oversized: int = 0
@@ -79,6 +81,7 @@ class AmiStreamParser:
         self,
         wanted_events: Iterable[str] | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        stats: ParserStats | None = None,
     ) -> None:
         self._wanted: frozenset[bytes] | None = (
             None if wanted_events is None else frozenset(e.encode() for e in wanted_events)
@@ -88,7 +91,8 @@ class AmiStreamParser:
         self._discarding = False
         self.banner: str | None = None
         self._banner_checked = False
-        self.stats = ParserStats()
+        # Given: shared with the parsers of earlier connections, so the counts cover all of them.
+        self.stats = ParserStats() if stats is None else stats
 
     def reset(self) -> None:
         """Forget partial input, e.g. after the connection was dropped."""
@@ -175,7 +179,6 @@ class AmiStreamParser:
         if not message.fields:
             self.stats.malformed_lines += 1
             return
-        self.stats.messages += 1
         messages.append(message)
 
 

@@ -1,4 +1,5 @@
-"""panoramisk's AMI protocol with its byte handling replaced by our AmiStreamParser.
+"""panoramisk's AMI protocol with its byte handling replaced by our AmiStreamParser: the one place that
+reaches into panoramisk.
 
 Stock panoramisk 1.4 decodes every TCP read on its own with ``errors='ignore'`` (a UTF-8
 character split across two reads is lost), strips each message before splitting it into
@@ -6,32 +7,28 @@ headers (a trailing ``Key: `` with an empty value is dropped), and keeps a key t
 once as a string (``getdict('ChanVariable')`` fails on one channel variable).  This
 protocol keeps panoramisk's action/response machinery (``send`` → future, ``handle_message``)
 and hands events on as our :class:`AmiMessage`, parsed from bytes once a message is whole.
+panoramisk is untyped and this subclass works with its internals (``responses``, ``transport``,
+``closed``), so they are touched here and nowhere else; what leaves this module is typed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterable
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from panoramisk import actions
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
-from pbx_sms.ami.parser import DEFAULT_MAX_MESSAGE_BYTES, AmiMessage, AmiStreamParser
+from pbx_sms.ami.parser import DEFAULT_MAX_MESSAGE_BYTES, AmiMessage, AmiStreamParser, ParserStats
 
 log = logging.getLogger(__name__)
 
 # Asterisk announces a shutdown/restart before it closes the socket.
 SHUTDOWN_EVENT = "Shutdown"
-
-
-class AmiEventSink(Protocol):
-    """What the protocol reports to (the connection's panoramisk Manager)."""
-
-    def ami_event_received(self, message: AmiMessage) -> None: ...
-
-    def connection_lost(self, exc: BaseException | None) -> None: ...
 
 
 def to_panoramisk_message(message: AmiMessage) -> Message:
@@ -45,30 +42,56 @@ def to_panoramisk_message(message: AmiMessage) -> Message:
     return Message(headers)
 
 
-class AmiProtocol(AMIProtocol):
-    """One AMI TCP connection: bytes in → our parser → events to the sink, responses to panoramisk.
+@dataclass(frozen=True, slots=True)
+class AmiReply:
+    """The reply to an action: panoramisk's Message, read as text."""
+
+    message: Any
+
+    @property
+    def success(self) -> bool:
+        """What panoramisk counts as success (Response Success, Follows or Goodbye)."""
+        return bool(self.message.success)
+
+    def get(self, key: str, default: str = "") -> str:
+        return str(self.message.get(key, default))
+
+    def __repr__(self) -> str:
+        return repr(self.message)
+
+
+# panoramisk's AMIProtocol is untyped (Any): subclassing it is the point of this module.
+class AmiProtocol(AMIProtocol):  # type: ignore[misc]
+    """One AMI TCP connection: bytes in → our parser → events to ``on_event``, replies to panoramisk.
 
     ``wanted_events``: event names to parse; others are skipped after their first line.
-    ``Shutdown`` is always wanted.  ``sink`` (the connection's manager) receives the events
-    and the loss of the connection; it is panoramisk's ``factory``, set before the first
-    byte can arrive.
+    ``Shutdown`` is always wanted.  ``on_lost`` hears once that the connection is gone (Asterisk
+    closed it, the network dropped it, or Asterisk announced a shutdown), never after :meth:`close`.
+    ``stats`` may be shared by the protocols of successive connections, to count over all of them.
     """
+
+    # Set by panoramisk's connection_made; declared here for the type checker.
+    transport: Any
+    responses: dict[str, Any]
+    closed: bool
+    encoding: str
 
     def __init__(
         self,
-        sink: AmiEventSink | None = None,
+        on_event: Callable[[AmiMessage], None],
+        on_lost: Callable[[BaseException | None], None],
         wanted_events: Iterable[str] | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        stats: ParserStats | None = None,
     ) -> None:
         super().__init__()
         wanted = None if wanted_events is None else frozenset(wanted_events) | {SHUTDOWN_EVENT}
-        self.parser = AmiStreamParser(wanted, max_message_bytes=max_message_bytes)
-        self.unsolicited_responses = 0
-        self._sink = sink
+        self.parser = AmiStreamParser(wanted, max_message_bytes=max_message_bytes, stats=stats)
+        self._on_event = on_event
+        self._on_lost = on_lost
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
-        self.factory = self._sink
         self.encoding = "utf-8"
 
     @property
@@ -87,28 +110,38 @@ class AmiProtocol(AMIProtocol):
             return
         event = message.event
         if event is None:
-            # A response to an action this connection did not send (or already gave up on).
-            self.unsolicited_responses += 1
-            return
-        if self.factory is not None:
-            self.factory.ami_event_received(message)
+            return  # a reply to an action this connection did not send, or already gave up on
+        self._on_event(message)
         if event == SHUTDOWN_EVENT:
             log.warning("Asterisk is shutting down (%s)", message.get("Shutdown", "no reason given"))
             self.close()
-            if self.factory is not None:
-                self.factory.connection_lost(ConnectionResetError("Asterisk sent Shutdown"))
+            self._on_lost(ConnectionResetError("Asterisk sent Shutdown"))
 
-    def send(self, data: Any, as_list: bool | None = False) -> Any:
-        # panoramisk logs the whole action (a Login's secret included) when a write fails.
-        if not isinstance(data, actions.Action):
-            data = actions.Action(data, as_list=as_list)
-        data.as_list = as_list
+    def send(self, action: Mapping[str, str]) -> asyncio.Future[Any]:
+        """Send ``action`` (one with a single reply); the future resolves with the reply's Message."""
+        data = actions.Action(dict(action), as_list=False)
         self.responses[data.id] = data
+        future: asyncio.Future[Any] = data.future
         try:
-            self.transport.write(str(data).encode(getattr(self, "encoding", "utf-8")))
+            self.transport.write(str(data).encode(self.encoding))
         except Exception as exc:
-            log.warning("could not send AMI action %s: %s", data.get("Action", "?"), exc)
+            # Not panoramisk's send: it logs the whole action, a Login's secret included, when a write fails.
+            log.warning("could not send AMI action %s: %s", action.get("Action", "?"), exc)
             self.responses.pop(data.id, None)
-            if not data.future.done():
-                data.future.set_exception(exc)
-        return data.future
+            future.set_exception(exc)
+        return future
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if not self.closed:
+            self.close()
+            self._on_lost(exc)
+
+    def close(self) -> None:
+        # Not panoramisk's close: it queues the unanswered actions on its Manager to send again after
+        # a reconnect, and a DongleSendSMS sent twice is an SMS sent twice.
+        self.responses.clear()
+        if not self.closed:
+            try:
+                self.transport.close()
+            finally:
+                self.closed = True

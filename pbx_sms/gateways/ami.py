@@ -17,24 +17,25 @@ write class its action needs:
 
 Header values are one line each: a line break in any value would let a caller ID or a
 message text inject AMI headers, so they are replaced (text) or refused (addresses).
-Unanswered actions are never replayed after a reconnect (panoramisk would, on
-``FullyBooted``): a replayed ``DongleSendSMS`` could send twice.
+The connection is an :class:`AmiSession`, as the listener's: unanswered actions are never
+replayed after a reconnect (panoramisk's Manager would, on ``FullyBooted``): a replayed
+``DongleSendSMS`` could send twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from pbx_sms.ami.connection import AmiManager, ConnectionConfig
 from pbx_sms.ami.parser import AmiMessage
+from pbx_sms.ami.protocol import AmiReply
+from pbx_sms.ami.session import AmiSession, LoginRefused, SessionEnded
 from pbx_sms.config import Settings
 from pbx_sms.gateways.base import GatewayConfigError, OutgoingSms, SendResult
 from pbx_sms.gateways.registry import GatewayPlugin
@@ -124,7 +125,7 @@ def result_for_error_response(action: str, message: str) -> SendResult:
 class _Attempt:
     dongle_id: str
     status: asyncio.Future[str]
-    manager: AmiManager
+    session: AmiSession
 
 
 class AmiGateway:
@@ -136,7 +137,7 @@ class AmiGateway:
         self.port = port
         # Connect + login + action + (dongle) the status event.
         self.timeout_s = 3 * config.action_timeout_s + (config.status_timeout_s if config.mode == "dongle" else 0)
-        self._manager: AmiManager | None = None
+        self._session: AmiSession | None = None
         self._connect_lock = asyncio.Lock()
         self._waiters: dict[str, asyncio.Future[str]] = {}
         self._early: OrderedDict[str, tuple[str, float]] = OrderedDict()
@@ -162,14 +163,14 @@ class AmiGateway:
                 if result is not None:
                     return self._finish(key, result)
         try:
-            manager = await self._connected()
+            session = await self._connected()
         except GatewayConfigError as exc:
             return self._finish(key, SendResult.permanent(str(exc)))
-        except (OSError, TimeoutError, ConnectionError) as exc:
+        except (OSError, SessionEnded) as exc:
             return self._finish(key, SendResult.transient(f"AMI: cannot connect to {self.host}:{self.port}: {exc}"))
         if self.config.mode == "messagesend":
-            return self._finish(key, await self._message_send(manager, sms))
-        return self._finish(key, await self._dongle_send(manager, sms))
+            return self._finish(key, await self._message_send(session, sms))
+        return self._finish(key, await self._dongle_send(session, sms))
 
     def _finish(self, key: str, result: SendResult) -> SendResult:
         if result.outcome == "sent":
@@ -181,25 +182,25 @@ class AmiGateway:
             log.warning("ami: %s (key %s): %s", result.outcome, key, result.reason)
         return result
 
-    async def _message_send(self, manager: AmiManager, sms: OutgoingSms) -> SendResult:
-        response = await self._action(manager, messagesend_action(sms, self.config))
+    async def _message_send(self, session: AmiSession, sms: OutgoingSms) -> SendResult:
+        response = await self._action(session, messagesend_action(sms, self.config))
         if isinstance(response, SendResult):
             return response
         if response.get("Response") == "Success":
             return SendResult.sent(None)
-        return result_for_error_response("MessageSend", str(response.get("Message", "")))
+        return result_for_error_response("MessageSend", response.get("Message"))
 
-    async def _dongle_send(self, manager: AmiManager, sms: OutgoingSms) -> SendResult:
+    async def _dongle_send(self, session: AmiSession, sms: OutgoingSms) -> SendResult:
         assert self.config.device is not None
-        response = await self._action(manager, dongle_action(sms, self.config.device))
+        response = await self._action(session, dongle_action(sms, self.config.device))
         if isinstance(response, SendResult):
             return response
         if response.get("Response") != "Success":
-            return result_for_error_response("DongleSendSMS", str(response.get("Message", "")))
-        dongle_id = str(response.get("ID", "")).strip()
+            return result_for_error_response("DongleSendSMS", response.get("Message"))
+        dongle_id = response.get("ID").strip()
         if not dongle_id or dongle_id == "(nil)":
             return SendResult.transient(f"AMI DongleSendSMS: queued but no ID in the response ({response!r})")
-        attempt = _Attempt(dongle_id, self._status_future(dongle_id), manager)
+        attempt = _Attempt(dongle_id, self._status_future(dongle_id), session)
         self._attempts[sms.idempotency_key] = attempt
         while len(self._attempts) > MAX_REMEMBERED_KEYS:
             self._attempts.popitem(last=False)
@@ -212,7 +213,7 @@ class AmiGateway:
                 return SendResult.sent(attempt.dongle_id)
             self._attempts.pop(key, None)
             return None
-        if attempt.manager is not self._manager or attempt.manager.lost.done():
+        if attempt.session is not self._session or attempt.session.lost.done():
             # Its connection is gone, and with it any status: at least once, send again.
             log.warning("ami: status of key %s (dongle ID %s) was lost with the connection", key, attempt.dongle_id)
             self._attempts.pop(key, None)
@@ -221,7 +222,7 @@ class AmiGateway:
         return await self._wait_status(attempt)
 
     async def _wait_status(self, attempt: _Attempt) -> SendResult:
-        lost = attempt.manager.lost
+        lost = attempt.session.lost
         done, _ = await asyncio.wait(
             {attempt.status, lost}, timeout=self.config.status_timeout_s, return_when=asyncio.FIRST_COMPLETED
         )
@@ -239,68 +240,51 @@ class AmiGateway:
 
     # --- the connection --------------------------------------------------------------
 
-    async def _action(self, manager: AmiManager, action: dict[str, str]) -> Any:
-        """The response Message, or a transient SendResult when the connection fails or is silent."""
-        name = action["Action"]
+    async def _action(self, session: AmiSession, action: dict[str, str]) -> AmiReply | SendResult:
+        """The reply, or a transient SendResult when the connection fails or is silent."""
         try:
-            future = manager.send_action(action)
-        except Exception as exc:
-            self._drop(manager)
-            return SendResult.transient(f"AMI {name}: connection closed ({type(exc).__name__})")
-        done, _ = await asyncio.wait(
-            {future, manager.lost}, timeout=self.config.action_timeout_s, return_when=asyncio.FIRST_COMPLETED
-        )
-        if future in done:
-            return future.result()
-        future.cancel()
-        self._drop(manager)
-        if manager.lost in done:
-            return SendResult.transient(f"AMI {name}: {manager.lost.result()}")
-        # Silence: the SMS may or may not be queued; a fresh connection is the only safe state.
-        return SendResult.transient(f"AMI {name}: no response within {self.config.action_timeout_s:g} s")
+            return await session.request(action)
+        except SessionEnded as exc:
+            # After silence the SMS may or may not be queued; a fresh connection is the only safe state.
+            self._drop(session)
+            return SendResult.transient(f"AMI: {exc}")
 
-    async def _connected(self) -> AmiManager:
+    async def _connected(self) -> AmiSession:
         async with self._connect_lock:
-            manager = self._manager
-            if manager is not None and not manager.lost.done():
-                return manager
-            self._manager = None
-            config = ConnectionConfig(
-                host=self.host, port=self.port, username=self.config.username, secret=self.config.secret
+            session = self._session
+            if session is not None and not session.lost.done():
+                return session
+            self._session = None
+            dongle = self.config.mode == "dongle"
+            session = AmiSession(
+                self.host,
+                self.port,
+                self._event_received,
+                reply_timeout_s=self.config.action_timeout_s,
+                wanted_events={STATUS_EVENT} if dongle else set(),
             )
-            wanted = {STATUS_EVENT} if self.config.mode == "dongle" else set()
-            manager = AmiManager(config, wanted, self._event_received)
             try:
-                await asyncio.wait_for(manager.open(), self.config.action_timeout_s)
-                login = {
-                    "Action": "Login",
-                    "Username": self.config.username,
-                    "Secret": self.config.secret.get_secret_value(),
-                    "Events": "call" if self.config.mode == "dongle" else "off",
-                }
-                response = await self._action(manager, login)
-            except BaseException:
-                manager.close()
-                raise
-            if isinstance(response, SendResult):
-                raise ConnectionError(response.reason)
-            if not response.success:
-                manager.close()
+                await session.connect()
+                await session.login(self.config.username, self.config.secret, events="call" if dongle else "off")
+            except LoginRefused as exc:
+                session.close()
                 raise GatewayConfigError(
                     f"AMI login refused for user {self.config.username!r} at {self.host}:{self.port}: "
-                    f"{response.get('Message', '')} (check {env_name(SECTION, 'username')}/"
-                    f"{env_name(SECTION, 'secret')} and manager.conf)"
-                )
+                    f"{exc} (check {env_name(SECTION, 'username')}/{env_name(SECTION, 'secret')} and manager.conf)"
+                ) from None
+            except BaseException:
+                session.close()
+                raise
             log.info(
                 "ami: logged in to %s:%s as %r (%s mode)", self.host, self.port, self.config.username, self.config.mode
             )
-            self._manager = manager
-            return manager
+            self._session = session
+            return session
 
-    def _drop(self, manager: AmiManager) -> None:
-        manager.close()
-        if self._manager is manager:
-            self._manager = None
+    def _drop(self, session: AmiSession) -> None:
+        session.close()
+        if self._session is session:
+            self._session = None
 
     def _event_received(self, message: AmiMessage) -> None:
         if message.event != STATUS_EVENT:
@@ -329,11 +313,10 @@ class AmiGateway:
         return future
 
     async def close(self) -> None:
-        manager, self._manager = self._manager, None
-        if manager is not None:
-            with contextlib.suppress(Exception):
-                manager.send_action({"Action": "Logoff"})
-            manager.close()
+        session, self._session = self._session, None
+        if session is not None:
+            await session.logoff()
+            session.close()
 
 
 def _build(config: AmiSendSettings, settings: Settings) -> AmiGateway:

@@ -14,8 +14,9 @@ import pytest
 from ami_server import AmiSession, FakeAmiServer
 from pydantic import SecretStr
 
-from pbx_sms.ami.connection import AmiConnection, ConnectionConfig, ConnectionState, ReconnectBackoff
+from pbx_sms.ami.connection import AmiConnection, ConnectionConfig, ReconnectBackoff
 from pbx_sms.ami.parser import AmiMessage
+from pbx_sms.ami.status import ConnectionState
 from pbx_sms.config import AmiSettings, Settings
 
 SECRET = "t0p-s3cret-value"
@@ -24,6 +25,16 @@ EVENT = (
     b"Uniqueid: 1.1\r\nLinkedid: 1.1\r\nCause: 16\r\n\r\n"
 )
 UNWANTED = b"Event: VarSet\r\nPrivilege: dialplan,all\r\nVariable: X\r\nValue: 1\r\n\r\n"
+
+
+class Always:
+    """A random source that always draws the same number."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def random(self) -> float:
+        return self.value
 
 
 def make_config(server: FakeAmiServer, **overrides: Any) -> ConnectionConfig:
@@ -98,8 +109,8 @@ def test_config_from_settings_takes_the_ami_settings() -> None:
 
 
 def test_backoff_grows_with_jitter_and_is_capped() -> None:
-    low = ReconnectBackoff(1.0, 10.0, rand=lambda: 0.0)
-    high = ReconnectBackoff(1.0, 10.0, rand=lambda: 1.0)
+    low = ReconnectBackoff(1.0, 10.0, rand=Always(0.0))
+    high = ReconnectBackoff(1.0, 10.0, rand=Always(1.0))
     assert [low.next_delay_s() for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
     assert [high.next_delay_s() for _ in range(6)] == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
     high.reset()
@@ -164,7 +175,7 @@ async def test_reconnects_after_drop_with_growing_backoff() -> None:
     server = FakeAmiServer(secret=SECRET, handler=drop_at_once)
     async with (
         server,
-        running(make_config(server, reconnect_min_s=0.04, reconnect_max_s=0.4), rand=lambda: 1.0) as (
+        running(make_config(server, reconnect_min_s=0.04, reconnect_max_s=0.4), rand=Always(1.0)) as (
             connection,
             recorder,
         ),
@@ -192,7 +203,7 @@ async def test_backoff_resets_after_a_connection_stayed_up() -> None:
         server,
         running(
             make_config(server, reconnect_min_s=0.05, reconnect_max_s=1.0, ping_interval_s=0.1, ping_timeout_s=0.2),
-            rand=lambda: 1.0,
+            rand=Always(1.0),
         ) as (_connection, _recorder),
     ):
         await server.wait_sessions(5, timeout_s=5)

@@ -17,8 +17,9 @@ from ami_server import AmiSession, FakeAmiServer, load_recording_events, move_to
 from paths import FIXTURES
 from pydantic import SecretStr
 
-from pbx_sms.ami.connection import ConnectionConfig, ConnectionState
+from pbx_sms.ami.connection import ConnectionConfig
 from pbx_sms.ami.listener import AmiListener
+from pbx_sms.ami.status import ConnectionState
 from pbx_sms.ami.tracker import CallTracker, TrackerConfig
 from pbx_sms.core.call import CompletedCall
 

@@ -58,17 +58,6 @@ class _StockFactory:
         self.events.append(message)
 
 
-class _Sink:
-    def __init__(self) -> None:
-        self.events: list[AmiMessage] = []
-
-    def ami_event_received(self, message: AmiMessage) -> None:
-        self.events.append(message)
-
-    def connection_lost(self, exc: BaseException | None) -> None:
-        pass
-
-
 def stock_events(chunks: list[bytes]) -> list[Message]:
     protocol = AMIProtocol()
     protocol.connection_made(_FakeTransport())
@@ -81,12 +70,12 @@ def stock_events(chunks: list[bytes]) -> list[Message]:
 
 
 def our_events(chunks: list[bytes]) -> list[AmiMessage]:
-    sink = _Sink()
-    protocol = AmiProtocol(sink)
+    events: list[AmiMessage] = []
+    protocol = AmiProtocol(events.append, lambda _exc: None)
     protocol.connection_made(_FakeTransport())
     for chunk in chunks:
         protocol.data_received(chunk)
-    return sink.events
+    return events
 
 
 def split_inside(data: bytes, character: str) -> list[bytes]:
