@@ -49,6 +49,11 @@ class ListenerStatus:
     delivered_calls: int
     failed_deliveries: int
     pending_deliveries: int
+    # Events the tracker could not use: of calls that began before it listened, without the ids
+    # they need, and Cdrs whose channel never showed up.
+    unknown_channel_events: int
+    malformed_events: int
+    orphan_cdrs: int
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,6 +64,9 @@ class ListenerStatus:
             "delivered_calls": self.delivered_calls,
             "failed_deliveries": self.failed_deliveries,
             "pending_deliveries": self.pending_deliveries,
+            "unknown_channel_events": self.unknown_channel_events,
+            "malformed_events": self.malformed_events,
+            "orphan_cdrs": self.orphan_cdrs,
         }
 
 
@@ -95,14 +103,18 @@ class AmiListener:
 
     @property
     def status(self) -> ListenerStatus:
+        tracker = self.tracker.stats
         return ListenerStatus(
             connection=self.connection.status,
             open_calls=self.tracker.open_calls,
-            completed_calls=self.tracker.completed,
-            dropped_calls=self.tracker.dropped,
+            completed_calls=tracker.completed,
+            dropped_calls=tracker.dropped,
             delivered_calls=self.delivered,
             failed_deliveries=self.failed_deliveries,
             pending_deliveries=self._queue.qsize(),
+            unknown_channel_events=tracker.unknown_channel_events,
+            malformed_events=tracker.malformed_events,
+            orphan_cdrs=tracker.orphan_cdrs,
         )
 
     def stop(self) -> None:

@@ -120,6 +120,7 @@ class Daemon:
                 **listener,
                 "recorded": self.intake.calls_recorded,
                 "reported_twice": self.intake.duplicate_reports,
+                "processing_errors": self.intake.processing_errors,
             },
             "worker": vars(self.worker.counters).copy(),
             "gateway": self.gateway.name,

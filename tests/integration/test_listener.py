@@ -214,6 +214,9 @@ async def test_survives_garbage_huge_line_invalid_utf8_truncation_and_drop(caplo
         assert status.connection.oversized_messages == 1  # the 1 MB line, and nothing after it
         assert status.connection.malformed_messages >= 1  # the garbage block
         assert status.connection.skipped_events > 100  # read=all: VarSet, Newexten ... never parsed
+        # The Newstate with broken UTF-8 names a call that never began: counted, and shown by `status`.
+        assert (status.unknown_channel_events, status.malformed_events, status.orphan_cdrs) == (1, 0, 0)
+        assert status.to_json()["unknown_channel_events"] == 1
     by_id = {call.call_id: call for call in calls.items}
     assert len(by_id) == len(calls.items) == 4
     assert_calls_match([by_id["1795574813.30"]], expected_calls("in_queue"), queue_delta)

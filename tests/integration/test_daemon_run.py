@@ -1,5 +1,6 @@
-"""The daemon hands each call from the AMI listener to the intake: through a database outage for as long
-as it lasts, with a growing delay; a call whose own error comes back every time is dropped after a few tries."""
+"""The daemon (`pbx-sms run`) in process: each call from the AMI listener reaches the intake through a
+database outage for as long as it lasts, with a growing delay, while a call whose own error comes back
+every time is dropped after a few tries; the status it writes carries every counter it keeps."""
 
 from __future__ import annotations
 
@@ -87,3 +88,29 @@ async def test_outage_errors_do_not_count_toward_dropping_a_call(
     await daemon._on_call(CALL)
     assert intake.recorded == [CALL]
     assert intake.attempts == 6
+
+
+def test_the_status_details_carry_the_listener_tracker_parser_and_intake_counters(daemon: Daemon) -> None:
+    details = daemon.status_details()
+    assert set(details["calls"]) >= {
+        "open_calls",
+        "completed_calls",
+        "dropped_calls",
+        "unknown_channel_events",
+        "malformed_events",
+        "orphan_cdrs",
+        "recorded",
+        "reported_twice",
+        "processing_errors",
+    }
+    assert details["ami"] == {"state": "disabled", "last_error": None}  # ami_enabled=False
+
+
+def test_the_status_details_show_the_ami_connection_when_it_is_enabled(tmp_path: Path) -> None:
+    daemon = Daemon(Settings(database_url=f"sqlite:///{tmp_path / 'pbx-sms.db'}"))
+    try:
+        ami = daemon.status_details()["ami"]
+    finally:
+        daemon.database.close()
+    assert ami["state"] == "stopped"
+    assert {"skipped_events", "malformed_messages", "oversized_messages", "events", "connects"} <= set(ami)
