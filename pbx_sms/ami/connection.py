@@ -84,6 +84,7 @@ class ReconnectBackoff:
     """
 
     def __init__(self, min_s: float, max_s: float, rand: RandomSource = random) -> None:
+        # A cap set below the floor keeps every delay near the floor.
         self.backoff = Backoff(min_s, max(max_s, min_s), Jitter.EQUAL)
         self.attempt = 0
         self._rand = rand

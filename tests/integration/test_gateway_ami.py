@@ -36,6 +36,7 @@ class FakeAsterisk:
     queued: list[dict[str, str]] = field(default_factory=list)
     messages_sent: list[dict[str, str]] = field(default_factory=list)
     logins: list[dict[str, str]] = field(default_factory=list)
+    logoffs: int = 0
     writers: list[asyncio.StreamWriter] = field(default_factory=list)
     port: int = 0
     _server: asyncio.Server | None = None
@@ -126,6 +127,7 @@ class FakeAsterisk:
             self._reply(writer, headers, "Response: Success", "Message: Message successfully sent")
             return True
         if action == "Logoff":
+            self.logoffs += 1
             self._reply(writer, headers, "Response: Goodbye", "Message: Thanks for all the fish.")
             return False
         self._reply(writer, headers, "Response: Error", "Message: Invalid/unknown command")
@@ -154,6 +156,16 @@ async def test_dongle_sms_is_sent_when_its_status_says_sent() -> None:
         "Message": POLISH,
     }
     assert [(login["Username"], login["Events"]) for login in pbx.logins] == [(USER, "call")]
+
+
+async def test_close_logs_off_the_connection_it_kept() -> None:
+    async with FakeAsterisk() as pbx:
+        gw = gateway(pbx.port)
+        await gw.send(sms())
+        await gw.close()
+        assert pbx.logoffs == 1
+        await gw.close()  # nothing left to log off
+        assert pbx.logoffs == 1
 
 
 async def test_one_connection_serves_many_sms() -> None:
