@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from pbx_sms.config import Settings
+from pbx_sms.config import AmiSettings, Settings
 from pbx_sms.core.backoff import Backoff, Jitter
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.daemon import run
@@ -41,7 +41,7 @@ class FlakyIntake:
 @pytest.fixture
 def daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Daemon]:
     monkeypatch.setattr(run, "INTAKE_RETRY", Backoff(0.001, 0.004, Jitter.NONE))
-    daemon = Daemon(Settings(database_url=f"sqlite:///{tmp_path / 'pbx-sms.db'}", ami_enabled=False))
+    daemon = Daemon(Settings(database_url=f"sqlite:///{tmp_path / 'pbx-sms.db'}", ami=AmiSettings(enabled=False)))
     yield daemon
     daemon.database.close()
 
