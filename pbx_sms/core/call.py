@@ -8,6 +8,9 @@ from typing import Any, Literal
 
 Direction = Literal["in", "out", "internal"]
 CallStatus = Literal["answered", "no_answer", "busy", "failed"]
+# How a call was known: every event seen ("full"), partly seen across a gap in the AMI stream ("gap"),
+# or known only from its Cdr records and late events ("cdr").
+Evidence = Literal["full", "gap", "cdr"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +30,7 @@ class CompletedCall:
     talk_s: int
     started_at: datetime
     ended_at: datetime
+    evidence: Evidence = "full"
 
     def to_json(self) -> dict[str, Any]:
         return {
