@@ -22,8 +22,8 @@ from pbx_sms.db.engine import Database
 from pbx_sms.db.errors import is_database_outage
 from pbx_sms.intake.calls import mark_processed, reached_person_since, record_call, unprocessed_calls
 from pbx_sms.outbox.enqueue import enqueue_call
+from pbx_sms.outbox.flow import Outbox
 from pbx_sms.outbox.model import EnqueueReport
-from pbx_sms.outbox.store import OutboxStore
 from pbx_sms.storage.config_cache import ConfigCache
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class CallIntake:
     def __init__(
         self,
         database: Database,
-        outbox: OutboxStore,
+        outbox: Outbox,
         config: ConfigCache,
         *,
         internal_max_digits: int = 5,

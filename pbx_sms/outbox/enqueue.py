@@ -9,8 +9,8 @@ from datetime import datetime
 
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.matching import PlannedSms
+from pbx_sms.outbox.flow import Outbox
 from pbx_sms.outbox.model import EnqueueReport, NewSms
-from pbx_sms.outbox.store import OutboxStore
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def new_sms_for_call(
 
 
 def enqueue_call(
-    store: OutboxStore,
+    store: Outbox,
     call: CompletedCall,
     account_id: int,
     planned: Sequence[PlannedSms],

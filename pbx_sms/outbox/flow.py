@@ -26,19 +26,25 @@ from pbx_sms.outbox.decisions import (
     check_retry,
     enqueue_report,
 )
-from pbx_sms.outbox.model import EnqueueReport, NewSms, OutboxRow, Outcome
+from pbx_sms.outbox.model import EnqueueReport, LogQuery, NewSms, OutboxRow, Outcome
 from pbx_sms.outbox.rows import RowStore, RowTransaction
 
 log = logging.getLogger(__name__)
 
 
 class Outbox:
-    """``OutboxStore`` over a ``RowStore``."""
+    """What the worker, the enqueue path and the CLI need from durable storage, over a ``RowStore``.
+
+    ``SqlOutbox`` (SQLite and PostgreSQL) and ``MemoryOutbox`` (the test twin) differ only in their rows;
+    tests/integration/test_outbox_contract.py runs the contract on all three. Methods are synchronous; the
+    async worker calls them in a thread. ``now`` is always passed in, so tests control the clock.
+    """
 
     def __init__(self, rows: RowStore) -> None:
         self._rows = rows
 
     def enqueue(self, items: Sequence[NewSms], now: datetime) -> EnqueueReport:
+        """Store new SMS; an existing (rule, call, recipient) is skipped; limits checked → suppressed."""
         if not items:
             return EnqueueReport()
         with self._rows.transaction() as tx:
@@ -51,11 +57,18 @@ class Outbox:
         return report
 
     def cancel_reached(self, account_id: int, other_party: str, call_id: str, reached_at: datetime) -> int:
+        """A call with ``other_party`` was answered: cancel their queued cancel-on-reach SMS from earlier calls."""
         with self._rows.transaction() as tx:
             row_ids = cancelled_on_reach(tx.queued_of_party(account_id, other_party), call_id, reached_at)
             return tx.cancel(row_ids, Reason.REACHED_PERSON, reached_at) if row_ids else 0
 
     def claim_due(self, worker_id: str, now: datetime, limit: int, lease_s: float) -> list[OutboxRow]:
+        """Atomically lease up to ``limit`` due rows (and rows whose lease expired) to ``worker_id``,
+        in (due_at, id) order.
+
+        Rows that the limits now forbid become ``suppressed``, rows inside the account's quiet hours wait
+        for their end; neither is returned nor counts toward ``limit``.
+        """
         lease_until = now + timedelta(seconds=lease_s)
         planner = ClaimPlanner(limit, now)
         limits: dict[int, AccountLimits] = {}
@@ -82,6 +95,7 @@ class Outbox:
         return claimed
 
     def apply(self, worker_id: str, outcomes: Iterable[Outcome], now: datetime) -> int:
+        """Record send outcomes for rows this worker still leases; returns how many applied."""
         batch = list(outcomes)
         if not batch:
             return 0
@@ -89,6 +103,7 @@ class Outbox:
             return tx.apply(worker_id, batch, now)
 
     def next_due_at(self) -> datetime | None:
+        """The earliest time a row becomes claimable (a due row or an expiring lease)."""
         return self._rows.next_due_at()
 
     def get(self, row_id: int) -> OutboxRow | None:
@@ -102,9 +117,12 @@ class Outbox:
         number: str | None = None,
         limit: int | None = None,
     ) -> list[OutboxRow]:
-        return self._rows.list(statuses=statuses, since=since, number=number, limit=limit)
+        """Rows, newest first; ``number`` matches the recipient or the call's other party."""
+        wanted = frozenset(statuses) if statuses is not None else None
+        return self._rows.list(LogQuery(wanted, since, number, limit))
 
     def retry(self, row_id: int, now: datetime) -> OutboxRow:
+        """Queue a failed, suppressed or cancelled row again, due now (raises OutboxError otherwise)."""
         with self._rows.transaction() as tx:
             check_retry(row_id, tx.status_of(row_id))
             tx.requeue(row_id, now)
@@ -112,6 +130,7 @@ class Outbox:
             return _changed(tx, row_id)
 
     def cancel(self, row_id: int, now: datetime, reason: Reason = Reason.CANCELLED_BY_ADMIN) -> OutboxRow:
+        """Cancel a queued row (raises OutboxError for any other status)."""
         with self._rows.transaction() as tx:
             check_cancel(row_id, tx.status_of(row_id))
             tx.cancel([row_id], reason, now)

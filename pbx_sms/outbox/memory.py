@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -18,7 +18,7 @@ from pbx_sms.core.reasons import Reason
 from pbx_sms.core.sms_status import Status
 from pbx_sms.outbox.decisions import AccountLimits, ClaimPlan, DayWindow, DueRow, IntervalKey, NewRow, PartyRow
 from pbx_sms.outbox.flow import Outbox
-from pbx_sms.outbox.model import Failed, OutboxRow, Outcome, Released, RetryLater, Sent
+from pbx_sms.outbox.model import Failed, LogQuery, OutboxRow, Outcome, Released, RetryLater, Sent
 from pbx_sms.outbox.rows import LockedAccounts, RowTransaction
 
 # Rows that count as sent for caps and intervals (being sent counts: it may have gone out).
@@ -57,26 +57,18 @@ class MemoryRows:
         with self._lock:
             return self.rows.get(row_id)
 
-    def list(
-        self,
-        *,
-        statuses: Iterable[Status] | None = None,
-        since: datetime | None = None,
-        number: str | None = None,
-        limit: int | None = None,
-    ) -> list[OutboxRow]:
-        wanted = set(statuses) if statuses is not None else None
+    def list(self, query: LogQuery) -> list[OutboxRow]:
         with self._lock:
             snapshot = list(self.rows.values())
         rows = [
             row
             for row in snapshot
-            if (wanted is None or row.status in wanted)
-            and (since is None or row.created_at >= since)
-            and (number is None or number in (row.to, row.other_party))
+            if (query.statuses is None or row.status in query.statuses)
+            and (query.since is None or row.created_at >= query.since)
+            and (query.number is None or query.number in (row.to, row.other_party))
         ]
         rows.sort(key=lambda row: (row.created_at, row.id), reverse=True)
-        return rows[:limit] if limit is not None else rows
+        return rows[: query.limit] if query.limit is not None else rows
 
     def next_due_at(self) -> datetime | None:
         with self._lock:

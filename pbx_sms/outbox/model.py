@@ -140,3 +140,13 @@ Outcome = Sent | RetryLater | Failed | Released
 
 class OutboxError(Exception):
     """A request the outbox refuses (unknown row, wrong state); the message says which and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogQuery:
+    """Which rows of the SMS log to list, newest first; ``number`` matches the recipient or the other party."""
+
+    statuses: frozenset[Status] | None = None
+    since: datetime | None = None
+    number: str | None = None
+    limit: int | None = None

@@ -9,7 +9,7 @@ it ends.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +18,7 @@ from typing import Protocol
 from pbx_sms.core.reasons import Reason
 from pbx_sms.core.sms_status import Status
 from pbx_sms.outbox.decisions import AccountLimits, ClaimPlan, DayWindow, DueRow, IntervalKey, NewRow, PartyRow
-from pbx_sms.outbox.model import OutboxRow, Outcome
+from pbx_sms.outbox.model import LogQuery, OutboxRow, Outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +103,6 @@ class RowStore(Protocol):
 
     def get(self, row_id: int) -> OutboxRow | None: ...
 
-    def list(
-        self,
-        *,
-        statuses: Iterable[Status] | None = None,
-        since: datetime | None = None,
-        number: str | None = None,
-        limit: int | None = None,
-    ) -> list[OutboxRow]: ...
+    def list(self, query: LogQuery) -> list[OutboxRow]: ...
 
     def next_due_at(self) -> datetime | None: ...

@@ -10,7 +10,7 @@ outbox rows while holding them (cancel-on-reach is its own transaction), so the 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -26,7 +26,7 @@ from pbx_sms.db.types import UtcDateTime
 from pbx_sms.outbox import sql_facts
 from pbx_sms.outbox.decisions import ClaimPlan, DayWindow, DueRow, IntervalKey, NewRow, PartyRow
 from pbx_sms.outbox.flow import Outbox
-from pbx_sms.outbox.model import Failed, OutboxRow, Outcome, Released, RetryLater, Sent
+from pbx_sms.outbox.model import Failed, LogQuery, OutboxRow, Outcome, Released, RetryLater, Sent
 from pbx_sms.outbox.rows import LockedAccounts, RowTransaction
 from pbx_sms.outbox.sql_rows import DUE_COLUMNS, as_utc, due_row, insert_values, outbox_row, t
 
@@ -51,25 +51,18 @@ class SqlRows:
         with self._engine.connect() as conn:
             return _get(conn, row_id)
 
-    def list(
-        self,
-        *,
-        statuses: Iterable[Status] | None = None,
-        since: datetime | None = None,
-        number: str | None = None,
-        limit: int | None = None,
-    ) -> list[OutboxRow]:
-        query = select(t).order_by(t.c.created_at.desc(), t.c.id.desc())
-        if statuses is not None:
-            query = query.where(t.c.status.in_([str(status) for status in statuses]))
-        if since is not None:
-            query = query.where(t.c.created_at >= since)
-        if number is not None:
-            query = query.where(or_(t.c.recipient == number, t.c.other_party == number))
-        if limit is not None:
-            query = query.limit(limit)
+    def list(self, query: LogQuery) -> list[OutboxRow]:
+        select_rows = select(t).order_by(t.c.created_at.desc(), t.c.id.desc())
+        if query.statuses is not None:
+            select_rows = select_rows.where(t.c.status.in_(sorted(str(status) for status in query.statuses)))
+        if query.since is not None:
+            select_rows = select_rows.where(t.c.created_at >= query.since)
+        if query.number is not None:
+            select_rows = select_rows.where(or_(t.c.recipient == query.number, t.c.other_party == query.number))
+        if query.limit is not None:
+            select_rows = select_rows.limit(query.limit)
         with self._engine.connect() as conn:
-            return [outbox_row(row._mapping) for row in conn.execute(query)]
+            return [outbox_row(row._mapping) for row in conn.execute(select_rows)]
 
     def next_due_at(self) -> datetime | None:
         with self._engine.connect() as conn:

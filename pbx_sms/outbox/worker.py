@@ -26,9 +26,9 @@ from typing import Any
 from pbx_sms.core.clock import utc_now
 from pbx_sms.gateways.base import Gateway, SendResult
 from pbx_sms.outbox.config import WorkerConfig
+from pbx_sms.outbox.flow import Outbox
 from pbx_sms.outbox.model import OutboxRow, Outcome, Released, RetryLater, Sent
 from pbx_sms.outbox.retry import decide_after_send
-from pbx_sms.outbox.store import OutboxStore
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class Counters:
 class OutboxWorker:
     def __init__(
         self,
-        store: OutboxStore,
+        store: Outbox,
         gateway: Gateway,
         config: WorkerConfig | None = None,
         *,

@@ -1,4 +1,4 @@
-"""The OutboxStore contract, run against the in-memory twin, SQLite and PostgreSQL."""
+"""The Outbox contract, run against the in-memory twin, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
