@@ -148,9 +148,20 @@ def _facts(tx: RowTransaction, questions: Questions, limits: dict[int, AccountLi
 
 def _log_claim(plan: ClaimPlan) -> None:
     for row, hold in plan.held:
-        log.info("SMS %d not sent now: %s", row.id, hold.note)
+        log.info(
+            "SMS %d not sent now: %s",
+            row.id,
+            hold.note,
+            extra={"sms_id": row.id, "status": "queued", "held_until": hold.until},
+        )
     for row, reason in plan.suppressed:
-        log.info("SMS %d to %s suppressed when due (%s)", row.id, row.to, reason)
+        log.info(
+            "SMS %d to %s suppressed when due (%s)",
+            row.id,
+            row.to,
+            reason,
+            extra={"sms_id": row.id, "status": "suppressed", "reason": str(reason)},
+        )
 
 
 def _changed(tx: RowTransaction, row_id: int) -> OutboxRow:

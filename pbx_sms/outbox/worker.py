@@ -98,13 +98,25 @@ class OutboxWorker:
     def stop(self) -> None:
         """Graceful: stop claiming, finish or hand back in-flight sends, write all outcomes, return."""
         if not self._stopping:
-            log.info("outbox worker %s stopping: %d send(s) in flight", self.worker_id, len(self._in_flight))
+            in_flight = len(self._in_flight)
+            log.info(
+                "outbox worker %s stopping: %d send(s) in flight",
+                self.worker_id,
+                in_flight,
+                extra={"worker": self.worker_id, "in_flight": in_flight},
+            )
         self._stopping = True
         self._wakeup.set()
 
     def abort(self) -> None:
         """Immediate: return now; leases of in-flight rows expire and other workers send them again."""
-        log.warning("outbox worker %s aborting: %d lease(s) left to expire", self.worker_id, len(self._in_flight))
+        leases = len(self._in_flight)
+        log.warning(
+            "outbox worker %s aborting: %d lease(s) left to expire",
+            self.worker_id,
+            leases,
+            extra={"worker": self.worker_id, "leases_left": leases},
+        )
         self._stopping = True
         for task in self._in_flight:
             task.cancel()
@@ -154,7 +166,12 @@ class OutboxWorker:
                 # Not cancelled: a flush cut short would lose its batch while its thread still writes.
                 self._flush_stop.set()
                 await flusher
-            log.info("outbox worker %s stopped: %s", self.worker_id, self.counters)
+            log.info(
+                "outbox worker %s stopped: %s",
+                self.worker_id,
+                self.counters,
+                extra={"worker": self.worker_id} | vars(self.counters),
+            )
 
     async def _claim_and_start(self) -> None:
         while not self._stopping:
@@ -237,13 +254,38 @@ class OutboxWorker:
         )
         if isinstance(outcome, Sent):
             self.counters.sent += 1
-            log.info("SMS %d to %s sent via %s (message id %s)", row.id, row.to, outcome.gateway, outcome.message_id)
+            log.info(
+                "SMS %d to %s sent via %s (message id %s)",
+                row.id,
+                row.to,
+                outcome.gateway,
+                outcome.message_id,
+                extra={
+                    "sms_id": row.id,
+                    "status": "sent",
+                    "gateway": outcome.gateway,
+                    "message_id": outcome.message_id,
+                },
+            )
         elif isinstance(outcome, RetryLater):
             self.counters.retried += 1
-            log.info("SMS %d to %s: %s; retry at %s", row.id, row.to, outcome.error, outcome.due_at.isoformat())
+            log.info(
+                "SMS %d to %s: %s; retry at %s",
+                row.id,
+                row.to,
+                outcome.error,
+                outcome.due_at.isoformat(),
+                extra={"sms_id": row.id, "status": "queued", "error": outcome.error, "retry_at": outcome.due_at},
+            )
         else:
             self.counters.failed += 1
-            log.warning("SMS %d to %s failed: %s", row.id, row.to, outcome.reason)
+            log.warning(
+                "SMS %d to %s failed: %s",
+                row.id,
+                row.to,
+                outcome.reason,
+                extra={"sms_id": row.id, "status": "failed", "reason": outcome.reason},
+            )
         self._outcomes.append(outcome)
 
     # --- recording outcomes --------------------------------------------------------------------

@@ -197,14 +197,20 @@ class WorkerBehaviour:
         world.store.enqueue([sms(account, to=f"+4860100000{i}", due_at=now()) for i in range(3)], now())
         gateway = RecordingGateway(delay_s=0.3)
         worker = OutboxWorker(world.store, gateway, WorkerConfig())
+        caplog.set_level(logging.INFO, logger="pbx_sms.outbox.worker")
         task = asyncio.create_task(worker.run())
         await eventually(lambda: worker.counters.claimed == 3, what="claims")
-        with caplog.at_level(logging.INFO, logger="pbx_sms.outbox.worker"):
-            worker.stop()
-            await asyncio.wait_for(task, 5)
+        worker.stop()
+        await asyncio.wait_for(task, 5)
         assert len(gateway.sent) == 3
         assert {row.status for row in world.store.list()} == {Status.SENT}
-        assert "stopped: claimed=3 sent=3 retried=0 failed=0 released=0" in caplog.text
+        [stopped] = [
+            record for record in caplog.records if getattr(record, "worker", None) and hasattr(record, "claimed")
+        ]
+        counts = {name: getattr(stopped, name) for name in ("claimed", "sent", "retried", "failed", "released")}
+        assert counts == {"claimed": 3, "sent": 3, "retried": 0, "failed": 0, "released": 0}
+        sent_ids = {record.sms_id for record in caplog.records if getattr(record, "status", None) == "sent"}
+        assert sent_ids == {row.id for row in world.store.list()}
 
     async def test_abort_leaves_the_lease_and_another_worker_resends_with_the_same_key(
         self, world: World, server: LoopbackHttpServer
