@@ -22,6 +22,7 @@ _MAX_IGNORED_CALLS_REMEMBERED = 1000
 CHANNEL_STATE_UP = "6"
 DIRECTION_VAR = "PBXSMS_DIRECTION"
 DID_VAR = "PBXSMS_DID"
+OTHER_VAR = "PBXSMS_OTHER"
 # Asterisk publishes Cdr and channel events on different paths: a Cdr of a very short leg can
 # arrive before that leg's Newchannel.  Such a Cdr waits this long (tracker time) for its channel.
 EARLY_CDR_WAIT_S = 5.0
@@ -104,6 +105,8 @@ class CallRegistry:
             call.direction_var = message.chan_vars.get(DIRECTION_VAR, "").strip()
         if not call.did_var:
             call.did_var = message.chan_vars.get(DID_VAR, "").strip()
+        if not call.other_var:
+            call.other_var = message.chan_vars.get(OTHER_VAR, "").strip()
         return call, channel
 
     def known_channel(self, uniqueid: str) -> ChannelState | None:
@@ -168,14 +171,31 @@ class CallRegistry:
 
     # ---- bridges ----------------------------------------------------------------------------
 
-    def enter_bridge(self, channel: ChannelState, bridge_id: str, holding: bool, event_s: float) -> None:
+    def enter_bridge(
+        self, channel: ChannelState, bridge_id: str, holding: bool, event_s: float, relinks: bool
+    ) -> None:
+        """``relinks``: a basic bridge, where Asterisk gives every member the oldest Linkedid."""
         self.leave_bridge(channel, event_s)
         bridge = self.bridges.get(bridge_id)
         if bridge is None:
             bridge = self.bridges[bridge_id] = Bridge(holding=holding)
         bridge.members.add(channel.uniqueid)
         channel.bridge_id = bridge_id
-        self._update_connected(bridge.members, event_s)
+        calls_before = {self.call_of_channel[u] for u in bridge.members if u in self.call_of_channel}
+        if relinks and len(calls_before) > 1:
+            self._relink_to_oldest_call(bridge.members, calls_before)
+        self._update_connected_calls(calls_before, event_s)
+
+    def _relink_to_oldest_call(self, uniqueids: set[str], linkedids: set[str]) -> None:
+        # What bridge_basic_push does at once (ast_bridge_channel_update_linkedids) shows in the moved
+        # channel's events only later: without this, the younger call (an attended transfer's
+        # consultation) would count the moved channel's talk with the older call as its own.
+        oldest = min((self.calls[linkedid] for linkedid in linkedids), key=lambda c: (c.started_at_s, c.linkedid))
+        for uniqueid in uniqueids:
+            linkedid = self.call_of_channel.get(uniqueid)
+            if linkedid is not None and linkedid != oldest.linkedid:
+                source = self.calls[linkedid]
+                self._move_channel(source.channels[uniqueid], source, oldest)
 
     def leave_bridge(self, channel: ChannelState, event_s: float) -> None:
         if channel.bridge_id is None:
@@ -201,9 +221,13 @@ class CallRegistry:
 
     def _update_connected(self, uniqueids: set[str], event_s: float) -> None:
         """Re-evaluate, for the calls these channels belong to, whether two parties are bridged."""
-        linkedids = {self.call_of_channel[u] for u in uniqueids if u in self.call_of_channel}
+        self._update_connected_calls({self.call_of_channel[u] for u in uniqueids if u in self.call_of_channel}, event_s)
+
+    def _update_connected_calls(self, linkedids: set[str], event_s: float) -> None:
         for linkedid in linkedids:
-            call = self.calls[linkedid]
+            call = self.calls.get(linkedid)
+            if call is None:
+                continue  # its last channel moved to another call
             connected = any(self._in_talking_bridge(channel) for channel in call.channels.values())
             if connected and call.connected_since_s is None:
                 call.connected_since_s = event_s

@@ -74,6 +74,8 @@ class CallState:
     channels: dict[str, ChannelState] = field(default_factory=dict)
     direction_var: str = ""
     did_var: str = ""
+    # PBXSMS_OTHER: the caller (in) or the number dialled without any trunk prefix (out).
+    other_var: str = ""
     # Outcomes of dial attempts made by a caller channel (not Originate-level), in order.
     dial_statuses: list[str] = field(default_factory=list)
     dialled_legs: set[str] = field(default_factory=set)

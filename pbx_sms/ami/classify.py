@@ -8,7 +8,8 @@ Status, over all legs of the call:
   PBX had answered the caller (queue/IVR) and nobody took the call before it ended.
 - ``busy``: a leg was busy.
 - ``failed``: congestion, unreachable, or any other failure.
-Talk time runs from the person's answer until the last moment two parties were bridged, floored.
+Talk time runs from the person's answer until the last moment two parties were bridged, floored, and
+never past the call's own end.
 """
 
 from __future__ import annotations
@@ -106,7 +107,9 @@ def _talk_end_s(call: CallState, ended_at_s: float) -> float:
     if call.connected_since_s is not None:
         return ended_at_s  # still bridged when the state ended (flushed, or a lost BridgeLeave)
     if call.last_disconnected_at_s is not None:
-        return call.last_disconnected_at_s
+        # Never past the call's own end: a channel that left for another call (a transfer) may have
+        # been seen bridged after this call's last channel hung up.
+        return min(call.last_disconnected_at_s, ended_at_s)
     # Answered but never bridged (the caller hung up at the moment of answer): until the leg left.
     leg_ends = [
         channel.hung_up_at_s

@@ -48,6 +48,8 @@ WANTED_EVENTS: frozenset[str] = frozenset(
 # Bridges where channels wait side by side without talking (parking lots, holding bridges).
 HOLDING_BRIDGE_TYPES = frozenset({"holding", "parking"})
 HOLDING_BRIDGE_TECHNOLOGIES = frozenset({"holding_bridge"})
+# The bridge type in which Asterisk relinks every member to the oldest Linkedid (main/bridge_basic.c).
+BASIC_BRIDGE_TYPE = "basic"
 
 
 @dataclass(frozen=True)
@@ -286,7 +288,8 @@ class CallTracker:
             message.get("BridgeType").lower() in HOLDING_BRIDGE_TYPES
             or message.get("BridgeTechnology").lower() in HOLDING_BRIDGE_TECHNOLOGIES
         )
-        self._registry.enter_bridge(found[1], bridge_id, holding, event_s)
+        relinks = message.get("BridgeType").lower() == BASIC_BRIDGE_TYPE
+        self._registry.enter_bridge(found[1], bridge_id, holding, event_s, relinks)
         return []
 
     def _on_bridge_leave(self, message: AmiMessage, event_s: float, now_s: float) -> list[CompletedCall]:

@@ -116,6 +116,13 @@ def test_talk_of_an_answer_never_bridged_ends_when_the_answered_leg_left() -> No
     assert call_status(call, T0 + 30) == ("answered", 0)
 
 
+def test_talk_never_runs_past_the_calls_own_end() -> None:
+    # A channel that left for another call (a transfer) seen unbridged after this call ended.
+    call = call_with(channel("1.1"), person_answer_at_s=T0 + 3, first_connected_at_s=T0 + 3)
+    call.last_disconnected_at_s = T0 + 17
+    assert call_status(call, T0 + 8.5) == ("answered", 5)
+
+
 def test_a_bridge_of_two_parties_without_a_dial_is_an_answer() -> None:
     # A parked caller picked up from the parking lot: no Dial, but two parties talked.
     call = call_with(channel("1.1"), first_connected_at_s=T0 + 10, last_disconnected_at_s=T0 + 70)

@@ -338,6 +338,50 @@ def test_attended_transfer_moves_the_new_party_into_the_callers_call() -> None:
     assert consultation.ended_at == at(9.1)
 
 
+def test_attended_transfer_consultation_talk_ends_when_the_transferer_drops_out() -> None:
+    # The event order of a real Asterisk 22 REFER-with-Replaces (shared_in_attended_xfer): the
+    # caller joins C's bridge before any event of C shows C's new Linkedid, which only its
+    # BridgeLeave at the very end carries.  (B's second line is made to drop out late here: C's
+    # talk with the caller must not count for B's consultation call meanwhile.)
+    pbx = Pbx()
+    trunk, desk_b = pbx.sip_inbound(0)
+    pbx.dial_end(1.5, trunk, desk_b, "ANSWER")
+    pbx.bridge(1.5, "b1", desk_b, trunk)
+    consult = pbx.new(5.5, "PJSIP/206-03", context="from-internal", exten="204", caller="206")
+    desk_c = pbx.new(5.6, "PJSIP/204-04", consult.linkedid, caller="204")
+    pbx.dial_begin(5.6, consult, desk_c)
+    pbx.dial_end(8.6, consult, desk_c, "ANSWER")
+    pbx.bridge(8.6, "b2", desk_c, consult)
+    pbx.bridge(14.1, "b1", trunk, enter=False)
+    pbx.bridge(14.1, "b2", consult, enter=False)
+    pbx.bridge(14.1, "b2", trunk)
+    pbx.bridge(14.1, "b1", desk_b, enter=False)
+    pbx.hangup(14.1, desk_b)
+    pbx.hangup(16.0, consult)
+    pbx.bridge(22.0, "b2", trunk, enter=False)
+    desk_c.linkedid = trunk.linkedid
+    pbx.bridge(22.0, "b2", desk_c, enter=False)
+    pbx.hangup(22.0, desk_c)
+    pbx.hangup(22.1, trunk)
+    calls = {call.call_id: call for call in run(pbx.events)}
+    consultation = calls[consult.linkedid]
+    assert (consultation.status, consultation.talk_s, consultation.ended_at) == ("answered", 5, at(16.0))
+    inbound = calls[trunk.linkedid]
+    assert (inbound.direction, inbound.status, inbound.talk_s, inbound.ended_at) == ("in", "answered", 20, at(22.1))
+
+
+def test_a_holding_bridge_does_not_take_a_channel_into_the_older_call() -> None:
+    # Only a basic bridge gives its members the oldest Linkedid (bridge_basic_push).
+    pbx = Pbx()
+    first = pbx.new(0, "PJSIP/trunk-01", context="from-trunk", exten="48221234567", caller="+48601234567")
+    second = pbx.new(1, "PJSIP/trunk-02", context="from-trunk", exten="48221234567", caller="+48601234568")
+    pbx.bridge(2, "hold", first, second, kind="holding")
+    pbx.bridge(5, "hold", first, second, enter=False, kind="holding")
+    pbx.hangup(5, first)
+    pbx.hangup(6, second)
+    assert sorted(call.call_id for call in run(pbx.events)) == [first.linkedid, second.linkedid]
+
+
 def test_blind_transfer_keeps_the_call_answered_until_the_last_party_leaves() -> None:
     pbx = Pbx()
     trunk, desk_b = pbx.sip_inbound(0)
