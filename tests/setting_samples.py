@@ -29,6 +29,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "PBX_SMS_INBOUND_CONTEXTS": ("from-trunk,from-sip", ("from-trunk", "from-sip")),
     "PBX_SMS_OUTBOUND_CONTEXTS": ("from-office", ("from-office",)),
     "PBX_SMS_INTERNAL_MAX_DIGITS": ("4", 4),
+    "PBX_SMS_OUTBOUND_PREFIX": ("0", "0"),
     "PBX_SMS_MAX_OPEN_CALLS": ("500", 500),
     "PBX_SMS_MAX_CALL_AGE_S": ("3600", 3600.0),
     "PBX_SMS_LOG_FORMAT": ("json", "json"),

@@ -120,27 +120,34 @@ def _talk_end_s(call: CallState, ended_at_s: float) -> float:
 
 
 def call_parties(call: CallState, config: TrackerConfig) -> Parties:
-    """Direction, company number and the other party."""
+    """Direction, company number and the other party (PBXSMS_OTHER when the dialplan set it)."""
     origin = call.origin()
     caller_raw = (origin.caller_num if origin else "") or UNKNOWN_CALLER
     called_raw = origin.exten if origin else ""
     caller = classify_party(caller_raw, config.country, config.internal_max_digits)
     called = classify_party(called_raw, config.country, config.internal_max_digits)
+    # What an extension dialled out: the dialplan strips the outbound prefix before the trunk.
+    dialled = classify_party(
+        _without_prefix(called_raw, config.outbound_prefix), config.country, config.internal_max_digits
+    )
     direction = direction_of(call.direction_var)
     if direction is None:
-        direction = _direction_from_dialplan(origin, caller, called, config)
+        direction = _direction_from_dialplan(origin, caller, called, dialled, config)
     if direction == "internal":
         return Parties("internal", None, called.raw or called_raw)
+    if call.other_var:
+        other = classify_party(call.other_var, config.country, config.internal_max_digits)
+    else:
+        other = caller if direction == "in" else dialled
     did = _company_number(call.did_var, config.country)
     if direction == "in":
-        number = did or called.e164
-        return Parties("in", number, caller.display)
-    number = did or _outbound_company_number(call.channels.values(), called, config)
-    return Parties("out", number, called.display)
+        return Parties("in", did or called.e164, other.display)
+    number = did or _outbound_company_number(call.channels.values(), other, config)
+    return Parties("out", number, other.display)
 
 
 def _direction_from_dialplan(
-    origin: ChannelState | None, caller: Party, called: Party, config: TrackerConfig
+    origin: ChannelState | None, caller: Party, called: Party, dialled: Party, config: TrackerConfig
 ) -> Direction:
     if caller.kind == "internal" and called.kind == "internal":
         return "internal"
@@ -151,9 +158,15 @@ def _direction_from_dialplan(
         return "out"
     # Neither context is configured: an extension dialling a public number calls out; anything
     # else came in from outside.
-    if caller.kind == "internal" and called.e164 is not None:
+    if caller.kind == "internal" and dialled.e164 is not None:
         return "out"
     return "in"
+
+
+def _without_prefix(exten: str, outbound_prefix: str) -> str:
+    if outbound_prefix and exten.startswith(outbound_prefix) and len(exten) > len(outbound_prefix):
+        return exten[len(outbound_prefix) :]
+    return exten
 
 
 def _company_number(did_var: str, country: str) -> str | None:

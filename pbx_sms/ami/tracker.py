@@ -58,6 +58,7 @@ class TrackerConfig:
     inbound_contexts: tuple[str, ...] = ("from-trunk", "from-pstn")
     outbound_contexts: tuple[str, ...] = ("from-internal",)
     internal_max_digits: int = 5
+    outbound_prefix: str = ""
     country: str = "PL"
     max_open_calls: int = 10_000
     max_call_age_s: float = 6 * 3600
@@ -70,6 +71,7 @@ class TrackerConfig:
             inbound_contexts=tuple(tracking.inbound_contexts),
             outbound_contexts=tuple(tracking.outbound_contexts),
             internal_max_digits=tracking.internal_max_digits,
+            outbound_prefix=tracking.outbound_prefix,
             country=settings.country,
             max_open_calls=tracking.max_open_calls,
             max_call_age_s=tracking.max_call_age_s,

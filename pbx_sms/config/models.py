@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import reduce
 from typing import Any, Literal
@@ -13,6 +14,8 @@ from pbx_sms.config.names import SETTING_PATHS
 from pbx_sms.config.sources import active_sources
 from pbx_sms.core.timezones import validate_timezone
 
+# The digits an extension dials before an outside number.
+OUTBOUND_PREFIX = re.compile(r"[0-9]{0,4}")
 SECRET_SUFFIXES = ("secret", "token", "password", "api_key", "auth_token")
 
 # A gateway's setting as read: TOML gives scalars (or lists of them), the environment strings.
@@ -50,6 +53,9 @@ class TrackingSettings(_Section):
     inbound_contexts: tuple[str, ...] = ("from-trunk", "from-pstn")
     outbound_contexts: tuple[str, ...] = ("from-internal",)
     internal_max_digits: int = Field(5, ge=1, le=15)
+    # The digits an extension dials before an outside number (the dialplan strips them):
+    # taken off the dialled number when the dialplan does not set PBXSMS_OTHER.
+    outbound_prefix: str = ""
     max_open_calls: int = Field(10_000, ge=1)
     max_call_age_s: float = Field(6 * 3600, gt=0)
 
@@ -58,6 +64,14 @@ class TrackingSettings(_Section):
     def _comma_list(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("outbound_prefix")
+    @classmethod
+    def _prefix_digits(cls, value: str) -> str:
+        value = value.strip()
+        if not OUTBOUND_PREFIX.fullmatch(value):
+            raise ValueError("expected at most 4 digits")
         return value
 
 

@@ -29,6 +29,7 @@ SETTING_PATHS: dict[str, tuple[str, ...]] = {
     "inbound_contexts": ("tracking", "inbound_contexts"),
     "outbound_contexts": ("tracking", "outbound_contexts"),
     "internal_max_digits": ("tracking", "internal_max_digits"),
+    "outbound_prefix": ("tracking", "outbound_prefix"),
     "max_open_calls": ("tracking", "max_open_calls"),
     "max_call_age_s": ("tracking", "max_call_age_s"),
     "log_format": ("logging", "format"),

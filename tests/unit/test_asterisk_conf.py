@@ -369,7 +369,7 @@ def test_secrets_and_names_agree_with_the_env_example() -> None:
 def test_manager_general_settings_the_listener_needs_are_spelled_out() -> None:
     text = MANAGER.read_text()
     assert re.search(r"^;\s+timestampevents = yes", text, re.MULTILINE)
-    assert re.search(r"^;\s+channelvars = PBXSMS_DIRECTION,PBXSMS_DID$", text, re.MULTILINE)
+    assert re.search(r"^;\s+channelvars = PBXSMS_DIRECTION,PBXSMS_DID,PBXSMS_OTHER$", text, re.MULTILINE)
     assert re.search(r"^;\s+bindaddr = 127\.0\.0\.1", text, re.MULTILINE)
 
 

@@ -188,6 +188,29 @@ def test_outbound_company_number_from_the_presented_caller_id() -> None:
     assert call_parties(call_with(desk, trunk), CONFIG) == ("out", "+48221234567", "+48600100400")
 
 
+def test_the_dialplans_other_party_wins_over_the_dialled_extension() -> None:
+    # The README's `_0X.` route: the extension is 0600100200, the dialplan dials 600100200.
+    tagged = call_with(origin("201", "from-internal", "0600100200"), direction_var="out", other_var="600100200")
+    assert call_parties(tagged, CONFIG).other_party == "+48600100200"
+    inbound = call_with(origin("+48601234567", "from-trunk", "48221234567"), direction_var="in", other_var="anonymous")
+    assert call_parties(inbound, CONFIG).other_party == "anonymous"
+
+
+def test_without_pbxsms_other_the_outbound_prefix_is_taken_off() -> None:
+    tagged = call_with(origin("201", "from-internal", "0600100200"), direction_var="out")
+    assert call_parties(tagged, CONFIG).other_party == "0600100200"  # no prefix configured: as dialled
+    with_prefix = TrackerConfig(outbound_prefix="0")
+    assert call_parties(tagged, with_prefix).other_party == "+48600100200"
+    # Only a leading prefix, never the whole extension, and never on an inbound call.
+    assert call_parties(call_with(origin("201", "from-internal", "0"), direction_var="out"), with_prefix)[2] == "0"
+    inbound = call_with(origin("0601234567", "from-trunk", "48221234567"), direction_var="in")
+    assert call_parties(inbound, with_prefix).other_party == "0601234567"
+    # Without the tags and contexts, the number after the prefix tells the call goes out.
+    untagged = call_with(origin("201", "elsewhere", "0600100200"))
+    assert call_parties(untagged, with_prefix) == ("out", None, "+48600100200")
+    assert call_parties(untagged, CONFIG).direction == "in"
+
+
 def test_country_decides_national_numbers() -> None:
     call = call_with(origin("030123456", "from-trunk", "4930901820"))
     assert call_parties(call, TrackerConfig(country="DE")) == ("in", "+4930901820", "+4930123456")

@@ -446,6 +446,35 @@ def test_direction_from_contexts_without_the_variables() -> None:
     )
 
 
+def test_outbound_through_a_trunk_prefix_route_is_the_number_the_dialplan_dialled() -> None:
+    # `exten => _0X.,1,Gosub(pbxsms-tag-out,s,1(+48221234567,${EXTEN:1}))`: PBXSMS_OTHER in
+    # manager.conf's channelvars comes as a ChanVariable on every event of the call.
+    for chan_vars, config, expected in (
+        ({**OUT_VARS, "PBXSMS_OTHER": "600100200"}, TrackerConfig(), "+48600100200"),
+        (OUT_VARS, TrackerConfig(outbound_prefix="0"), "+48600100200"),
+        (OUT_VARS, TrackerConfig(), "0600100200"),
+    ):
+        pbx = Pbx()
+        desk = pbx.new(0, "PJSIP/201-01", context="from-internal", exten="0600100200", caller="201")
+        pbx.set_vars(0.01, desk, chan_vars)
+        carrier = pbx.new(0.02, "PJSIP/carrier-02", desk.linkedid, context="from-internal", caller="201")
+        carrier.chan_vars = dict(chan_vars)
+        pbx.dial_begin(0.03, desk, carrier)
+        pbx.dial_end(3.0, desk, carrier, "ANSWER")
+        pbx.bridge(3.0, "b1", carrier, desk)
+        pbx.bridge(7.5, "b1", carrier, desk, enter=False)
+        pbx.hangup(7.5, carrier)
+        pbx.hangup(7.6, desk)
+        call = only(run(pbx.events, config))
+        assert (call.direction, call.number, call.other_party, call.talk_s) == ("out", "+48221234567", expected, 4)
+
+
+def test_config_takes_the_outbound_prefix_from_the_settings() -> None:
+    settings = Settings(tracking=TrackingSettings(outbound_prefix="9"))
+    assert TrackerConfig.from_settings(settings).outbound_prefix == "9"
+    assert TrackerConfig.from_settings(Settings()).outbound_prefix == ""
+
+
 def test_internal_call_between_two_extensions() -> None:
     pbx = Pbx()
     desk = pbx.new(0, "PJSIP/201-01", context="sip-from-internal", exten="202", caller="201")
