@@ -34,6 +34,11 @@ RECORDINGS = [
     "in_busy",
     "in_noanswer",
     "out_answered",
+    "shared_in_blind_xfer",
+    "shared_in_attended_xfer",
+    "shared_in_forward_mobile",
+    "shared_in_voicemail",
+    "shared_out_mobile_answered",
 ]
 GARBAGE = b"this is not AMI at all\r\n\x00\x01\x02 binary junk\r\n\r\n"
 HUGE_LINE = b"X-Huge: " + b"A" * (1024 * 1024) + b"\r\n\r\n"

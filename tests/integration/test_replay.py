@@ -74,7 +74,10 @@ def test_recording_gives_exactly_the_expected_calls(recording: str, variant: str
     assert {call_id: found for call_id, found in problems.items() if found} == {}
 
 
-@pytest.mark.parametrize("recording", ["in_queue", "in_ringgroup", "sip_in_queue", "busy_hour"])
+@pytest.mark.parametrize(
+    "recording",
+    ["in_queue", "in_ringgroup", "sip_in_queue", "busy_hour", "shared_in_blind_xfer", "shared_in_attended_xfer"],
+)
 def test_both_variants_give_identical_calls(recording: str) -> None:
     config = TrackerConfig()
     everything = [call.to_json() for call in replay_calls(FIXTURES / f"{recording}.all.ami", config)]
