@@ -171,9 +171,7 @@ class CallRegistry:
 
     # ---- bridges ----------------------------------------------------------------------------
 
-    def enter_bridge(
-        self, channel: ChannelState, bridge_id: str, holding: bool, event_s: float, relinks: bool
-    ) -> None:
+    def enter_bridge(self, channel: ChannelState, bridge_id: str, holding: bool, event_s: float, relinks: bool) -> None:
         """``relinks``: a basic bridge, where Asterisk gives every member the oldest Linkedid."""
         self.leave_bridge(channel, event_s)
         bridge = self.bridges.get(bridge_id)

@@ -155,7 +155,6 @@ def test_context_lists_accept_comma_strings_and_toml_arrays(tmp_path: Path) -> N
     assert load_settings(config, environ={}).tracking.outbound_contexts == ("from-office", "from-lab")
 
 
-
 @pytest.mark.parametrize("prefix", ["9a", "00000", "+"])
 def test_the_outbound_prefix_is_a_few_digits(prefix: str) -> None:
     assert load_settings(environ={"PBX_SMS_OUTBOUND_PREFIX": " 00 "}).tracking.outbound_prefix == "00"

@@ -406,6 +406,28 @@ def test_blind_transfer_keeps_the_call_answered_until_the_last_party_leaves() ->
     assert (call.status, call.talk_s) == ("answered", 19)
 
 
+def test_call_pickup_by_another_desk_phone_is_one_call_answered_by_the_picker() -> None:
+    pbx = Pbx()
+    trunk, desk_103 = pbx.sip_inbound(0)
+    pbx.state(0.1, desk_103, "5")
+    # 105 dials the pickup code: a channel (and Linkedid) of its own.
+    picker = pbx.new(3.0, "PJSIP/105-03", context="from-internal", exten="*8", caller="105")
+    pbx.state(3.1, picker, "6")
+    # ast_do_pickup: ast_channel_move swaps Uniqueid and Linkedid, so Dial sees the picker answer
+    # (DestLinkedid still the picker's), the rung phone's channel hangs up answered elsewhere, and
+    # the basic bridge gives the picker the caller's Linkedid.
+    pbx.dial_end(3.2, trunk, picker, "ANSWER")
+    pbx.hangup(3.2, desk_103, cause="26")
+    pbx.bridge(3.3, "b1", picker, trunk)
+    picker.linkedid = trunk.linkedid
+    pbx.bridge(12.5, "b1", picker, trunk, enter=False)
+    pbx.hangup(12.5, picker)
+    pbx.hangup(12.6, trunk)
+    call = only(run(pbx.events))
+    assert (call.call_id, call.direction, call.other_party) == (trunk.linkedid, "in", "+48601234567")
+    assert (call.status, call.talk_s, call.ended_at) == ("answered", 9, at(12.6))
+
+
 def test_talk_in_a_holding_bridge_is_not_a_conversation() -> None:
     pbx = Pbx()
     trunk = pbx.new(0, "PJSIP/trunk-01", context="from-trunk", exten="48221234567", caller="+48601234567")
