@@ -307,17 +307,23 @@ def test_local_channel_halves_and_every_leg_make_one_call() -> None:
     assert (call.call_id, call.direction, call.status, call.talk_s) == (one.linkedid, "in", "answered", 5)
 
 
-def test_attended_transfer_moves_the_new_party_into_the_callers_call() -> None:
-    pbx = Pbx()
+def _caller_on_hold_while_b_consults_c(pbx: Pbx) -> tuple[Chan, Chan, Chan, Chan]:
+    """B answers the caller at 2 s, then calls C from a second line (a call of its own, internal),
+    C answers at 7 s: (caller, B, B's second line, C)."""
     trunk, desk_b = pbx.sip_inbound(0)
     pbx.dial_end(2.0, trunk, desk_b, "ANSWER")
     pbx.bridge(2.0, "b1", desk_b, trunk)
-    # B puts the caller on hold and calls C from a second line: a call of its own (internal).
     consult = pbx.new(5.0, "PJSIP/201-03", context="from-internal", exten="202", caller="201")
     desk_c = pbx.new(5.1, "PJSIP/202-04", consult.linkedid, caller="202")
     pbx.dial_begin(5.1, consult, desk_c)
     pbx.dial_end(7.0, consult, desk_c, "ANSWER")
     pbx.bridge(7.0, "b2", desk_c, consult)
+    return trunk, desk_b, consult, desk_c
+
+
+def test_attended_transfer_moves_the_new_party_into_the_callers_call() -> None:
+    pbx = Pbx()
+    trunk, desk_b, consult, desk_c = _caller_on_hold_while_b_consults_c(pbx)
     # Transfer: C is swapped into the caller's bridge and takes the caller's (older) Linkedid.
     pbx.bridge(9.0, "b2", desk_c, consult, enter=False)
     desk_c.linkedid = trunk.linkedid
@@ -344,30 +350,23 @@ def test_attended_transfer_consultation_talk_ends_when_the_transferer_drops_out(
     # BridgeLeave at the very end carries.  (B's second line is made to drop out late here: C's
     # talk with the caller must not count for B's consultation call meanwhile.)
     pbx = Pbx()
-    trunk, desk_b = pbx.sip_inbound(0)
-    pbx.dial_end(1.5, trunk, desk_b, "ANSWER")
-    pbx.bridge(1.5, "b1", desk_b, trunk)
-    consult = pbx.new(5.5, "PJSIP/206-03", context="from-internal", exten="204", caller="206")
-    desk_c = pbx.new(5.6, "PJSIP/204-04", consult.linkedid, caller="204")
-    pbx.dial_begin(5.6, consult, desk_c)
-    pbx.dial_end(8.6, consult, desk_c, "ANSWER")
-    pbx.bridge(8.6, "b2", desk_c, consult)
-    pbx.bridge(14.1, "b1", trunk, enter=False)
-    pbx.bridge(14.1, "b2", consult, enter=False)
-    pbx.bridge(14.1, "b2", trunk)
-    pbx.bridge(14.1, "b1", desk_b, enter=False)
-    pbx.hangup(14.1, desk_b)
-    pbx.hangup(16.0, consult)
-    pbx.bridge(22.0, "b2", trunk, enter=False)
+    trunk, desk_b, consult, desk_c = _caller_on_hold_while_b_consults_c(pbx)
+    pbx.bridge(12.5, "b1", trunk, enter=False)
+    pbx.bridge(12.5, "b2", consult, enter=False)
+    pbx.bridge(12.5, "b2", trunk)
+    pbx.bridge(12.5, "b1", desk_b, enter=False)
+    pbx.hangup(12.5, desk_b)
+    pbx.hangup(14.0, consult)
+    pbx.bridge(22.5, "b2", trunk, enter=False)
     desk_c.linkedid = trunk.linkedid
-    pbx.bridge(22.0, "b2", desk_c, enter=False)
-    pbx.hangup(22.0, desk_c)
-    pbx.hangup(22.1, trunk)
+    pbx.bridge(22.5, "b2", desk_c, enter=False)
+    pbx.hangup(22.5, desk_c)
+    pbx.hangup(22.6, trunk)
     calls = {call.call_id: call for call in run(pbx.events)}
     consultation = calls[consult.linkedid]
-    assert (consultation.status, consultation.talk_s, consultation.ended_at) == ("answered", 5, at(16.0))
+    assert (consultation.status, consultation.talk_s, consultation.ended_at) == ("answered", 5, at(14.0))
     inbound = calls[trunk.linkedid]
-    assert (inbound.direction, inbound.status, inbound.talk_s, inbound.ended_at) == ("in", "answered", 20, at(22.1))
+    assert (inbound.direction, inbound.status, inbound.talk_s, inbound.ended_at) == ("in", "answered", 20, at(22.6))
 
 
 def test_a_holding_bridge_does_not_take_a_channel_into_the_older_call() -> None:
