@@ -16,6 +16,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "PBX_SMS_GATEWAY": ("smsapi", "smsapi"),
     "PBX_SMS_TIMEZONE": ("America/Chicago", "America/Chicago"),
     "PBX_SMS_COUNTRY": ("de", "DE"),
+    "PBX_SMS_PBX_NAME": ("pbx-berlin", "pbx-berlin"),
     "PBX_SMS_AMI_ENABLED": ("false", False),
     "PBX_SMS_AMI_HOST": ("10.1.2.3", "10.1.2.3"),
     "PBX_SMS_AMI_PORT": ("5039", 5039),

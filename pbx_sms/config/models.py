@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Mapping
 from functools import reduce
 from typing import Any, Literal
@@ -112,6 +113,9 @@ class Settings(BaseSettings):
     gateway: str = "log"
     timezone: str = "Europe/Warsaw"
     country: str = "PL"
+    # Which PBX this daemon serves: calls are known by (pbx_name, Linkedid), as two Asterisk servers
+    # sharing one database can produce the same Linkedid.
+    pbx_name: str = Field(default_factory=socket.gethostname, min_length=1, max_length=100)
     ami: AmiSettings = Field(default_factory=AmiSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)

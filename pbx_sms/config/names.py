@@ -16,6 +16,7 @@ SETTING_PATHS: dict[str, tuple[str, ...]] = {
     "gateway": ("gateway",),
     "timezone": ("timezone",),
     "country": ("country",),
+    "pbx_name": ("pbx_name",),
     "ami_enabled": ("ami", "enabled"),
     "ami_host": ("ami", "host"),
     "ami_port": ("ami", "port"),

@@ -1,7 +1,7 @@
-"""The call log: one row per completed call (Asterisk Linkedid), whoever reported it first.
+"""The call log: one row per completed call (PBX name, Asterisk Linkedid), whoever reported it first.
 
 The AMI listener and the AGI hangup hook may both report the same call; the primary key on
-``call_id`` makes the first report win, so only one set of SMS results. Rows reported by a
+(``pbx``, ``call_id``) makes the first report win, so only one set of SMS results. Rows reported by a
 process that does not match rules itself (the AGI hook) wait with ``processed_at`` NULL until
 the daemon picks them up.
 """
@@ -20,6 +20,8 @@ from pbx_sms.db.types import UtcDateTime
 class CallRecord(Base):
     __tablename__ = "calls"
 
+    # Two Asterisk servers can produce the same Linkedid: the PBX's name (PBX_SMS_PBX_NAME) tells them apart.
+    pbx: Mapped[str] = mapped_column(String(100), primary_key=True)
     call_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     direction: Mapped[str] = mapped_column(String(10))
     number: Mapped[str | None] = mapped_column(String(16), nullable=True)
@@ -29,6 +31,8 @@ class CallRecord(Base):
     started_at: Mapped[datetime] = mapped_column(UtcDateTime())
     ended_at: Mapped[datetime] = mapped_column(UtcDateTime())
     source: Mapped[str] = mapped_column(String(10))  # "ami" or "agi"
+    # How completely the call was seen: "full", "gap" (across a gap in the AMI stream) or "cdr".
+    evidence: Mapped[str] = mapped_column(String(4), server_default="full")
     account: Mapped[str | None] = mapped_column(String(100), nullable=True)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
     processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

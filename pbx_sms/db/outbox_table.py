@@ -27,6 +27,8 @@ class OutboxRecord(Base):
     account_id: Mapped[int] = mapped_column(Integer)
     rule_id: Mapped[int] = mapped_column(Integer)
     rule_name: Mapped[str] = mapped_column(String(200))
+    # The call is (pbx, call_id); a gateway local to one PBX sends only that PBX's rows.
+    pbx: Mapped[str] = mapped_column(String(100))
     call_id: Mapped[str] = mapped_column(String(100))
     other_party: Mapped[str] = mapped_column(String(64))
     call_ended_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -56,7 +58,7 @@ class OutboxRecord(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (
-        UniqueConstraint("rule_id", "call_id", "recipient"),
+        UniqueConstraint("rule_id", "pbx", "call_id", "recipient"),
         CheckConstraint("status IN " + str(STATUS_VALUES), name="status_known"),
         Index("ix_outbox_status_due_at", "status", "due_at"),
         Index("ix_outbox_status_locked_until", "status", "locked_until"),

@@ -16,6 +16,8 @@ class DaemonStatusRecord(Base):
 
     instance: Mapped[str] = mapped_column(String(150), primary_key=True)
     host: Mapped[str] = mapped_column(String(100))
+    # The PBX the daemon serves (NULL on rows written before migration 0006).
+    pbx: Mapped[str | None] = mapped_column(String(100), nullable=True)
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

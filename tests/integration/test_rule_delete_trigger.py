@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from integration.test_quiet_hours_storage import migrate
+from integration.test_quiet_hours_storage import columns, migrate
 from pbx_sms.db.engine import make_engine
 from pbx_sms.storage.database import open_database
 
@@ -20,14 +20,20 @@ SMS = (
     "CURRENT_TIMESTAMP, '+48601000000', 'ACME', 'Sorry', 'gsm7', 1, true, 0, false, 'queued', "
     "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
 )
+# From migration 0006 on, an SMS names its call's PBX.
+SMS_OF_PBX = SMS.replace("created_at, updated_at)", "created_at, updated_at, pbx)").replace(
+    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)", "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, :pbx)"
+)
 
 
 def queued_sms_after_deleting_a_rule(database_url: str, name: str) -> list[tuple[str, str | None]]:
+    with_pbx = "pbx" in columns(database_url, "outbox")
     engine = make_engine(database_url)
     try:
         with engine.begin() as conn:
             rule_id = conn.execute(text(RULE), {"name": name}).scalar_one()
-            conn.execute(text(SMS), {"key": f"key-{name}", "rule": rule_id, "call": f"call-{name}"})
+            sms = {"key": f"key-{name}", "rule": rule_id, "call": f"call-{name}", "pbx": "pbx-1"}
+            conn.execute(text(SMS_OF_PBX if with_pbx else SMS), sms)
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM rules WHERE id = :id"), {"id": rule_id})
             # By call: SQLite may give the next rule the deleted rule's id.
@@ -40,7 +46,7 @@ def queued_sms_after_deleting_a_rule(database_url: str, name: str) -> list[tuple
 
 
 def test_the_trigger_cancels_and_the_downgrade_removes_it(database_url: str) -> None:
-    open_database(database_url).close()  # head: 0005
+    open_database(database_url).close()  # head
     assert queued_sms_after_deleting_a_rule(database_url, "at head") == [("cancelled", "rule_deleted")]
 
     migrate(database_url, "0004", down=True)
