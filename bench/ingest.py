@@ -91,7 +91,7 @@ def open_intake(directory: Path):  # type: ignore[no-untyped-def]
             rule_file = load_rule_file(path)
             sources.append(RuleSource(str(path), rule_file.account, rule_file.rules))
         import_rules(session, sources)
-    return database, CallIntake(database, SqlOutbox(database.engine), ConfigCache(database))
+    return database, CallIntake(database, SqlOutbox(database.engine), ConfigCache(database), pbx="bench")
 
 
 def count_outbox_rows(database) -> int:  # type: ignore[no-untyped-def]

@@ -103,7 +103,7 @@ def _run(agi_env: Mapping[str, str], env: Mapping[str, str]) -> tuple[str, int]:
         raise HookProblem(f"call not recorded: {outcome.reason}")
     call = outcome.call
     summary = f"{call.direction} {call.number or '-'} {call.other_party}, {call.status}, talk {call.talk_s} s"
-    if _record(settings.database_url, call):
+    if _record(settings.database_url, settings.pbx_name, call):
         return f"call {call.call_id} recorded: {summary}", logging.INFO
     return f"call {call.call_id} already recorded (AMI reported it first): {summary}", logging.INFO
 
@@ -120,7 +120,7 @@ def _load_settings(env: Mapping[str, str]) -> Settings:
         raise HookProblem(f"call not recorded: {exc}") from None
 
 
-def _record(database_url: str, call: CompletedCall) -> bool:
+def _record(database_url: str, pbx: str, call: CompletedCall) -> bool:
     from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
     from pbx_sms.db.url import DatabaseUrlError, normalise_database_url, safe_url
@@ -133,7 +133,7 @@ def _record(database_url: str, call: CompletedCall) -> bool:
     where = safe_url(url)
     engine = _bounded_engine(url)
     try:
-        return record_call(engine, call, "agi", datetime.now(UTC))
+        return record_call(engine, call, pbx, "agi", datetime.now(UTC))
     except DBAPIError as exc:
         if _is_missing_table(exc):
             raise HookProblem(

@@ -64,7 +64,9 @@ def render_status(report: dict[str, Any]) -> str:
     for daemon in report["daemons"]:
         ami = daemon.get("ami", {})
         lines.append(
-            f"daemon {daemon['instance']}: {daemon['state']} (heartbeat {daemon['heartbeat_age_s']} s ago), "
+            f"daemon {daemon['instance']}"
+            + (f" (PBX {daemon['pbx']})" if daemon.get("pbx") else "")
+            + f": {daemon['state']} (heartbeat {daemon['heartbeat_age_s']} s ago), "
             f"AMI {daemon['ami_state']}" + (f" — last error: {ami['last_error']}" if ami.get("last_error") else "")
         )
         calls = daemon.get("calls", {})
@@ -73,7 +75,12 @@ def render_status(report: dict[str, Any]) -> str:
                 f"  calls: {calls.get('completed_calls', 0)} completed, {calls.get('open_calls', 0)} open, "
                 f"{calls.get('dropped_calls', 0)} dropped"
             )
-    lines.append(f"calls recorded: {report['calls']['total']} ({report['calls']['last_24h']} in the last 24 h)")
+    calls = report["calls"]
+    evidence = ", ".join(f"{kind} {count}" for kind, count in sorted(calls["by_evidence"].items()))
+    lines.append(
+        f"calls recorded: {calls['total']} ({calls['last_24h']} in the last 24 h)"
+        + (f"; by evidence: {evidence}" if evidence else "")
+    )
     outbox = report["outbox"]
     lines.append("outbox: " + ", ".join(f"{status} {outbox.get(status, 0)}" for status in Status))
     error = report["last_send_error"]

@@ -1,7 +1,11 @@
 """`pbx-sms run`: the AMI listener, the call intake and the outbox worker in one asyncio process.
 
-Shutdown: the first SIGTERM/SIGINT stops the listener (calls already complete are still queued),
-then the worker (no new claims, in-flight sends finish or are handed back); a second signal aborts
+Calls in: the listener hands each completed call to the recorder, which writes them to the call log
+in batches (pbx_sms.intake.recorder); matching the rules and queueing SMS then runs from the call
+log's unprocessed rows, so a crash between the two steps loses nothing.
+
+Shutdown: the first SIGTERM/SIGINT stops the listener (calls already complete are still recorded and
+processed), then the worker (no new claims, in-flight sends finish or are handed back); a second signal aborts
 at once and leaves the leases of unfinished sends to expire, so a restart sends them again under
 the same idempotency key.
 """
@@ -11,19 +15,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import signal
 from functools import partial
 from typing import Any
 
 from pbx_sms.ami.listener import AmiListener
 from pbx_sms.config import Settings
-from pbx_sms.core.backoff import Backoff, Jitter
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.clock import utc_now
 from pbx_sms.daemon.status import HEARTBEAT_INTERVAL_S, instance_name, write_heartbeat
-from pbx_sms.db.errors import is_database_outage
 from pbx_sms.gateways.registry import create_gateway
+from pbx_sms.intake.recorder import CallRecorder
 from pbx_sms.intake.service import CallIntake
 from pbx_sms.outbox.config import WorkerConfig
 from pbx_sms.outbox.sql import SqlOutbox
@@ -34,13 +36,9 @@ from pbx_sms.storage.database import open_database_from_settings
 
 log = logging.getLogger("pbx_sms.daemon")
 
+# Calls other processes recorded (the AGI hook) are seen this often; the daemon's own at once.
 PENDING_CALLS_POLL_S = 1.0
-# A database that cannot take a call right now: keep the call and try again, never drop it.
-INTAKE_RETRY_MIN_S = 0.5
-INTAKE_RETRY_MAX_S = 30.0
-# No jitter: one daemon retrying its own call has nobody to fall out of step with.
-INTAKE_RETRY = Backoff(INTAKE_RETRY_MIN_S, INTAKE_RETRY_MAX_S, Jitter.NONE)
-INTAKE_MAX_OTHER_ERRORS = 3
+PROCESS_BATCH_CALLS = 100
 
 
 class Daemon:
@@ -51,61 +49,51 @@ class Daemon:
         engine = self.database.engine
         outbox = SqlOutbox(engine)
         listener = partial(listen_for_new_rows, engine.url) if engine.dialect.name == "postgresql" else None
-        self.worker = OutboxWorker(outbox, self.gateway, WorkerConfig.from_settings(settings), listener=listener)
+        self.worker = OutboxWorker(
+            outbox, self.gateway, WorkerConfig.from_settings(settings), listener=listener, pbx=settings.pbx_name
+        )
         self.intake = CallIntake(
             self.database,
             outbox,
             ConfigCache(self.database),
+            pbx=settings.pbx_name,
             internal_max_digits=settings.tracking.internal_max_digits,
             on_queued=self.worker.wake,
         )
+        self._calls_recorded = asyncio.Event()
+        self.recorder = CallRecorder(partial(self.intake.record, source="ami"), self._calls_recorded.set)
         self.listener = AmiListener.from_settings(settings, self._on_call)
         self.instance = instance_name()
         self.started_at = utc_now()
-        # The intake is synchronous and not thread-safe: one call at a time, off the event loop.
-        self._intake_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
+        # Set once the recorder has written the last call: processing then finishes and returns.
+        self._recording_done = False
         self.intake_errors = 0
 
     # --- calls in ------------------------------------------------------------------------------
 
     async def _on_call(self, call: CompletedCall) -> None:
-        failures = 0
-        other_errors = 0
-        while True:
-            try:
-                async with self._intake_lock:
-                    await asyncio.to_thread(self.intake.submit, call, "ami")
-                return
-            except Exception as exc:
-                self.intake_errors += 1
-                if not is_database_outage(exc):
-                    # Not the database being away: the same error would come back every time, and
-                    # waiting on it would hold up every later call.
-                    other_errors += 1
-                    if other_errors >= INTAKE_MAX_OTHER_ERRORS:
-                        log.exception("call %s cannot be recorded; dropped: %s", call.call_id, call.to_json())
-                        return
-                if self._stopping.is_set():
-                    log.error("call %s not recorded (%s); stopping, so it is lost", call.call_id, exc)
-                    raise
-                delay_s = INTAKE_RETRY.delay_s(failures, random)
-                failures += 1
-                log.warning("call %s not recorded yet (%s); retrying in %g s", call.call_id, exc, delay_s)
-                await asyncio.sleep(delay_s)
+        self.recorder.add(call)
 
-    async def _process_pending_calls(self) -> None:
-        """Calls the AGI hook recorded, or that an earlier run recorded but did not finish."""
-        while not self._stopping.is_set():
+    async def _process_recorded_calls(self) -> None:
+        """Match and queue the recorded calls: the recorder's (woken at once), the AGI hook's, and
+        those an earlier run recorded but did not finish. Returns once recording is done and the
+        call log has nothing left to process."""
+        while True:
+            finishing = self._recording_done
             try:
-                async with self._intake_lock:
-                    await asyncio.to_thread(self.intake.process_pending)
+                # A full batch processed: there may be more; anything less waits for the next wake-up.
+                while await asyncio.to_thread(self.intake.process_pending, PROCESS_BATCH_CALLS) == PROCESS_BATCH_CALLS:
+                    pass
             except Exception:
                 self.intake_errors += 1
                 log.exception("processing recorded calls failed; trying again")
+            if finishing:
+                return
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(PENDING_CALLS_POLL_S):
-                    await self._stopping.wait()
+                    await self._calls_recorded.wait()
+            self._calls_recorded.clear()
 
     # --- status --------------------------------------------------------------------------------
 
@@ -119,6 +107,10 @@ class Daemon:
             "calls": {
                 **listener,
                 "recorded": self.intake.calls_recorded,
+                "unrecorded": self.recorder.unrecorded,
+                "record_errors": self.recorder.record_errors,
+                "not_recorded": self.recorder.dropped,
+                "longest_unrecorded_s": round(self.recorder.max_wait_s, 4),
                 "reported_twice": self.intake.duplicate_reports,
                 "processing_errors": self.intake.processing_errors,
             },
@@ -134,6 +126,7 @@ class Daemon:
                 write_heartbeat,
                 self.database.engine,
                 self.instance,
+                self.settings.pbx_name,
                 self.started_at,
                 str(details["ami"]["state"]),
                 details,
@@ -181,10 +174,9 @@ class Daemon:
             "" if self.settings.ami.enabled else " (disabled)",
         )
         worker = asyncio.create_task(self.worker.run(), name="outbox-worker")
-        background = [
-            asyncio.create_task(self._process_pending_calls(), name="pending-calls"),
-            asyncio.create_task(self._heartbeat(), name="heartbeat"),
-        ]
+        recorder = asyncio.create_task(self.recorder.run(), name="call-recorder")
+        processing = asyncio.create_task(self._process_recorded_calls(), name="call-processing")
+        background = [asyncio.create_task(self._heartbeat(), name="heartbeat")]
         listener: asyncio.Task[object]
         if self.settings.ami.enabled:
             listener = asyncio.create_task(self.listener.run(), name="ami-listener")
@@ -195,10 +187,15 @@ class Daemon:
             # The listener returns only when stopped; the worker when stopped, aborted or crashed.
             await asyncio.wait({listener, worker}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            # Whatever ended first, stop and await both (listener first: its completed calls still
-            # reach the outbox), so the database and gateway never close under a running worker.
+            # Whatever ended first, stop and await both (listener first: its completed calls are still
+            # recorded and reach the outbox), so the database and gateway never close under a running worker.
             self.stop()
             await asyncio.wait({listener})
+            self.recorder.stop()
+            await asyncio.wait({recorder})
+            self._recording_done = True
+            self._calls_recorded.set()
+            await asyncio.wait({processing})
             self.worker.stop()
             await asyncio.wait({worker})
             self._stopping.set()
@@ -210,7 +207,7 @@ class Daemon:
             await self.gateway.close()
             self.database.close()
             log.info("pbx-sms stopped: %s; worker %s", self.intake_summary(), self.worker.counters)
-        for ended in (listener, worker):
+        for ended in (listener, worker, recorder, processing):
             error = None if ended.cancelled() else ended.exception()
             if error is not None:
                 raise error

@@ -30,6 +30,7 @@ def instance_name() -> str:
 def write_heartbeat(
     engine: Engine,
     instance: str,
+    pbx: str,
     started_at: datetime,
     ami_state: str,
     details: dict[str, Any],
@@ -40,6 +41,7 @@ def write_heartbeat(
     values = {
         "host": socket.gethostname(),
         "pid": os.getpid(),
+        "pbx": pbx,
         "started_at": started_at,
         "updated_at": now,
         "stopped_at": now if stopped else None,
@@ -85,6 +87,7 @@ def read_status(engine: Engine, now: datetime | None = None) -> dict[str, Any]:
             daemons.append(
                 {
                     "instance": row["instance"],
+                    "pbx": row["pbx"],
                     "state": state,
                     "started_at": row["started_at"].isoformat(),
                     "heartbeat_age_s": round(age_s, 1),
@@ -99,6 +102,11 @@ def read_status(engine: Engine, now: datetime | None = None) -> dict[str, Any]:
             )
         }
         calls_total = conn.execute(select(func.count()).select_from(calls)).scalar() or 0
+        by_evidence = {
+            evidence: count
+            for evidence, count in conn.execute(select(calls.c.evidence, func.count()).group_by(calls.c.evidence))
+        }
+        by_pbx = {pbx: count for pbx, count in conn.execute(select(calls.c.pbx, func.count()).group_by(calls.c.pbx))}
         calls_day = (
             conn.execute(
                 select(func.count()).select_from(calls).where(calls.c.received_at >= now - timedelta(days=1))
@@ -119,7 +127,7 @@ def read_status(engine: Engine, now: datetime | None = None) -> dict[str, Any]:
         )
     return {
         "daemons": daemons,
-        "calls": {"total": calls_total, "last_24h": calls_day},
+        "calls": {"total": calls_total, "last_24h": calls_day, "by_evidence": by_evidence, "by_pbx": by_pbx},
         "outbox": outbox,
         "last_send_error": None
         if last_error is None

@@ -130,6 +130,8 @@ class _Attempt:
 
 class AmiGateway:
     name = NAME
+    # Its dongle or SIP peer is on this PBX: the outbox worker sends it only this PBX's calls' SMS.
+    local_to_pbx = True
 
     def __init__(self, config: AmiSendSettings, host: str, port: int) -> None:
         self.config = config

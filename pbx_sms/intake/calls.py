@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
@@ -15,41 +16,70 @@ from pbx_sms.db.engine import SQLITE_BEGIN_OPTION
 calls = calls_table
 
 
-def record_call(engine: Engine, call: CompletedCall, source: str, now: datetime) -> bool:
-    """Store ``call`` unless a report of the same call id is already there; True when it was new."""
+def record_calls(
+    engine: Engine, completed: Sequence[CompletedCall], pbx: str, source: str, now: datetime
+) -> list[CompletedCall]:
+    """Store the calls of ``pbx`` in one transaction, each unless a report of it is there already;
+    returns the new ones (the others were reported before, by AMI or AGI)."""
+    if not completed:
+        return []
     dialect_insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    firsts: dict[str, CompletedCall] = {}
+    for call in completed:
+        firsts.setdefault(call.call_id, call)  # the first report of a call wins, also within a batch
     statement = (
-        dialect_insert(calls)
-        .values(
-            call_id=call.call_id,
-            direction=call.direction,
-            number=call.number[:16] if call.number else None,
-            other_party=call.other_party[:64],
-            status=call.status,
-            talk_s=call.talk_s,
-            started_at=call.started_at,
-            ended_at=call.ended_at,
-            source=source,
-            received_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["call_id"])
-        .returning(calls.c.call_id)
+        dialect_insert(calls).on_conflict_do_nothing(index_elements=["pbx", "call_id"]).returning(calls.c.call_id)
     )
+    rows = [_row(call, pbx, source, now) for call in firsts.values()]
     with engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"}).begin() as conn:
-        return conn.execute(statement).scalar() is not None
+        new_ids = set(conn.execute(statement, rows).scalars())
+    return [call for call in firsts.values() if call.call_id in new_ids]
 
 
-def mark_processed(engine: Engine, call_id: str, account: str | None, now: datetime) -> None:
+def record_call(engine: Engine, call: CompletedCall, pbx: str, source: str, now: datetime) -> bool:
+    """Store ``call`` unless a report of the same call is already there; True when it was new."""
+    return bool(record_calls(engine, [call], pbx, source, now))
+
+
+def _row(call: CompletedCall, pbx: str, source: str, now: datetime) -> dict[str, object]:
+    return {
+        "pbx": pbx,
+        "call_id": call.call_id,
+        "direction": call.direction,
+        "number": call.number[:16] if call.number else None,
+        "other_party": call.other_party[:64],
+        "status": call.status,
+        "talk_s": call.talk_s,
+        "started_at": call.started_at,
+        "ended_at": call.ended_at,
+        "source": source,
+        "evidence": call.evidence,
+        "received_at": now,
+        "processed_at": None,
+        "account": None,
+    }
+
+
+def mark_processed(engine: Engine, pbx: str, call_id: str, account: str | None, now: datetime) -> None:
     with engine.begin() as conn:
-        conn.execute(update(calls).where(calls.c.call_id == call_id).values(processed_at=now, account=account))
+        conn.execute(
+            update(calls)
+            .where(calls.c.pbx == pbx, calls.c.call_id == call_id)
+            .values(processed_at=now, account=account)
+        )
 
 
-def unprocessed_calls(engine: Engine, limit: int = 100) -> list[CompletedCall]:
-    """Calls reported but not yet matched against the rules (from the AGI hook, or a crash)."""
+def unprocessed_calls(engine: Engine, pbx: str, limit: int = 100) -> list[CompletedCall]:
+    """Calls of ``pbx`` recorded but not yet matched against the rules (recorded in a batch by the
+    daemon, by the AGI hook, or before a crash), oldest first."""
+    query = (
+        select(calls)
+        .where(calls.c.processed_at.is_(None), calls.c.pbx == pbx)
+        .order_by(calls.c.received_at, calls.c.ended_at, calls.c.call_id)
+        .limit(limit)
+    )
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(calls).where(calls.c.processed_at.is_(None)).order_by(calls.c.received_at).limit(limit)
-        ).mappings()
+        rows = conn.execute(query).mappings()
         return [
             CompletedCall(
                 call_id=row["call_id"],
@@ -60,14 +90,16 @@ def unprocessed_calls(engine: Engine, limit: int = 100) -> list[CompletedCall]:
                 talk_s=row["talk_s"],
                 started_at=row["started_at"],
                 ended_at=row["ended_at"],
+                evidence=row["evidence"],
             )
             for row in rows
         ]
 
 
-def reached_person_since(engine: Engine, account: str, call: CompletedCall) -> bool:
-    """Whether another call of ``account`` with the same other party, ended no earlier than ``call``,
-    reached a person (answered, either direction) and was processed already."""
+def reached_person_since(engine: Engine, account: str, pbx: str, call: CompletedCall) -> bool:
+    """Whether another call of ``account`` (on any of its PBXs) with the same other party, ended no
+    earlier than ``call`` (of ``pbx``), reached a person (answered, either direction) and was processed
+    already."""
     query = (
         select(calls.c.call_id)
         .where(
@@ -76,7 +108,7 @@ def reached_person_since(engine: Engine, account: str, call: CompletedCall) -> b
             calls.c.status == "answered",
             calls.c.direction != "internal",
             calls.c.ended_at >= call.ended_at,
-            calls.c.call_id != call.call_id,
+            or_(calls.c.pbx != pbx, calls.c.call_id != call.call_id),
             calls.c.processed_at.is_not(None),
         )
         .limit(1)

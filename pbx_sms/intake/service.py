@@ -1,16 +1,16 @@
 """From a completed call to queued SMS: record it once, match its account's rules, enqueue.
 
 Synchronous on purpose (database work): the daemon calls it from a thread, the AGI hook and the
-CLI call it directly. Recording the call and marking it processed are separate steps; a crash in
-between leaves the call unprocessed, and processing it again is harmless because the outbox keeps
-one row per (rule, call, recipient).
+CLI call it directly. Recording calls (many in one transaction) and processing them are separate
+steps; a crash in between leaves the calls unprocessed in the call log, and processing one again is
+harmless because the outbox keeps one row per (rule, pbx, call, recipient).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -20,7 +20,7 @@ from pbx_sms.core.matching import PlannedSms, match_call
 from pbx_sms.core.reasons import Reason
 from pbx_sms.db.engine import Database
 from pbx_sms.db.errors import is_database_outage
-from pbx_sms.intake.calls import mark_processed, reached_person_since, record_call, unprocessed_calls
+from pbx_sms.intake.calls import mark_processed, reached_person_since, record_calls, unprocessed_calls
 from pbx_sms.outbox.enqueue import enqueue_call
 from pbx_sms.outbox.flow import Outbox
 from pbx_sms.outbox.model import EnqueueReport
@@ -55,6 +55,7 @@ class CallIntake:
         outbox: Outbox,
         config: ConfigCache,
         *,
+        pbx: str,
         internal_max_digits: int = 5,
         on_queued: Callable[[], None] | None = None,
         clock: Callable[[], datetime] = utc_now,
@@ -62,6 +63,7 @@ class CallIntake:
         self._database = database
         self._outbox = outbox
         self._config = config
+        self.pbx = pbx
         self._internal_max_digits = internal_max_digits
         self._on_queued = on_queued
         self._clock = clock
@@ -72,13 +74,22 @@ class CallIntake:
         # so one bad call (an account hand-edited into an invalid state) cannot hold up the others.
         self._failures: dict[str, int] = {}
 
+    def record(self, completed: Sequence[CompletedCall], source: str) -> list[CompletedCall]:
+        """Record calls of this PBX in one transaction, to be processed later (``process_pending``);
+        the new ones, without those reported before (by AMI or AGI)."""
+        new = record_calls(self._database.engine, completed, self.pbx, source, self._clock())
+        self.calls_recorded += len(new)
+        new_ids = {call.call_id for call in new}
+        for call in completed:
+            if call.call_id not in new_ids:
+                self.duplicate_reports += 1
+                log.info("call %s reported again (by %s): already handled", call.call_id, source)
+        return new
+
     def submit(self, call: CompletedCall, source: str) -> IntakeOutcome | None:
         """Record and process a call; None when the call was reported before (by AMI or AGI)."""
-        if not record_call(self._database.engine, call, source, self._clock()):
-            self.duplicate_reports += 1
-            log.info("call %s reported again (by %s): already handled", call.call_id, source)
+        if not self.record([call], source):
             return None
-        self.calls_recorded += 1
         try:
             return self.process(call)
         except Exception as exc:
@@ -92,29 +103,31 @@ class CallIntake:
         active = snapshot.rules_for(account.name)
         planned = match_call(call, account.policy(), [item.rule for item in active], self._internal_max_digits)
         if any(sms.cancel_on_reach for sms in planned) and reached_person_since(
-            self._database.engine, account.name, call
+            self._database.engine, account.name, self.pbx, call
         ):
             # A later call with this number already reached a person (it was processed first).
             planned = [replace(sms, reason=Reason.REACHED_PERSON) if sms.cancel_on_reach else sms for sms in planned]
         rule_ids = {item.rule.name: item.id for item in active}
         log.info("%s (account %s)", describe_call(call), account.name)
-        report = enqueue_call(self._outbox, call, account.id, planned, rule_ids, self._clock())
+        report = enqueue_call(self._outbox, call, self.pbx, account.id, planned, rule_ids, self._clock())
         # Suppressed SMS are logged by enqueue_call, with the outbox's own reasons (opt-out, caps) too.
         for sms in planned:
             if sms.reason is None:
                 log.info("rule %r matched: SMS to %s due %s", sms.rule, sms.to, sms.due_at.isoformat())
-        mark_processed(self._database.engine, call.call_id, account.name, self._clock())
+        mark_processed(self._database.engine, self.pbx, call.call_id, account.name, self._clock())
         if report.queued and self._on_queued is not None:
             self._on_queued()
         return IntakeOutcome(call, account.name, tuple(planned), report)
 
     def process_pending(self, limit: int = 100) -> int:
-        """Match calls that were recorded but not processed (AGI reports, an interrupted run)."""
+        """Match calls of this PBX that were recorded but not processed (the daemon's own, AGI reports,
+        an interrupted run); how many were processed (the others failed: tried again next time)."""
         pending = [
             call
-            for call in unprocessed_calls(self._database.engine, limit + len(self._failures))
+            for call in unprocessed_calls(self._database.engine, self.pbx, limit + len(self._failures))
             if self._failures.get(call.call_id, 0) < MAX_PROCESSING_ATTEMPTS
         ][:limit]
+        processed = 0
         for call in pending:
             try:
                 self.process(call)
@@ -122,7 +135,8 @@ class CallIntake:
                 self._note_failure(call, exc)
             else:
                 self._failures.pop(call.call_id, None)
-        return len(pending)
+                processed += 1
+        return processed
 
     def _note_failure(self, call: CompletedCall, error: Exception) -> None:
         self.processing_errors += 1

@@ -331,16 +331,19 @@ class PartyRow:
     """A queued row of a call's other party, as far as cancel-on-reach needs it."""
 
     id: int
+    pbx: str
     call_id: str
     call_ended_at: datetime
     cancel_on_reach: bool
 
 
-def cancelled_on_reach(queued: Iterable[PartyRow], call_id: str, reached_at: datetime) -> list[int]:
-    """The call ``call_id`` reached the other party of ``queued`` at ``reached_at``: which of them to cancel
-    (missed-call SMS of earlier calls; the reaching call's own SMS stay)."""
+def cancelled_on_reach(queued: Iterable[PartyRow], pbx: str, call_id: str, reached_at: datetime) -> list[int]:
+    """The call (``pbx``, ``call_id``) reached the other party of ``queued`` at ``reached_at``: which of
+    them to cancel (missed-call SMS of earlier calls, on any PBX; the reaching call's own SMS stay)."""
     return [
-        row.id for row in queued if row.cancel_on_reach and row.call_id != call_id and row.call_ended_at <= reached_at
+        row.id
+        for row in queued
+        if row.cancel_on_reach and (row.pbx, row.call_id) != (pbx, call_id) and row.call_ended_at <= reached_at
     ]
 
 

@@ -19,7 +19,7 @@ _MAX_NUMBER_CHARS = 64
 
 
 def new_sms_for_call(
-    call: CompletedCall, account_id: int, planned: Sequence[PlannedSms], rule_ids: Mapping[str, int]
+    call: CompletedCall, pbx: str, account_id: int, planned: Sequence[PlannedSms], rule_ids: Mapping[str, int]
 ) -> list[NewSms]:
     items = []
     for sms in planned:
@@ -30,6 +30,7 @@ def new_sms_for_call(
                 account_id=account_id,
                 rule_id=rule_ids[sms.rule],
                 rule_name=sms.rule,
+                pbx=pbx,
                 call_id=call.call_id,
                 other_party=call.other_party[:_MAX_NUMBER_CHARS],
                 call_ended_at=call.ended_at,
@@ -51,19 +52,20 @@ def new_sms_for_call(
 def enqueue_call(
     store: Outbox,
     call: CompletedCall,
+    pbx: str,
     account_id: int,
     planned: Sequence[PlannedSms],
     rule_ids: Mapping[str, int],
     now: datetime,
 ) -> EnqueueReport:
-    """Queue the planned SMS of one call. Call it for every completed call, also when nothing matched:
+    """Queue the planned SMS of one call of ``pbx``. Call it for every completed call, also when nothing matched:
     an answered call cancels the pending missed-call SMS of the same other party."""
     cancelled = 0
     if call.status == "answered" and call.direction != "internal":
-        cancelled = store.cancel_reached(account_id, call.other_party, call.call_id, call.ended_at)
+        cancelled = store.cancel_reached(account_id, call.other_party, call.call_id, call.ended_at, pbx=pbx)
         if cancelled:
             log.info("call %s reached %s: %d pending SMS cancelled", call.call_id, call.other_party, cancelled)
-    report = store.enqueue(new_sms_for_call(call, account_id, planned, rule_ids), now)
+    report = store.enqueue(new_sms_for_call(call, pbx, account_id, planned, rule_ids), now)
     if report.queued:
         ids = ", ".join(str(row_id) for row_id in report.queued)
         log.info("call %s: %d SMS queued (SMS %s)", call.call_id, len(report.queued), ids)

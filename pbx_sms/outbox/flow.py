@@ -44,7 +44,7 @@ class Outbox:
         self._rows = rows
 
     def enqueue(self, items: Sequence[NewSms], now: datetime) -> EnqueueReport:
-        """Store new SMS; an existing (rule, call, recipient) is skipped; limits checked → suppressed."""
+        """Store new SMS; an existing (rule, pbx, call, recipient) is skipped; limits checked → suppressed."""
         if not items:
             return EnqueueReport()
         with self._rows.transaction() as tx:
@@ -56,15 +56,18 @@ class Outbox:
                 tx.wake_workers()
         return report
 
-    def cancel_reached(self, account_id: int, other_party: str, call_id: str, reached_at: datetime) -> int:
-        """A call with ``other_party`` was answered: cancel their queued cancel-on-reach SMS from earlier calls."""
+    def cancel_reached(self, account_id: int, other_party: str, call_id: str, reached_at: datetime, *, pbx: str) -> int:
+        """A call (``pbx``, ``call_id``) with ``other_party`` was answered: cancel their queued
+        cancel-on-reach SMS from earlier calls (of any PBX of the account)."""
         with self._rows.transaction() as tx:
-            row_ids = cancelled_on_reach(tx.queued_of_party(account_id, other_party), call_id, reached_at)
+            row_ids = cancelled_on_reach(tx.queued_of_party(account_id, other_party), pbx, call_id, reached_at)
             return tx.cancel(row_ids, Reason.REACHED_PERSON, reached_at) if row_ids else 0
 
-    def claim_due(self, worker_id: str, now: datetime, limit: int, lease_s: float) -> list[OutboxRow]:
+    def claim_due(
+        self, worker_id: str, now: datetime, limit: int, lease_s: float, *, pbx: str | None = None
+    ) -> list[OutboxRow]:
         """Atomically lease up to ``limit`` due rows (and rows whose lease expired) to ``worker_id``,
-        in (due_at, id) order.
+        in (due_at, id) order; only the calls of ``pbx`` when given (a gateway local to that PBX).
 
         Rows that the limits now forbid become ``suppressed``, rows inside the account's quiet hours wait
         for their end; neither is returned nor counts toward ``limit``.
@@ -76,7 +79,7 @@ class Outbox:
         with self._rows.transaction() as tx:
             after: DueRow | None = None
             while planner.remaining > 0:
-                batch = tx.due(now, limit, after)
+                batch = tx.due(now, limit, after, pbx)
                 if not batch:
                     break
                 # Only the first batch waits for account locks (in id order, as enqueue does). A later
@@ -102,9 +105,10 @@ class Outbox:
         with self._rows.transaction() as tx:
             return tx.apply(worker_id, batch, now)
 
-    def next_due_at(self) -> datetime | None:
-        """The earliest time a row becomes claimable (a due row or an expiring lease)."""
-        return self._rows.next_due_at()
+    def next_due_at(self, pbx: str | None = None) -> datetime | None:
+        """The earliest time a row (of a call of ``pbx``, when given) becomes claimable (a due row or an
+        expiring lease)."""
+        return self._rows.next_due_at(pbx)
 
     def get(self, row_id: int) -> OutboxRow | None:
         return self._rows.get(row_id)

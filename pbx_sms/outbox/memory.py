@@ -44,7 +44,7 @@ class MemoryRows:
         self.rows: dict[int, OutboxRow] = {}
         self.limits: dict[int, AccountLimits] = {}
         self.optouts: set[tuple[int | None, str]] = set()
-        self._keys: set[tuple[int, str, str]] = set()
+        self._keys: set[tuple[int, str, str, str]] = set()
         self._next_id = 1
         self._lock = threading.Lock()
 
@@ -70,17 +70,14 @@ class MemoryRows:
         rows.sort(key=lambda row: (row.created_at, row.id), reverse=True)
         return rows[: query.limit] if query.limit is not None else rows
 
-    def next_due_at(self) -> datetime | None:
+    def next_due_at(self, pbx: str | None = None) -> datetime | None:
         with self._lock:
-            times = [row.due_at for row in self.rows.values() if row.status == Status.QUEUED]
-            times += [
-                row.locked_until
-                for row in self.rows.values()
-                if row.status == Status.SENDING and row.locked_until is not None
-            ]
+            rows = [row for row in self.rows.values() if pbx in (None, row.pbx)]
+            times = [row.due_at for row in rows if row.status == Status.QUEUED]
+            times += [row.locked_until for row in rows if row.status == Status.SENDING and row.locked_until is not None]
         return min(times, default=None)
 
-    def new_id(self, key: tuple[int, str, str]) -> int | None:
+    def new_id(self, key: tuple[int, str, str, str]) -> int | None:
         if key in self._keys:
             return None
         self._keys.add(key)
@@ -122,13 +119,16 @@ class _MemoryTransaction:
                 last[key] = max(last.get(key, row.last_attempt_at), row.last_attempt_at)
         return last
 
-    def due(self, now: datetime, limit: int, after: DueRow | None) -> list[DueRow]:
+    def due(self, now: datetime, limit: int, after: DueRow | None, pbx: str | None = None) -> list[DueRow]:
         due = sorted(
             (
                 row
                 for row in self._rows.values()
-                if (row.status == Status.QUEUED and row.due_at <= now)
-                or (row.status == Status.SENDING and row.locked_until is not None and row.locked_until <= now)
+                if pbx in (None, row.pbx)
+                and (
+                    (row.status == Status.QUEUED and row.due_at <= now)
+                    or (row.status == Status.SENDING and row.locked_until is not None and row.locked_until <= now)
+                )
             ),
             key=lambda row: (row.due_at, row.id),
         )
@@ -150,7 +150,7 @@ class _MemoryTransaction:
 
     def queued_of_party(self, account_id: int, other_party: str) -> list[PartyRow]:
         return [
-            PartyRow(row.id, row.call_id, row.call_ended_at, row.cancel_on_reach)
+            PartyRow(row.id, row.pbx, row.call_id, row.call_ended_at, row.cancel_on_reach)
             for row in self._rows.values()
             if row.status == Status.QUEUED and row.account_id == account_id and row.other_party == other_party
         ]
@@ -165,7 +165,7 @@ class _MemoryTransaction:
     def insert(self, rows: Sequence[NewRow], now: datetime) -> list[int | None]:
         ids: list[int | None] = []
         for new in rows:
-            row_id = self._memory.new_id((new.sms.rule_id, new.sms.call_id, new.sms.to))
+            row_id = self._memory.new_id((new.sms.rule_id, new.sms.pbx, new.sms.call_id, new.sms.to))
             if row_id is not None:
                 self._rows[row_id] = _row(row_id, new, now)
             ids.append(row_id)
@@ -249,6 +249,7 @@ def _row(row_id: int, new: NewRow, now: datetime) -> OutboxRow:
         account_id=item.account_id,
         rule_id=item.rule_id,
         rule_name=item.rule_name,
+        pbx=item.pbx,
         call_id=item.call_id,
         other_party=item.other_party,
         call_ended_at=item.call_ended_at,

@@ -36,6 +36,8 @@ class NewSms:
     min_interval_s: int = 0
     cancel_on_reach: bool = False
     reason: Reason | None = None
+    # The call is (pbx, call_id): two PBXs can produce the same Linkedid.
+    pbx: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,7 @@ class OutboxRow:
     updated_at: datetime
     # Why it goes out later than planned (quiet hours), with the time it was held from.
     note: str | None = None
+    pbx: str = ""
 
     def outgoing(self) -> OutgoingSms:
         return OutgoingSms(

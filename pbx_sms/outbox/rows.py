@@ -49,10 +49,10 @@ class RowTransaction(Protocol):
         """Per (rule, number): when that rule last sent, or started sending, to that other party."""
         ...
 
-    def due(self, now: datetime, limit: int, after: DueRow | None) -> list[DueRow]:
+    def due(self, now: datetime, limit: int, after: DueRow | None, pbx: str | None = None) -> list[DueRow]:
         """Up to ``limit`` claimable rows (queued with ``due_at <= now``, or sending with
-        ``locked_until <= now``) in (due_at, id) order, after ``after``; locked, other transactions'
-        locked rows skipped."""
+        ``locked_until <= now``) in (due_at, id) order, after ``after``, of calls of ``pbx`` only when
+        given; locked, other transactions' locked rows skipped."""
         ...
 
     def queued_of_party(self, account_id: int, other_party: str) -> list[PartyRow]:
@@ -105,4 +105,4 @@ class RowStore(Protocol):
 
     def list(self, query: LogQuery) -> list[OutboxRow]: ...
 
-    def next_due_at(self) -> datetime | None: ...
+    def next_due_at(self, pbx: str | None = None) -> datetime | None: ...

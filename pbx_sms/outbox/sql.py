@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pbx_sms.core.reasons import Reason
@@ -64,10 +64,13 @@ class SqlRows:
         with self._engine.connect() as conn:
             return [outbox_row(row._mapping) for row in conn.execute(select_rows)]
 
-    def next_due_at(self) -> datetime | None:
+    def next_due_at(self, pbx: str | None = None) -> datetime | None:
+        of_pbx = t.c.pbx == pbx if pbx is not None else true()
         with self._engine.connect() as conn:
-            due = conn.execute(select(func.min(t.c.due_at)).where(t.c.status == Status.QUEUED.value)).scalar()
-            lease = conn.execute(select(func.min(t.c.locked_until)).where(t.c.status == Status.SENDING.value)).scalar()
+            due = conn.execute(select(func.min(t.c.due_at)).where(t.c.status == Status.QUEUED.value, of_pbx)).scalar()
+            lease = conn.execute(
+                select(func.min(t.c.locked_until)).where(t.c.status == Status.SENDING.value, of_pbx)
+            ).scalar()
         return min((as_utc(value) for value in (due, lease) if value is not None), default=None)
 
 
@@ -90,13 +93,15 @@ class _SqlTransaction:
     def last_sent_at(self, keys: Collection[IntervalKey]) -> dict[IntervalKey, datetime]:
         return sql_facts.last_sent_at(self._conn, keys)
 
-    def due(self, now: datetime, limit: int, after: DueRow | None) -> list[DueRow]:
+    def due(self, now: datetime, limit: int, after: DueRow | None, pbx: str | None = None) -> list[DueRow]:
         query = select(*DUE_COLUMNS).where(
             or_(
                 and_(t.c.status == Status.QUEUED.value, t.c.due_at <= now),
                 and_(t.c.status == Status.SENDING.value, t.c.locked_until <= now),
             )
         )
+        if pbx is not None:
+            query = query.where(t.c.pbx == pbx)
         if after is not None:
             query = query.where(or_(t.c.due_at > after.due_at, and_(t.c.due_at == after.due_at, t.c.id > after.id)))
         query = query.order_by(t.c.due_at, t.c.id).limit(limit).with_for_update(skip_locked=True)
@@ -104,13 +109,13 @@ class _SqlTransaction:
 
     def queued_of_party(self, account_id: int, other_party: str) -> list[PartyRow]:
         query = (
-            select(t.c.id, t.c.call_id, t.c.call_ended_at, t.c.cancel_on_reach)
+            select(t.c.id, t.c.pbx, t.c.call_id, t.c.call_ended_at, t.c.cancel_on_reach)
             .where(t.c.status == Status.QUEUED.value, t.c.account_id == account_id, t.c.other_party == other_party)
             # Waits for a claim that holds one of them: it may leave the row queued (quiet hours).
             .with_for_update()
         )
         return [
-            PartyRow(row.id, row.call_id, row.call_ended_at, bool(row.cancel_on_reach))
+            PartyRow(row.id, row.pbx, row.call_id, row.call_ended_at, bool(row.cancel_on_reach))
             for row in self._conn.execute(query)
         ]
 
@@ -130,7 +135,7 @@ class _SqlTransaction:
             statement = (
                 dialect_insert(t)
                 .values(**insert_values(row, now))
-                .on_conflict_do_nothing(index_elements=["rule_id", "call_id", "recipient"])
+                .on_conflict_do_nothing(index_elements=["rule_id", "pbx", "call_id", "recipient"])
                 .returning(t.c.id)
             )
             ids.append(self._conn.execute(statement).scalar())

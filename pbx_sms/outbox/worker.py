@@ -66,12 +66,16 @@ class OutboxWorker:
         clock: Callable[[], datetime] = utc_now,
         rng: random.Random | None = None,
         listener: Callable[[Callable[[], None]], Coroutine[Any, Any, None]] | None = None,
+        pbx: str | None = None,
     ) -> None:
         self.store = store
         self.gateway = gateway
         self.config = config or WorkerConfig()
         self.worker_id = worker_id or new_worker_id()
         self.lease_s = self.config.lease_for(gateway.timeout_s)
+        # A gateway local to one PBX (its GSM dongle: ``local_to_pbx = True``) sends only the SMS of
+        # calls of the PBX this worker runs on (``pbx``); any other gateway sends those of every PBX.
+        self.claim_pbx = pbx if getattr(gateway, "local_to_pbx", False) else None
         self.max_in_flight = self.config.max_in_flight
         # A gateway may say how many sends it takes at once. Claimed rows beyond that wait here, not
         # inside the gateway, where the wait would count against the send timeout.
@@ -179,7 +183,9 @@ class OutboxWorker:
             if want <= 0:
                 return
             try:
-                rows = await asyncio.to_thread(self.store.claim_due, self.worker_id, self._clock(), want, self.lease_s)
+                rows = await asyncio.to_thread(
+                    self.store.claim_due, self.worker_id, self._clock(), want, self.lease_s, pbx=self.claim_pbx
+                )
             except Exception:
                 self.counters.write_errors += 1
                 log.exception("outbox worker %s: claiming failed; trying again", self.worker_id)
@@ -199,7 +205,7 @@ class OutboxWorker:
         timeout_s = self.config.poll_s
         if len(self._in_flight) < self.max_in_flight:
             try:
-                next_due = await asyncio.to_thread(self.store.next_due_at)
+                next_due = await asyncio.to_thread(self.store.next_due_at, self.claim_pbx)
             except Exception:
                 log.exception("outbox worker %s: reading the next due time failed", self.worker_id)
                 next_due = None

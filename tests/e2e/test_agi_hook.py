@@ -169,7 +169,7 @@ def test_second_report_adds_nothing_first_report_wins(migrated_url: str) -> None
             started_at=datetime.fromtimestamp(START, UTC),
             ended_at=datetime.fromtimestamp(END, UTC),
         )
-        assert record_call(engine, ami_call, "ami", datetime.now(UTC))
+        assert record_call(engine, ami_call, socket.gethostname(), "ami", datetime.now(UTC))
     finally:
         engine.dispose()
     run = run_hook({"PBX_SMS_DATABASE_URL": migrated_url}, agi_values())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -60,7 +61,7 @@ def test_agi_recorded_call_is_texted_by_a_daemon_without_ami(tmp_path: Path) -> 
         )
         database = open_database(url)
         try:
-            assert record_call(database.engine, call, "agi", ended)
+            assert record_call(database.engine, call, socket.gethostname(), "agi", ended)
         finally:
             database.close()
         assert wait_for(lambda: sms_log.exists() and sms_log.read_text().strip(), 15), "no SMS sent"

@@ -16,6 +16,8 @@ from pbx_sms.db.engine import Database
 from pbx_sms.db.outbox_table import outbox_table
 from pbx_sms.intake.calls import count_calls, record_call, unprocessed_calls
 from pbx_sms.intake.service import MAX_PROCESSING_ATTEMPTS, CallIntake
+
+PBX = "pbx-1"
 from pbx_sms.outbox.sql import SqlOutbox
 from pbx_sms.storage.accounts import add_account
 from pbx_sms.storage.config_cache import ConfigCache
@@ -56,6 +58,7 @@ def make_intake(database: Database, wakes: list[int] | None = None) -> CallIntak
         database,
         SqlOutbox(database.engine),
         ConfigCache(database, check_interval_s=0),
+        pbx=PBX,
         on_queued=(lambda: wakes.append(1)) if wakes is not None else None,
         clock=lambda: END,
     )
@@ -110,20 +113,20 @@ def test_anonymous_caller_is_logged_as_suppressed(database: Database) -> None:
 
 
 def test_agi_reported_calls_are_processed_later_exactly_once(database: Database) -> None:
-    assert record_call(database.engine, make_call("5.1"), "agi", END)
-    assert record_call(database.engine, make_call("5.1"), "ami", END) is False
-    assert [call.call_id for call in unprocessed_calls(database.engine)] == ["5.1"]
+    assert record_call(database.engine, make_call("5.1"), PBX, "agi", END)
+    assert record_call(database.engine, make_call("5.1"), PBX, "ami", END) is False
+    assert [call.call_id for call in unprocessed_calls(database.engine, PBX)] == ["5.1"]
     intake = make_intake(database)
     assert intake.process_pending() == 1
     assert intake.process_pending() == 0
-    assert unprocessed_calls(database.engine) == []
+    assert unprocessed_calls(database.engine, PBX) == []
     assert len(outbox_rows(database)) == 2
 
 
 def test_call_round_trips_through_the_call_log(database: Database) -> None:
     call = make_call("6.1", status="answered", talk_s=7)
-    record_call(database.engine, call, "agi", END)
-    assert unprocessed_calls(database.engine) == [call]
+    record_call(database.engine, call, PBX, "agi", END)
+    assert unprocessed_calls(database.engine, PBX) == [call]
 
 
 def test_rule_disabled_in_sql_stops_matching_without_restart(database: Database) -> None:
@@ -149,12 +152,12 @@ def test_a_call_that_cannot_be_processed_does_not_hold_up_the_others(
     with database.engine.begin() as conn:  # an admin's typo, straight in SQL
         conn.exec_driver_sql("UPDATE accounts SET timezone = 'Europe/Warsw' WHERE name = 'broken'")
     bad = CompletedCall("8.1", "in", "+48221234599", "+48601234567", "no_answer", 0, END, END)
-    assert record_call(database.engine, bad, "agi", END)
-    assert record_call(database.engine, make_call("8.2"), "agi", END)
+    assert record_call(database.engine, bad, PBX, "agi", END)
+    assert record_call(database.engine, make_call("8.2"), PBX, "agi", END)
     with caplog.at_level(logging.ERROR):
         for _ in range(6):
             intake.process_pending()
-    assert [c.call_id for c in unprocessed_calls(database.engine)] == ["8.1"]
+    assert [c.call_id for c in unprocessed_calls(database.engine, PBX)] == ["8.1"]
     assert {r["call_id"] for r in outbox_rows(database)} == {"8.2"}
     # Given up after five tries, not retried forever.
     tries = [
@@ -187,7 +190,7 @@ def test_a_database_outage_never_makes_the_intake_give_up_a_call(
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     intake = make_intake(database)
-    assert record_call(database.engine, make_call("11.1"), "agi", END)
+    assert record_call(database.engine, make_call("11.1"), PBX, "agi", END)
 
     def database_away(call: CompletedCall) -> None:
         raise OperationalError("SELECT 1", {}, Exception("connection refused"))

@@ -353,7 +353,7 @@ class OutboxContract:
             T0,
         )
         assert len(report.queued) == 5
-        assert world.store.cancel_reached(account, A, "answered-call", T0 + timedelta(minutes=2)) == 2
+        assert world.store.cancel_reached(account, A, "answered-call", T0 + timedelta(minutes=2), pbx="pbx-1") == 2
         cancelled = world.store.list(statuses=[Status.CANCELLED])
         assert {(row.to, row.reason) for row in cancelled} == {(A, Reason.REACHED_PERSON), (MANAGER, "reached_person")}
         assert len(world.store.list(statuses=[Status.QUEUED])) == 3
@@ -361,7 +361,7 @@ class OutboxContract:
     def test_an_earlier_answered_call_cancels_nothing(self, world: World) -> None:
         account = world.account()
         world.store.enqueue([sms(account, to=A, cancel_on_reach=True, call_ended_at=T0)], T0)
-        assert world.store.cancel_reached(account, A, "older-call", T0 - timedelta(minutes=5)) == 0
+        assert world.store.cancel_reached(account, A, "older-call", T0 - timedelta(minutes=5), pbx="pbx-1") == 0
 
     def test_admin_cancel_and_retry(self, world: World) -> None:
         account = world.account()

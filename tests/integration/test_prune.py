@@ -60,9 +60,9 @@ def add_sms(database: Database, status: str, changed_at: datetime, count: int = 
 
 def add_call(database: Database, call_id: str, received_at: datetime, processed_at: datetime | None) -> None:
     call = CompletedCall(call_id, "in", "+48221234567", "+48601234567", "no_answer", 0, received_at, received_at)
-    assert record_call(database.engine, call, "ami", received_at)
+    assert record_call(database.engine, call, "pbx-1", "ami", received_at)
     if processed_at is not None:
-        mark_processed(database.engine, call_id, "default", processed_at)
+        mark_processed(database.engine, "pbx-1", call_id, "default", processed_at)
 
 
 def remaining_sms(database: Database) -> set[int]:

@@ -218,7 +218,7 @@ class QuietHoursContract:
         [row_id] = world.store.enqueue(
             [sms(account, to=A, due_at=NIGHT, call_ended_at=NIGHT, cancel_on_reach=True)], NIGHT
         ).queued
-        assert world.store.cancel_reached(account, A, "callback", MORNING - timedelta(minutes=30)) == 1
+        assert world.store.cancel_reached(account, A, "callback", MORNING - timedelta(minutes=30), pbx="pbx-1") == 1
         row = world.store.get(row_id)
         assert row is not None and (row.status, row.reason) == (Status.CANCELLED, Reason.REACHED_PERSON)
 
@@ -273,7 +273,9 @@ rules:
             import_rules(session, [RuleSource("r.yaml", "default", parse_rule_text(rules).rules)])
             update_account(session, "default", AccountChanges(quiet_hours="21:00-08:00"))
         outbox = SqlOutbox(database.engine)
-        intake = CallIntake(database, outbox, ConfigCache(database, check_interval_s=0), clock=lambda: NIGHT)
+        intake = CallIntake(
+            database, outbox, ConfigCache(database, check_interval_s=0), pbx="pbx-1", clock=lambda: NIGHT
+        )
         ended = NIGHT - timedelta(seconds=60)
         call = CompletedCall("night.1", "in", "+48221234567", A, "no_answer", 0, ended - timedelta(seconds=20), ended)
         with caplog.at_level(logging.INFO):

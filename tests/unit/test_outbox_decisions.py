@@ -202,12 +202,14 @@ def test_an_expired_lease_is_not_checked_against_the_limits_again() -> None:
 def test_a_reached_party_cancels_missed_call_sms_of_earlier_calls_only() -> None:
     ended = NOW - timedelta(minutes=5)
     queued = [
-        PartyRow(1, "missed", ended, True),
-        PartyRow(2, "missed", ended, False),  # not a missed-call SMS
-        PartyRow(3, "callback", ended, True),  # the reaching call's own
-        PartyRow(4, "later", NOW + timedelta(minutes=1), True),  # a call that ended after it
+        PartyRow(1, "pbx-1", "missed", ended, True),
+        PartyRow(2, "pbx-1", "missed", ended, False),  # not a missed-call SMS
+        PartyRow(3, "pbx-1", "callback", ended, True),  # the reaching call's own
+        PartyRow(4, "pbx-1", "later", NOW + timedelta(minutes=1), True),  # a call that ended after it
     ]
-    assert cancelled_on_reach(queued, "callback", NOW) == [1]
+    assert cancelled_on_reach(queued, "pbx-1", "callback", NOW) == [1]
+    # The same Linkedid on another PBX is another call: it cancels the missed-call SMS of this one.
+    assert cancelled_on_reach(queued, "pbx-2", "callback", NOW) == [1, 3]
 
 
 @pytest.mark.parametrize("status", [Status.FAILED, Status.SUPPRESSED, Status.CANCELLED])

@@ -15,6 +15,7 @@ from pbx_sms.outbox.enqueue import enqueue_call
 
 CALLER = "+48601234567"
 RULE_IDS = {"Missed call": 5, "Thank you": 6}
+PBX = "pbx-1"
 
 
 def call(call_id: str, status: str, ended_minutes: float, direction: str = "in") -> CompletedCall:
@@ -53,7 +54,7 @@ def world() -> MemoryWorld:
 
 def test_planned_sms_become_rows_with_the_calls_and_rules_details(world: MemoryWorld) -> None:
     account = world.account()
-    report = enqueue_call(world.store, call("c1", "no_answer", 0), account, [planned("Missed call")], RULE_IDS, T0)
+    report = enqueue_call(world.store, call("c1", "no_answer", 0), PBX, account, [planned("Missed call")], RULE_IDS, T0)
     [row] = world.store.list()
     assert report.queued == (row.id,)
     assert (row.rule_id, row.rule_name, row.call_id, row.other_party, row.to) == (
@@ -75,7 +76,7 @@ def test_planned_sms_become_rows_with_the_calls_and_rules_details(world: MemoryW
 def test_matcher_suppressions_are_logged_as_suppressed(world: MemoryWorld) -> None:
     account = world.account()
     plan = [planned("Missed call", reason=Reason.LANDLINE, to="+48221112233")]
-    report = enqueue_call(world.store, call("c1", "no_answer", 0), account, plan, RULE_IDS, T0)
+    report = enqueue_call(world.store, call("c1", "no_answer", 0), PBX, account, plan, RULE_IDS, T0)
     [row] = world.store.list()
     assert report.suppressed == ((row.id, "landline"),)
     assert (row.status, row.reason) == (Status.SUPPRESSED, "landline")
@@ -84,8 +85,8 @@ def test_matcher_suppressions_are_logged_as_suppressed(world: MemoryWorld) -> No
 def test_processing_the_same_call_twice_adds_nothing(world: MemoryWorld) -> None:
     account = world.account()
     missed = call("c1", "no_answer", 0)
-    enqueue_call(world.store, missed, account, [planned("Missed call")], RULE_IDS, T0)
-    again = enqueue_call(world.store, missed, account, [planned("Missed call")], RULE_IDS, T0)
+    enqueue_call(world.store, missed, PBX, account, [planned("Missed call")], RULE_IDS, T0)
+    again = enqueue_call(world.store, missed, PBX, account, [planned("Missed call")], RULE_IDS, T0)
     assert (again.queued, again.duplicates) == ((), 1)
     assert len(world.store.list()) == 1
 
@@ -93,10 +94,10 @@ def test_processing_the_same_call_twice_adds_nothing(world: MemoryWorld) -> None
 @pytest.mark.parametrize("direction", ["in", "out"])
 def test_a_later_answered_call_cancels_the_pending_missed_call_sms(world: MemoryWorld, direction: str) -> None:
     account = world.account()
-    enqueue_call(world.store, call("c1", "no_answer", 0), account, [planned("Missed call")], RULE_IDS, T0)
+    enqueue_call(world.store, call("c1", "no_answer", 0), PBX, account, [planned("Missed call")], RULE_IDS, T0)
     # The company calls back (or the caller tries again) and a person answers, with no rule of its own.
     report = enqueue_call(
-        world.store, call("c2", "answered", 3, direction), account, [], RULE_IDS, T0 + timedelta(minutes=3)
+        world.store, call("c2", "answered", 3, direction), PBX, account, [], RULE_IDS, T0 + timedelta(minutes=3)
     )
     assert report.cancelled_by_reach == 1
     [row] = world.store.list()
@@ -105,12 +106,12 @@ def test_a_later_answered_call_cancels_the_pending_missed_call_sms(world: Memory
 
 def test_an_unanswered_later_call_cancels_nothing(world: MemoryWorld) -> None:
     account = world.account()
-    enqueue_call(world.store, call("c1", "no_answer", 0), account, [planned("Missed call")], RULE_IDS, T0)
-    report = enqueue_call(world.store, call("c2", "busy", 3), account, [], RULE_IDS, T0)
+    enqueue_call(world.store, call("c1", "no_answer", 0), PBX, account, [planned("Missed call")], RULE_IDS, T0)
+    report = enqueue_call(world.store, call("c2", "busy", 3), PBX, account, [], RULE_IDS, T0)
     assert report.cancelled_by_reach == 0
     assert world.store.list()[0].status is Status.QUEUED
 
 
 def test_a_rule_without_an_id_is_a_clear_programming_error(world: MemoryWorld) -> None:
     with pytest.raises(KeyError, match="rule 'Ghost' of account 1 has no id"):
-        enqueue_call(world.store, call("c1", "no_answer", 0), 1, [planned("Ghost")], RULE_IDS, T0)
+        enqueue_call(world.store, call("c1", "no_answer", 0), PBX, 1, [planned("Ghost")], RULE_IDS, T0)
