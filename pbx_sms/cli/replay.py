@@ -34,7 +34,7 @@ def replay(
     completed = completed_calls(path, settings)
     try:
         if calls:
-            print_calls(completed)
+            print_calls(completed, settings.pbx_name)
         else:
             print_planned_sms(ctx, completed, settings)
     except OSError as exc:
@@ -46,9 +46,10 @@ def completed_calls(path: Path, settings: Settings) -> Iterator[CompletedCall]:
     return replay_calls(path, TrackerConfig.from_settings(settings))
 
 
-def print_calls(completed: Iterator[CompletedCall]) -> None:
+def print_calls(completed: Iterator[CompletedCall], pbx: str) -> None:
+    """One JSON object per call: ``call_id`` is the Linkedid, ``pbx`` the PBX it is known on."""
     for call in completed:
-        typer.echo(json.dumps(call.to_json(), ensure_ascii=False))
+        typer.echo(json.dumps({**call.to_json(), "pbx": pbx}, ensure_ascii=False))
 
 
 def print_planned_sms(ctx: typer.Context, completed: Iterator[CompletedCall], settings: Settings) -> None:

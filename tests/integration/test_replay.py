@@ -191,13 +191,15 @@ def test_replay_calls_command_prints_one_json_object_per_call(tmp_path: Path, mo
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PBX_SMS_DATABASE_URL", f"sqlite:///{tmp_path}/must-not-exist.db")
     monkeypatch.delenv("PBX_SMS_CONFIG", raising=False)
+    monkeypatch.setenv("PBX_SMS_PBX_NAME", "pbx-warsaw")
     result = CliRunner().invoke(app, ["replay", str(FIXTURES / "in_ringgroup.callcdr.ami"), "--calls"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert len(lines) == 1
     call = json.loads(lines[0])
-    assert set(call) == REPLAY_KEYS
-    assert call["call_id"] == "1795574801.24"
+    assert set(call) - {"evidence"} == REPLAY_KEYS | {"pbx"}
+    # The Linkedid, and the PBX it is known on: the call is (pbx, call_id).
+    assert (call["pbx"], call["call_id"]) == ("pbx-warsaw", "1795574801.24")
     assert isinstance(call["talk_s"], int)
     assert call["started_at"].endswith("+00:00") and call["ended_at"].endswith("+00:00")
     assert datetime.fromisoformat(call["ended_at"]) >= datetime.fromisoformat(call["started_at"])
