@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import contextlib
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -29,14 +28,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pbx_sms.core.call import CompletedCall  # noqa: E402
-from pbx_sms.intake.recorder import CallRecorder  # noqa: E402
-from pbx_sms.intake.service import CallIntake  # noqa: E402
-from pbx_sms.outbox.sql import SqlOutbox  # noqa: E402
-from pbx_sms.storage.config_cache import ConfigCache  # noqa: E402
-from pbx_sms.storage.database import open_database  # noqa: E402
+from pbx_sms.core.call import CompletedCall
+from pbx_sms.intake.recorder import CallRecorder
+from pbx_sms.intake.service import CallIntake
+from pbx_sms.outbox.sql import SqlOutbox
+from pbx_sms.storage.config_cache import ConfigCache
+from pbx_sms.storage.database import open_database
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TICK_S = 0.001

@@ -11,19 +11,17 @@ event; the bound is how long a complete call may then wait unrecorded.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ami_server import FakeAmiServer, load_recording_events, move_to_now
+from ami_server import FakeAmiServer, move_to_now
 from http_server import LoopbackHttpServer
-from paths import FIXTURES
 
+from e2e.call_copies import copy_of_call, linkedid
 from e2e.daemon import AMI_SECRET, AMI_USER, DaemonProcess, DatabaseView, daemon_env, set_up_database, wait_until
-from e2e.recording import headers
 
 CALLS = 500
 CHUNKS = 10
@@ -44,25 +42,6 @@ rules:
       text: "Sorry we missed you: call {number}."
       delay_s: 5
 """
-TEMPLATE_CALLER = b"604567890"
-_ID = re.compile(rb"1795574778\.(1[6-9])(?!\d)")
-
-
-def copy_of_call(blocks: Sequence[bytes], number: int) -> list[bytes]:
-    """The template call as another call: its own Linkedid/Uniqueids, channels and caller number."""
-    epoch = str(1_800_000_000 + number).encode()
-    channels = {b"-00000008": f"-{2 * number:08x}".encode(), b"-00000009": f"-{2 * number + 1:08x}".encode()}
-    copied = []
-    for block in blocks:
-        block = _ID.sub(epoch + rb".\1", block).replace(TEMPLATE_CALLER, f"6{number:08d}".encode())
-        for old, new in channels.items():
-            block = block.replace(old, new)
-        copied.append(block)
-    return copied
-
-
-def linkedid(blocks: Sequence[bytes]) -> str:
-    return next(headers(block)["Linkedid"] for block in blocks if "Linkedid" in headers(block))
 
 
 @pytest.fixture
@@ -75,8 +54,7 @@ async def test_sigkill_during_a_burst_of_500_completed_calls_loses_none_complete
     database_url: str, tmp_path: Path, http_server: LoopbackHttpServer
 ) -> None:
     set_up_database(database_url, RULES, tmp_path)
-    template = load_recording_events(FIXTURES / "in_noanswer.callcdr.ami")
-    calls = [copy_of_call(template, number) for number in range(CALLS)]
+    calls = [copy_of_call(number) for number in range(CALLS)]
     assert len({linkedid(call) for call in calls}) == CALLS
     per_chunk = CALLS // CHUNKS
     view = DatabaseView(database_url)

@@ -14,8 +14,8 @@ import pytest
 from pbx_sms.cli.daemon import render_status
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.daemon.status import read_status, write_heartbeat
-from pbx_sms.intake.calls import record_calls
 from pbx_sms.db.engine import Database
+from pbx_sms.intake.calls import record_calls
 from pbx_sms.storage.database import open_database
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -16,14 +16,14 @@ from pbx_sms.db.engine import Database
 from pbx_sms.db.outbox_table import outbox_table
 from pbx_sms.intake.calls import count_calls, record_call, unprocessed_calls
 from pbx_sms.intake.service import MAX_PROCESSING_ATTEMPTS, CallIntake
-
-PBX = "pbx-1"
 from pbx_sms.outbox.sql import SqlOutbox
 from pbx_sms.storage.accounts import add_account
 from pbx_sms.storage.config_cache import ConfigCache
 from pbx_sms.storage.database import open_database
 from pbx_sms.storage.numbers import add_number, add_sender
 from pbx_sms.storage.rule_store import RuleSource, import_rules
+
+PBX = "pbx-1"
 
 RULES = """
 account: default

@@ -75,6 +75,21 @@ class OutboxContract:
         assert len(world.store.list()) == 2
         assert report.queued[0] not in again.queued
 
+    def test_the_same_linkedid_on_two_pbxs_is_two_calls_and_a_pbx_local_claim_takes_only_its_own(
+        self, world: World
+    ) -> None:
+        account = world.account()
+        of_a = sms(account, call_id="1795574778.16", pbx="pbx-a", due_at=T0)
+        of_b = sms(account, call_id="1795574778.16", pbx="pbx-b", due_at=T0 - timedelta(seconds=10))
+        assert len(world.store.enqueue([of_a, of_b], T0 - timedelta(seconds=60)).queued) == 2
+        assert world.store.next_due_at(pbx="pbx-a") == T0
+        assert world.store.next_due_at() == T0 - timedelta(seconds=10)
+        [mine] = world.store.claim_due("w-a", T0, 10, LEASE_S, pbx="pbx-a")
+        assert (mine.pbx, mine.call_id) == ("pbx-a", "1795574778.16")
+        assert world.store.claim_due("w-a", T0, 10, LEASE_S, pbx="pbx-a") == []
+        [theirs] = world.store.claim_due("w-any", T0, 10, LEASE_S)  # a gateway of no PBX in particular
+        assert theirs.pbx == "pbx-b"
+
     def test_idempotency_keys_are_random_uuids(self, world: World) -> None:
         account = world.account()
         world.store.enqueue([sms(account) for _ in range(5)], T0)

@@ -35,6 +35,9 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+PBX_RECIPIENTS = {"pbx-a": "+48601000011", "pbx-b": "+48601000012"}
+
+
 class RecordingGateway:
     """Sends instantly (or after ``delay_s``) and records when each SMS went out."""
 
@@ -118,6 +121,21 @@ class WorkerBehaviour:
         await eventually(lambda: len(world.store.list(statuses=[Status.SENT])) == 4, what="rows marked sent")
         row = world.store.list(statuses=[Status.SENT])[0]
         assert row.gateway == "recording" and row.message_id is not None and row.message_id.startswith("r-")
+
+    async def test_a_gateway_local_to_its_pbx_sends_only_that_pbxs_sms_any_other_sends_all(self, world: World) -> None:
+        account = world.account()
+        start = now()
+        world.store.enqueue([sms(account, to=to, pbx=pbx, due_at=start) for pbx, to in PBX_RECIPIENTS.items()], start)
+        dongle = RecordingGateway()
+        dongle.local_to_pbx = True  # type: ignore[attr-defined]
+        async with Running(OutboxWorker(world.store, dongle, WorkerConfig(poll_s=0.05), pbx="pbx-a")):
+            await eventually(lambda: len(dongle.sent) == 1, what="pbx-a's SMS")
+            await asyncio.sleep(0.3)  # polls, but never takes pbx-b's
+        assert [outgoing.to for outgoing, _at in dongle.sent] == [PBX_RECIPIENTS["pbx-a"]]
+        carrier = RecordingGateway()
+        async with Running(OutboxWorker(world.store, carrier, WorkerConfig(poll_s=0.05), pbx="pbx-a")):
+            await eventually(lambda: len(carrier.sent) == 1, what="pbx-b's SMS, by a gateway of no PBX")
+        assert [outgoing.to for outgoing, _at in carrier.sent] == [PBX_RECIPIENTS["pbx-b"]]
 
     async def test_a_row_queued_in_this_process_wakes_the_sleeping_worker(self, world: World) -> None:
         account = world.account()
