@@ -4,8 +4,9 @@ loopback TCP into the pbx-sms pipeline, and into stock panoramisk with a no-op h
 
 Rows, in one run, on the same bytes from the same loopback server (a separate process):
   1. pbx-sms AmiListener -> CallTracker -> on_call (a no-op): events/s, completed calls/s;
-  2. the same, with on_call = CallIntake.submit in a worker thread as in `pbx-sms run` (call log,
-     matching against the rules in rules/*.yaml, outbox insert) on SQLite in a temp dir;
+  2. the same, with on_call = CallIntake.submit in a worker thread, one call at a time (call log,
+     matching against the rules in rules/*.yaml, outbox insert) on SQLite in a temp dir (`pbx-sms run`
+     records calls in batches and matches them after: bench/record.py measures the recording);
   3. stock panoramisk.Manager with a no-op '*' event handler.
 events/s = events in the stream / seconds from connect until the last event was read; events/CPU-s
 divides by this process's CPU time instead (the loopback server is another process), which stays
@@ -113,7 +114,7 @@ async def run_pbx_sms(port: int, stream: ScaledStream, db_dir: Path | None) -> R
     async def on_call(call: CompletedCall) -> None:
         nonlocal intake_done
         if intake is not None:
-            # As the daemon does it: the intake is synchronous, one call at a time, off the event loop.
+            # The intake is synchronous: one call at a time, off the event loop.
             async with intake_lock:
                 await asyncio.to_thread(intake.submit, call, "ami")
         intake_done += 1

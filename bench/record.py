@@ -9,9 +9,9 @@ one INSERT ... ON CONFLICT DO NOTHING per batch. Two rows per database:
   2. burst: all --calls handed over at once: recorded calls/s.
 Targets (issue 12): >= 5,000 calls/s recorded on SQLite and PostgreSQL, waits within 250 ms at that rate.
 
-    .venv/bin/python bench/record.py                         # SQLite in a temp dir, and PostgreSQL
+    .venv/bin/python bench/record.py        # SQLite in a temp dir, and PostgreSQL (PBX_SMS_TEST_POSTGRES_URL)
     .venv/bin/python bench/record.py --rate 10000 --calls 50000
-    .venv/bin/python bench/record.py --postgres ''           # SQLite only
+    .venv/bin/python bench/record.py --postgres ''          # SQLite only
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import statistics
 import tempfile
 import time
@@ -35,7 +36,7 @@ from pbx_sms.outbox.sql import SqlOutbox
 from pbx_sms.storage.config_cache import ConfigCache
 from pbx_sms.storage.database import open_database
 
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+POSTGRES_URL = os.environ.get("PBX_SMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TICK_S = 0.001
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
