@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -30,7 +30,9 @@ def record_calls(
     statement = (
         dialect_insert(calls).on_conflict_do_nothing(index_elements=["pbx", "call_id"]).returning(calls.c.call_id)
     )
-    rows = [_row(call, pbx, source, now) for call in firsts.values()]
+    # One microsecond apart: calls are processed oldest first, and within a batch the order they were
+    # completed in decides which of two calls to one number a minimum interval lets through.
+    rows = [_row(call, pbx, source, now + timedelta(microseconds=i)) for i, call in enumerate(firsts.values())]
     with engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"}).begin() as conn:
         new_ids = set(conn.execute(statement, rows).scalars())
     return [call for call in firsts.values() if call.call_id in new_ids]

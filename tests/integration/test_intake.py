@@ -14,7 +14,7 @@ from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.rulefile import parse_rule_text
 from pbx_sms.db.engine import Database
 from pbx_sms.db.outbox_table import outbox_table
-from pbx_sms.intake.calls import count_calls, record_call, unprocessed_calls
+from pbx_sms.intake.calls import count_calls, record_call, record_calls, unprocessed_calls
 from pbx_sms.intake.service import MAX_PROCESSING_ATTEMPTS, CallIntake
 from pbx_sms.outbox.sql import SqlOutbox
 from pbx_sms.storage.accounts import add_account
@@ -201,3 +201,14 @@ def test_a_database_outage_never_makes_the_intake_give_up_a_call(
     monkeypatch.undo()
     assert intake.process_pending() == 1
     assert {r["call_id"] for r in outbox_rows(database)} == {"11.1"}
+
+
+def test_calls_of_one_batch_are_processed_in_the_order_they_were_completed(database: Database) -> None:
+    # Same end second, ids in the opposite order: only the batch order tells which came first.
+    completed = [make_call(call_id) for call_id in ("1795574891.96", "1795574891.92", "1795574891.94")]
+    assert len(record_calls(database.engine, completed, PBX, "ami", END)) == 3
+    assert [call.call_id for call in unprocessed_calls(database.engine, PBX)] == [
+        "1795574891.96",
+        "1795574891.92",
+        "1795574891.94",
+    ]
