@@ -80,7 +80,8 @@ class ReconnectBackoff:
 
     Delay n is in [b/2, b], b = min(max, min·2ⁿ): half the delay is random so that many listeners
     restarted together do not reconnect in lock-step; the other half keeps the delays growing
-    (delay n+1 ≥ delay n until the cap), and ``min_s`` stays a floor.
+    (delay n+1 ≥ delay n until the cap) and never lets a delay fall below ``min_s / 2`` (full jitter
+    could retry at once, in a tight loop against an Asterisk that is down).
     """
 
     def __init__(self, min_s: float, max_s: float, rand: RandomSource = random) -> None:

@@ -4,7 +4,7 @@ Delay ``n`` (0-based) has the ceiling ``min(cap_s, base_s * 2**n)``; the jitter 
 it is random, so that many processes that failed together do not come back together:
 
 - ``NONE``: the ceiling itself (a single process retrying its own work, e.g. a database outage);
-- ``EQUAL``: uniform in [ceiling/2, ceiling], so ``base_s`` stays a floor (AMI reconnects);
+- ``EQUAL``: uniform in [ceiling/2, ceiling], so no delay is below ``base_s / 2`` (AMI reconnects);
 - ``FULL``: uniform in [0, ceiling] (SMS retries after a gateway outage).
 
 The random source is passed in (anything with ``random() -> float`` in [0, 1)), so tests are exact.
