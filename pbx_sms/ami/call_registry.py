@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pbx_sms.ami.call_state import CallState, CdrRecord, ChannelState
@@ -17,7 +18,7 @@ from pbx_sms.ami.parser import AmiMessage
 
 log = logging.getLogger(__name__)
 
-_MAX_IGNORED_CALLS_REMEMBERED = 1000
+_MAX_CLOSED_CALLS_REMEMBERED = 10_000
 
 CHANNEL_STATE_UP = "6"
 DIRECTION_VAR = "PBXSMS_DIRECTION"
@@ -32,6 +33,9 @@ MAX_EARLY_CDRS = 1_000
 @dataclass(slots=True)
 class TrackerStats:
     completed: int = 0
+    # Of the completed calls: partly seen (a gap), known only from Cdrs and late events.
+    completed_gap: int = 0
+    completed_cdr: int = 0
     dropped: int = 0
     orphan_cdrs: int = 0
     unknown_channel_events: int = 0
@@ -49,9 +53,11 @@ class CallRegistry:
     """Open calls by Linkedid (insertion order = age order: the first is the oldest), with the
     indexes the event handlers need, and the deadlines at which finished calls are due."""
 
-    def __init__(self, cdr_grace_s: float, stats: TrackerStats) -> None:
+    def __init__(self, cdr_grace_s: float, stats: TrackerStats, make_room: Callable[[], None]) -> None:
         self.cdr_grace_s = cdr_grace_s
         self.stats = stats
+        # Called before a call is opened, to keep the number of open calls bounded.
+        self._make_room = make_room
         self.calls: dict[str, CallState] = {}
         self.call_of_channel: dict[str, str] = {}
         self.bridges: dict[str, Bridge] = {}
@@ -59,18 +65,36 @@ class CallRegistry:
         self.deadlines: list[tuple[float, int, str]] = []
         # UniqueID -> (tracker time received, Cdrs) for Cdrs whose channel is not known yet.
         self.early_cdrs: dict[str, tuple[float, list[CdrRecord]]] = {}
-        # Calls whose events are ignored because they began before we listened: logged once each.
-        self._ignored_calls: dict[str, None] = {}
+        # Calls emitted or dropped lately: their late events must not open them again.
+        self._closed_calls: dict[str, None] = {}
         self._sequence = 0
         # The latest tracker time seen (set by the tracker): when a moved channel leaves its call finished.
         self.now_s = 0.0
+        # The latest event time seen, and its value when the connection was lost.
+        self.last_event_s = 0.0
+        self.lost_at_s = 0.0
+        # Uniqueids named by the CoreShowChannels list being received after a reconnect.
+        self.listed_channels: set[str] = set()
 
     # ---- calls and channels -----------------------------------------------------------------
 
-    def open_call(self, linkedid: str, now_s: float, event_s: float) -> CallState:
-        call = CallState(linkedid=linkedid, opened_now_s=now_s, started_at_s=event_s)
+    def open_call(self, linkedid: str, now_s: float, event_s: float, *, seen_from_start: bool = True) -> CallState:
+        self._make_room()
+        call = CallState(linkedid=linkedid, opened_now_s=now_s, started_at_s=event_s, seen_from_start=seen_from_start)
         self.calls[linkedid] = call
         return call
+
+    def call_heard_of_late(self, linkedid: str, event_s: float) -> CallState | None:
+        """The call a mid-call event names, opened if new: it began before we listened (a daemon
+        restart, a reconnect) and is completed from what is still to come.  None for a call
+        already emitted or dropped, whose late events must not bring it back."""
+        call = self.calls.get(linkedid)
+        if call is not None:
+            return call
+        if linkedid in self._closed_calls:
+            self.stats.unknown_channel_events += 1
+            return None
+        return self.open_call(linkedid, self.now_s, event_s, seen_from_start=False)
 
     def channel_from(self, message: AmiMessage, event_s: float) -> tuple[CallState, ChannelState] | None:
         """The call and channel an event's channel snapshot names, updated from the snapshot."""
@@ -81,16 +105,18 @@ class CallRegistry:
         linkedid = message.get("Linkedid")
         current = self.call_of_channel.get(uniqueid)
         if current is None:
-            # A channel whose Newchannel we missed joins its call if we know the call; events of
-            # calls that began before we were listening are ignored (never emitted half-known).
-            call = self.calls.get(linkedid) if linkedid else None
+            # A channel whose Newchannel we missed joins its call, known or heard of only now.
+            call = self.call_heard_of_late(linkedid or uniqueid, event_s)
             if call is None:
-                self.ignore_unknown(linkedid or uniqueid)
                 return None
             channel = self.add_channel(call, uniqueid, message.get("Channel"), event_s)
         else:
             call = self.calls[current]
             channel = call.channels[uniqueid]
+            if channel.stale:
+                channel.stale = False
+                if not channel.hung_up:
+                    call.emit_deadline_s = None  # still there after the gap: the call goes on
             if linkedid and linkedid != current and linkedid in self.calls:
                 # Bridging channels of two calls gives them all the oldest Linkedid (transfers,
                 # pickups): the channel now belongs to that call.
@@ -125,14 +151,23 @@ class CallRegistry:
             call.emit_deadline_s = None  # a new leg: the call goes on
         return channel
 
-    def ignore_unknown(self, linkedid: str) -> None:
-        self.stats.unknown_channel_events += 1
-        if linkedid in self._ignored_calls:
-            return
-        if len(self._ignored_calls) >= _MAX_IGNORED_CALLS_REMEMBERED:
-            self._ignored_calls.pop(next(iter(self._ignored_calls)))
-        self._ignored_calls[linkedid] = None
-        log.info("call %s: began before this listener saw it (restart or reconnect); ignored, not texted", linkedid)
+    def close(self, call: CallState) -> None:
+        """Forget a call emitted or dropped, and remember it was: its late events stay ignored."""
+        self.forget(call)
+        if len(self._closed_calls) >= _MAX_CLOSED_CALLS_REMEMBERED:
+            self._closed_calls.pop(next(iter(self._closed_calls)))
+        self._closed_calls[call.linkedid] = None
+
+    def connection_lost(self) -> None:
+        """Events are being lost from now on: every open call spans a gap, every live channel may
+        hang up unseen."""
+        self.lost_at_s = self.last_event_s
+        self.listed_channels.clear()
+        for call in self.calls.values():
+            call.spans_gap = True
+            for channel in call.channels.values():
+                if not channel.hung_up:
+                    channel.stale = True
 
     def _move_channel(self, channel: ChannelState, source: CallState, target: CallState) -> CallState:
         del source.channels[channel.uniqueid]
@@ -162,12 +197,21 @@ class CallRegistry:
                     if not bridge.members:
                         del self.bridges[channel.bridge_id]
 
-    def clear(self) -> None:
-        self.calls.clear()
-        self.call_of_channel.clear()
-        self.bridges.clear()
-        self.deadlines.clear()
-        self.early_cdrs.clear()
+    def channels_listed(self) -> list[CallState]:
+        """The end of a CoreShowChannels list: a channel of a gap call missing from it hung up in the
+        gap (dated to the loss); returns the calls that may be over now."""
+        touched: list[CallState] = []
+        for call in self.calls.values():
+            gone = [c for c in call.channels.values() if c.stale and c.uniqueid not in self.listed_channels]
+            for channel in gone:
+                channel.stale = False
+                self.leave_bridge(channel, self.lost_at_s)
+                channel.hung_up_at_s = self.lost_at_s
+            if gone:
+                call.ended_at_s = max(call.ended_at_s or self.lost_at_s, self.lost_at_s)
+                touched.append(call)
+        self.listed_channels.clear()
+        return touched
 
     # ---- bridges ----------------------------------------------------------------------------
 
@@ -243,17 +287,25 @@ class CallRegistry:
 
     # ---- CDRs -------------------------------------------------------------------------------
 
-    def add_cdr(self, record: CdrRecord, now_s: float) -> None:
+    def add_cdr(self, record: CdrRecord, now_s: float, event_s: float) -> CallState | None:
+        """Attach a Cdr to its call (the one it names, else its channel's); the call, when known."""
         linkedid = self.call_of_channel.get(record.uniqueid)
         if linkedid is not None:
             self.calls[linkedid].cdrs.append(record)
-            return
+            return self.calls[linkedid]
+        if record.linkedid:
+            # Mapped LinkedID: the Cdr names its call even when none of its channel events was seen.
+            call = self.call_heard_of_late(record.linkedid, event_s)
+            if call is not None:
+                call.cdrs.append(record)
+            return call
         # Not known (yet): the channel's Newchannel may still be on its way.  If not, its call was
-        # already emitted (grace too short for batch-mode CDRs) or began before we listened.
+        # already emitted (grace too short for batch-mode CDRs) or ended before we listened.
         if record.uniqueid not in self.early_cdrs and len(self.early_cdrs) >= MAX_EARLY_CDRS:
             oldest = next(iter(self.early_cdrs))
             self.stats.orphan_cdrs += len(self.early_cdrs.pop(oldest)[1])
         self.early_cdrs.setdefault(record.uniqueid, (now_s, []))[1].append(record)
+        return None
 
     def expire_early_cdrs(self, now_s: float) -> None:
         while self.early_cdrs:

@@ -7,6 +7,7 @@ the classifier (pbx_sms.ami.classify) reads them once the call is over.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from pbx_sms.core.asterisk import UNKNOWN_CALLER
 
@@ -36,6 +37,8 @@ class ChannelState:
     bridge_id: str | None = None
     hung_up_at_s: float | None = None
     hangup_cause: str = ""
+    # Up when the AMI connection was lost and not heard of since: it may have hung up unseen.
+    stale: bool = False
 
     @property
     def hung_up(self) -> bool:
@@ -56,12 +59,18 @@ class ChannelState:
 
 @dataclass(slots=True)
 class CdrRecord:
-    """The part of a Cdr event the classifier may fall back on (never its local-time fields)."""
+    """The part of a Cdr event the classifier may fall back on.
+
+    Its local times (no zone) are only ever subtracted from each other: a span needs no zone.
+    """
 
     uniqueid: str
     disposition: str
     destination_channel: str
     billable_s: int
+    linkedid: str = ""
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -91,10 +100,30 @@ class CallState:
     ended_at_s: float | None = None
     # Set (in tracker clock) once every channel has hung up: emit after this deadline.
     emit_deadline_s: float | None = None
+    # False when the call was first heard of after it began (the listener started or reconnected
+    # meanwhile); True when it spanned a lost AMI connection.  Together they make its evidence.
+    seen_from_start: bool = True
+    spans_gap: bool = False
 
     @property
     def open_channels(self) -> int:
         return sum(1 for channel in self.channels.values() if not channel.hung_up)
+
+    @property
+    def fully_seen(self) -> bool:
+        return self.seen_from_start and not self.spans_gap
+
+    @property
+    def finished(self) -> bool:
+        """Every channel gone.  A call not fully seen may have channels never heard of (or gone
+        unseen): its own first channel (Uniqueid = Linkedid) hanging up, or that channel's Cdr,
+        says it is over; a leg hanging up while the caller still waits (a queue) does not."""
+        if self.fully_seen:
+            return self.open_channels == 0
+        if any(not channel.hung_up and not channel.stale for channel in self.channels.values()):
+            return False
+        origin = self.channels.get(self.linkedid)
+        return (origin is not None and origin.hung_up) or any(cdr.uniqueid == self.linkedid for cdr in self.cdrs)
 
     def origin(self) -> ChannelState | None:
         """The channel that started the call: the one whose Uniqueid is the Linkedid, else the oldest."""

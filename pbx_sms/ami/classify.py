@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, NamedTuple
 
 from pbx_sms.ami.call_state import CallState, ChannelState
+from pbx_sms.ami.cdr import person_talk_s
 from pbx_sms.core.asterisk import (
-    CDR_ANSWERED,
     CDR_DISPOSITION_STATUS,
     DIAL_BUSY,
     DIAL_END_STILL_RINGING,
@@ -30,7 +30,7 @@ from pbx_sms.core.asterisk import (
     direction_of,
     status_of_hangup_cause,
 )
-from pbx_sms.core.call import CallStatus, CompletedCall, Direction
+from pbx_sms.core.call import CallStatus, CompletedCall, Direction, Evidence
 from pbx_sms.core.phone import Party, classify_party, normalise
 
 if TYPE_CHECKING:
@@ -62,11 +62,34 @@ def classify_call(call: CallState, config: TrackerConfig) -> CompletedCall:
         talk_s=talk_s,
         started_at=_utc(call.started_at_s),
         ended_at=_utc(max(ended_at_s, call.started_at_s)),
+        evidence=call_evidence(call),
     )
 
 
+def call_evidence(call: CallState) -> Evidence:
+    """``full`` when every event of the call was seen; ``cdr`` when it was heard of only after it
+    began and no dial outcome or bridge of it was seen (its status comes from its CDRs); else ``gap``."""
+    if call.fully_seen:
+        return "full"
+    outcome_seen = bool(call.dial_statuses) or call.person_answer_at_s is not None
+    if call.seen_from_start or outcome_seen or call.first_connected_at_s is not None:
+        return "gap"
+    return "cdr"
+
+
 def call_status(call: CallState, ended_at_s: float) -> tuple[CallStatus, int]:
-    """(status, talk seconds) over all legs of the call."""
+    """(status, talk seconds) over all legs of the call.  For a call not fully seen, its CDRs may
+    know better (the answer may have come in the gap): the first status in CDR_STATUS_PRIORITY wins."""
+    status, talk_s = _status_from_events(call, ended_at_s)
+    if call.fully_seen or status == "answered":
+        return status, talk_s
+    from_cdrs = _cdr_status(call)
+    if from_cdrs is not None and CDR_STATUS_PRIORITY.index(from_cdrs[0]) < CDR_STATUS_PRIORITY.index(status):
+        return from_cdrs
+    return status, talk_s
+
+
+def _status_from_events(call: CallState, ended_at_s: float) -> tuple[CallStatus, int]:
     answer_at_s = _earliest(call.person_answer_at_s, call.first_connected_at_s)
     if answer_at_s is not None:
         return "answered", _floor_seconds(_talk_end_s(call, ended_at_s) - answer_at_s)
@@ -86,21 +109,24 @@ def call_status(call: CallState, ended_at_s: float) -> tuple[CallStatus, int]:
 
 
 def _status_without_dials(call: CallState, origin: ChannelState | None) -> tuple[CallStatus, int]:
-    # No dial events at all (lost, or a dialplan that never dialled): fall back on the CDRs of dial
-    # attempts (those with a destination channel; the caller's own CDR only says the PBX answered).
-    cdr_statuses = [
-        CDR_DISPOSITION_STATUS.get(cdr.disposition, "failed") for cdr in call.cdrs if cdr.destination_channel
-    ]
-    for status in CDR_STATUS_PRIORITY:
-        if status in cdr_statuses:
-            talk_s = 0
-            if status == "answered":
-                talk_s = max(
-                    cdr.billable_s for cdr in call.cdrs if cdr.destination_channel and cdr.disposition == CDR_ANSWERED
-                )
-            return status, talk_s
+    # No dial events at all (lost, or a dialplan that never dialled): fall back on the CDRs.
+    from_cdrs = _cdr_status(call)
+    if from_cdrs is not None:
+        return from_cdrs
     cause = origin.hangup_cause if origin is not None else ""
     return status_of_hangup_cause(cause) or "no_answer", 0
+
+
+def _cdr_status(call: CallState) -> tuple[CallStatus, int] | None:
+    """What the CDRs of the call's dial attempts say (those with a destination channel; the caller's
+    own CDR only says the PBX answered), by CDR_STATUS_PRIORITY; None without any."""
+    cdr_statuses = {
+        CDR_DISPOSITION_STATUS.get(cdr.disposition, "failed") for cdr in call.cdrs if cdr.destination_channel
+    }
+    for status in CDR_STATUS_PRIORITY:
+        if status in cdr_statuses:
+            return status, person_talk_s(call.cdrs, call.linkedid) if status == "answered" else 0
+    return None
 
 
 def _talk_end_s(call: CallState, ended_at_s: float) -> float:

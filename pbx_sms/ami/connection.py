@@ -19,7 +19,7 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,7 +104,8 @@ class AmiConnection:
 
     ``on_event`` gets every wanted event (synchronously, in arrival order); ``on_up`` is
     called after each successful login, ``on_down(reason)`` after each connection that was up
-    went away (before any reconnect).
+    went away (before any reconnect).  ``after_login`` actions are sent after each login; the
+    user may not be allowed them (their refusal is logged once, not an error).
     """
 
     def __init__(
@@ -115,6 +116,7 @@ class AmiConnection:
         wanted_events: Iterable[str] | None = None,
         on_up: Callable[[], None] | None = None,
         on_down: Callable[[str], None] | None = None,
+        after_login: Sequence[Mapping[str, str]] = (),
         clock: Callable[[], float] = time.time,
         rand: RandomSource = random,
     ) -> None:
@@ -123,6 +125,8 @@ class AmiConnection:
         self._wanted = None if wanted_events is None else frozenset(wanted_events)
         self._on_up = on_up
         self._on_down = on_down
+        self._after_login = tuple(after_login)
+        self._refused_actions: set[str] = set()
         self._clock = clock
         self.backoff = ReconnectBackoff(config.reconnect_min_s, config.reconnect_max_s, rand)
         self._status = ConnectionStatus(state=ConnectionState.STOPPED, since=clock())
@@ -242,6 +246,7 @@ class AmiConnection:
             self._on_up()
 
         try:
+            await self._send_after_login(session)
             reason = await self._stay_up(session, stop_event)
             up_for_s = self._clock() - up_at
             if self._stop_requested:
@@ -266,6 +271,17 @@ class AmiConnection:
                 "(waiting for Asterisk: is it running, with AMI enabled on this address?)"
             ) from None
         await session.login(self.config.username, self.config.secret, events="on")
+
+    async def _send_after_login(self, session: AmiSession) -> None:
+        for action in self._after_login:
+            try:
+                reply = await session.request(action)
+            except SessionEnded:
+                return  # lost or unanswered: staying up tells which
+            name = action["Action"]
+            if not reply.success and name not in self._refused_actions:
+                self._refused_actions.add(name)
+                log.info("AMI: %s refused (%s); going on without it", name, reply.get("Message") or "no reason given")
 
     def _login_refused(self, exc: BaseException) -> str:
         return (

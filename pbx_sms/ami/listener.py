@@ -9,9 +9,9 @@ from loop callbacks:
 - a delivery task awaits ``on_call`` for each completed call, in order, so a slow consumer
   never stalls the socket.
 
-On every disconnect, calls whose channels have all hung up are emitted (only a late Cdr could
-still have come) and calls still in progress are dropped and logged: their remaining events are
-lost, and emitting them half-known would text people about calls that never happened that way.
+A disconnect does not end calls: the tracker keeps the calls in progress across the gap and
+completes them from the events still to come (their evidence says ``gap``); only an Asterisk
+restart, which the tracker recognises in the stream, ends them unseen.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ from pbx_sms.core.call import CompletedCall
 log = logging.getLogger(__name__)
 
 OnCall = Callable[[CompletedCall], Awaitable[None]]
+# Lists the channels alive after a (re)connect (write class reporting, optional): the tracker
+# reads the reply's events.  A read-only user is refused and the tracker goes on without it.
+RESYNC_ACTION = {"Action": "CoreShowChannels"}
 # How long a graceful stop waits for on_call to take the calls already completed.
 DRAIN_TIMEOUT_S = 10.0
 
@@ -45,6 +48,9 @@ class ListenerStatus:
     connection: ConnectionStatus
     open_calls: int
     completed_calls: int
+    # Of the completed calls, those partly seen (evidence gap) and known from Cdrs (evidence cdr).
+    gap_calls: int
+    cdr_calls: int
     dropped_calls: int
     delivered_calls: int
     failed_deliveries: int
@@ -60,6 +66,8 @@ class ListenerStatus:
             "connection": self.connection.to_json(),
             "open_calls": self.open_calls,
             "completed_calls": self.completed_calls,
+            "gap_calls": self.gap_calls,
+            "cdr_calls": self.cdr_calls,
             "dropped_calls": self.dropped_calls,
             "delivered_calls": self.delivered_calls,
             "failed_deliveries": self.failed_deliveries,
@@ -87,6 +95,7 @@ class AmiListener:
             self._event_received,
             wanted_events=WANTED_EVENTS,
             on_down=self._connection_down,
+            after_login=(RESYNC_ACTION,),
             clock=clock,
         )
         self._queue: asyncio.Queue[CompletedCall] = asyncio.Queue()
@@ -108,6 +117,8 @@ class AmiListener:
             connection=self.connection.status,
             open_calls=self.tracker.open_calls,
             completed_calls=tracker.completed,
+            gap_calls=tracker.completed_gap,
+            cdr_calls=tracker.completed_cdr,
             dropped_calls=tracker.dropped,
             delivered_calls=self.delivered,
             failed_deliveries=self.failed_deliveries,
@@ -134,6 +145,8 @@ class AmiListener:
             timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await timer
+            # Stopping ends the input: calls whose channels all hung up are handed on now.
+            self._enqueue(self.tracker.flush())
             # A run() cancelled from outside still hands on what it has, within DRAIN_TIMEOUT_S.
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(self._queue.join(), DRAIN_TIMEOUT_S)
@@ -158,12 +171,11 @@ class AmiListener:
             self._wake.set()
 
     def _connection_down(self, reason: str) -> None:
-        # Every call whose channels all hung up is due within one grace period: emit it now.
-        self._enqueue(self.tracker.tick(self._clock() + self.tracker.config.cdr_grace_s))
-        dropped = self.tracker.drop_all(f"AMI connection down ({reason}); their remaining events are lost")
-        if dropped:
-            log.info("AMI: %d calls in progress dropped, not emitted", dropped)
-        self._wake.set()
+        # A lost connection does not end calls: the tracker keeps them across the gap.
+        open_calls = self.tracker.open_calls
+        self.tracker.connection_lost()
+        if open_calls:
+            log.info("AMI connection down (%s): %d calls in progress kept across the gap", reason, open_calls)
 
     def _enqueue(self, calls: list[CompletedCall]) -> None:
         for call in calls:

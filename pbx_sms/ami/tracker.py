@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import heapq
 import logging
-import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 from pbx_sms.ami.call_registry import CallRegistry, TrackerStats
-from pbx_sms.ami.call_state import CallState, CdrRecord
+from pbx_sms.ami.call_state import CallState
+from pbx_sms.ami.cdr import cdr_record, seconds_or_zero
 from pbx_sms.ami.classify import classify_call
 from pbx_sms.ami.parser import AmiMessage
+from pbx_sms.ami.restart import RestartDetector
+from pbx_sms.ami.tracker_config import TrackerConfig as TrackerConfig
+from pbx_sms.ami.tracker_config import event_time_s
+from pbx_sms.ami.tracker_config import timestamp_s as timestamp_s
 from pbx_sms.core.asterisk import DIAL_ANSWERED
 from pbx_sms.core.call import CompletedCall
 
@@ -43,6 +45,10 @@ WANTED_EVENTS: frozenset[str] = frozenset(
         "BridgeDestroy",
         "Hangup",
         "Cdr",
+        # The reply to CoreShowChannels, sent after a (re)connect when the user may (write class
+        # reporting): the channels alive now, so those of gap calls that hung up unseen are known.
+        "CoreShowChannel",
+        "CoreShowChannelsComplete",
     }
 )
 # Bridges where channels wait side by side without talking (parking lots, holding bridges).
@@ -52,55 +58,14 @@ HOLDING_BRIDGE_TECHNOLOGIES = frozenset({"holding_bridge"})
 BASIC_BRIDGE_TYPE = "basic"
 
 
-@dataclass(frozen=True)
-class TrackerConfig:
-    cdr_grace_s: float = 0.5
-    inbound_contexts: tuple[str, ...] = ("from-trunk", "from-pstn")
-    outbound_contexts: tuple[str, ...] = ("from-internal",)
-    internal_max_digits: int = 5
-    outbound_prefix: str = ""
-    country: str = "PL"
-    max_open_calls: int = 10_000
-    max_call_age_s: float = 6 * 3600
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> TrackerConfig:
-        tracking = settings.tracking
-        return cls(
-            cdr_grace_s=tracking.cdr_grace_s,
-            inbound_contexts=tuple(tracking.inbound_contexts),
-            outbound_contexts=tuple(tracking.outbound_contexts),
-            internal_max_digits=tracking.internal_max_digits,
-            outbound_prefix=tracking.outbound_prefix,
-            country=settings.country,
-            max_open_calls=tracking.max_open_calls,
-            max_call_age_s=tracking.max_call_age_s,
-        )
-
-
-def timestamp_s(message: AmiMessage) -> float | None:
-    """The event's own Timestamp header (epoch seconds), or None when missing or unusable."""
-    raw = message.fields.get("Timestamp", "")
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) and value > 0 else None
-
-
-def event_time_s(message: AmiMessage, now_s: float) -> float:
-    """When the event happened: its Timestamp when usable, else ``now_s`` (the time of receipt)."""
-    value = timestamp_s(message)
-    return now_s if value is None else value
-
-
 class CallTracker:
     def __init__(self, config: TrackerConfig) -> None:
         self.config = config
         self.stats = TrackerStats()
-        self._registry = registry = CallRegistry(config.cdr_grace_s, self.stats)
+        self._registry = registry = CallRegistry(config.cdr_grace_s, self.stats, self._make_room)
+        self._restarts = RestartDetector()
+        # Calls emitted early to make room for a new one, handed out by the event that opened it.
+        self._made_room: list[CompletedCall] = []
         # Read on every event, so bound once (the registry empties these containers, never replaces them).
         self._calls = registry.calls
         self._deadlines = registry.deadlines
@@ -116,6 +81,8 @@ class CallTracker:
             "BridgeDestroy": self._on_bridge_destroy,
             "Hangup": self._on_hangup,
             "Cdr": self._on_cdr,
+            "CoreShowChannel": self._on_channel_listed,
+            "CoreShowChannelsComplete": self._on_channels_listed,
         }
 
     # ---- counters -------------------------------------------------------------------------
@@ -151,7 +118,12 @@ class CallTracker:
         completed = self.tick(now_s)
         handler = self._handlers.get(message.event or "")
         if handler is not None:
-            completed.extend(handler(message, event_time_s(message, now_s), now_s))
+            event_s = event_time_s(message, now_s)
+            self._registry.last_event_s = max(self._registry.last_event_s, event_s)
+            completed.extend(handler(message, event_s, now_s))
+            if self._made_room:
+                completed.extend(self._made_room)
+                self._made_room.clear()
         return completed
 
     def tick(self, now_s: float) -> list[CompletedCall]:
@@ -206,20 +178,16 @@ class CallTracker:
                 ", ".join(call.linkedid for call in unfinished[:10]) + (" ..." if len(unfinished) > 10 else ""),
             )
             for call in unfinished:
-                self._registry.forget(call)
+                self._registry.close(call)
             self.stats.dropped += len(unfinished)
         self._deadlines.clear()
         self._registry.drop_early_cdrs()
         return completed
 
-    def drop_all(self, reason: str) -> int:
-        """Forget every open call without emitting it (connection lost, Asterisk restarted)."""
-        count = len(self._calls)
-        if count:
-            log.warning("discarding %d calls in progress: %s", count, reason)
-        self._registry.clear()
-        self.stats.dropped += count
-        return count
+    def connection_lost(self) -> None:
+        """The AMI connection is down: open calls are kept (a reconnect does not end them) and
+        completed from the events still to come, marked as having spanned a gap."""
+        self._registry.connection_lost()
 
     # ---- event handlers -------------------------------------------------------------------
 
@@ -231,16 +199,16 @@ class CallTracker:
         completed: list[CompletedCall] = []
         registry = self._registry
         if uniqueid not in registry.call_of_channel:
+            if self._restarts.new_channel(uniqueid):
+                completed.extend(self._asterisk_restarted(uniqueid))
             linkedid = message.get("Linkedid") or uniqueid
-            call = self._calls.get(linkedid)
-            if call is None and linkedid != uniqueid:
-                # A new leg of a call that began before we were listening (or before drop_all):
-                # following it would emit that call half-known.
-                registry.ignore_unknown(linkedid)
-                return []
+            if linkedid == uniqueid and linkedid not in self._calls:
+                call: CallState | None = registry.open_call(linkedid, now_s, event_s)
+            else:
+                # A new leg of a call that began before we listened is followed from here on.
+                call = registry.call_heard_of_late(linkedid, event_s)
             if call is None:
-                completed.extend(self._make_room())
-                call = registry.open_call(linkedid, now_s, event_s)
+                return completed
             registry.add_channel(call, uniqueid, message.get("Channel"), event_s)
         self._channel_from(message, event_s)
         return completed
@@ -314,49 +282,87 @@ class CallTracker:
             channel.hangup_cause = message.get("Cause").strip()
         self._registry.leave_bridge(channel, event_s)
         call.ended_at_s = max(call.ended_at_s or event_s, event_s)
-        if call.open_channels == 0:
-            self._registry.schedule(call, now_s + self.config.cdr_grace_s)
+        self._schedule_if_finished(call, now_s)
         return []
 
     def _on_cdr(self, message: AmiMessage, event_s: float, now_s: float) -> list[CompletedCall]:
-        uniqueid = message.get("UniqueID") or message.get("Uniqueid")
-        if not uniqueid:
+        record = cdr_record(message)
+        if record is None:
             self.stats.malformed_events += 1
             return []
-        record = CdrRecord(
-            uniqueid=uniqueid,
-            disposition=message.get("Disposition").strip().upper(),
-            destination_channel=message.get("DestinationChannel").strip(),
-            billable_s=_int_or_zero(message.get("BillableSeconds")),
-        )
-        self._registry.add_cdr(record, now_s)
+        call = self._registry.add_cdr(record, now_s, event_s)
+        if call is None or call.fully_seen:
+            return []
+        if record.uniqueid == call.linkedid and record.uniqueid not in call.channels:
+            # The call's own first channel, never seen: its Cdr says who called whom, and when.
+            started_s = event_s - seconds_or_zero(message.get("Duration"))
+            channel = self._registry.add_channel(call, record.uniqueid, message.get("Channel"), started_s)
+            channel.note_location(message.get("DestinationContext"), message.get("Destination"))
+            channel.note_caller(message.get("Source").strip())
+            channel.hung_up_at_s = event_s
+            call.ended_at_s = max(call.ended_at_s or event_s, event_s)
+        if call.emit_deadline_s is None:
+            self._schedule_if_finished(call, now_s)
         return []
+
+    def _on_channel_listed(self, message: AmiMessage, event_s: float, now_s: float) -> list[CompletedCall]:
+        if self._channel_from(message, event_s) is not None:
+            self._registry.listed_channels.add(message.get("Uniqueid"))
+        return []
+
+    def _on_channels_listed(self, message: AmiMessage, event_s: float, now_s: float) -> list[CompletedCall]:
+        for call in self._registry.channels_listed():
+            if call.emit_deadline_s is None:
+                self._schedule_if_finished(call, now_s)
+        return []
+
+    def _schedule_if_finished(self, call: CallState, now_s: float) -> None:
+        if call.finished:
+            self._registry.schedule(call, now_s + self.config.cdr_grace_s)
+
+    def _asterisk_restarted(self, uniqueid: str) -> list[CompletedCall]:
+        """Asterisk started again: the channels of its old calls are gone and their Cdrs may
+        never come.  Calls already over are emitted; the others dropped, each logged."""
+        completed: list[CompletedCall] = []
+        for call in list(self._calls.values()):
+            if call.emit_deadline_s is not None:
+                completed.append(self._emit(call))
+                continue
+            log.warning(
+                "call %s: Asterisk restarted (new channel %s numbered from the start again); "
+                "its channels are gone: dropped, not texted",
+                call.linkedid,
+                uniqueid,
+            )
+            self._registry.close(call)
+            self.stats.dropped += 1
+        return completed
 
     # ---- emission and limits --------------------------------------------------------------
 
     def _emit(self, call: CallState) -> CompletedCall:
-        self._registry.forget(call)
+        self._registry.close(call)
         completed = classify_call(call, self.config)
         self.stats.completed += 1
+        self.stats.completed_gap += completed.evidence == "gap"
+        self.stats.completed_cdr += completed.evidence == "cdr"
         return completed
 
-    def _make_room(self) -> list[CompletedCall]:
+    def _make_room(self) -> None:
         """Keep at most max_open_calls: a finished call waiting for its grace is emitted early,
         an unfinished one (a lost Hangup) dropped."""
-        completed: list[CompletedCall] = []
         while len(self._calls) >= self.config.max_open_calls:
             oldest = next(iter(self._calls.values()))
             if oldest.emit_deadline_s is not None:
-                completed.append(self._emit(oldest))
+                self._made_room.append(self._emit(oldest))
                 continue
             log.warning(
                 "too many open calls (max_open_calls=%d): dropping the oldest, call id %s",
                 self.config.max_open_calls,
                 oldest.linkedid,
             )
-            self._registry.forget(oldest)
+            self._registry.close(oldest)
             self.stats.dropped += 1
-        return completed
 
     def _drop_aged(self, now_s: float) -> None:
         limit_s = now_s - self.config.max_call_age_s
@@ -370,12 +376,5 @@ class CallTracker:
             log.warning(
                 "dropping call %s: still open after %.0f s (a lost Hangup?)", call.linkedid, self.config.max_call_age_s
             )
-            self._registry.forget(call)
+            self._registry.close(call)
             self.stats.dropped += 1
-
-
-def _int_or_zero(raw: str) -> int:
-    try:
-        return max(0, int(raw.strip()))
-    except ValueError:
-        return 0

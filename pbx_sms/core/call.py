@@ -42,4 +42,5 @@ class CompletedCall:
             "talk_s": self.talk_s,
             "started_at": self.started_at.isoformat(),
             "ended_at": self.ended_at.isoformat(),
+            "evidence": self.evidence,
         }

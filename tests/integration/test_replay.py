@@ -24,7 +24,17 @@ from pbx_sms.cli.main import app
 from pbx_sms.core.call import CompletedCall
 
 VARIANTS = ("all", "callcdr")
-REPLAY_KEYS = {"call_id", "direction", "number", "other_party", "status", "talk_s", "started_at", "ended_at"}
+REPLAY_KEYS = {
+    "call_id",
+    "direction",
+    "number",
+    "other_party",
+    "status",
+    "talk_s",
+    "started_at",
+    "ended_at",
+    "evidence",
+}
 EXACT_KEYS = ("direction", "number", "other_party", "status")
 
 

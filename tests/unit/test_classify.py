@@ -237,5 +237,6 @@ def test_classify_call_dates_in_utc_whole_seconds() -> None:
         "talk_s": 4,
         "started_at": "2026-11-25T02:44:55+00:00",
         "ended_at": "2026-11-25T02:45:00+00:00",
+        "evidence": "full",
     }
     assert completed.started_at == datetime(2026, 11, 25, 2, 44, 55, tzinfo=UTC)

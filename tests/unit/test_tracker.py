@@ -686,7 +686,8 @@ def test_lost_hangups_cannot_grow_the_state_beyond_max_open_calls() -> None:
         assert tracker.open_calls <= 100
     assert (tracker.open_calls, tracker.tracked_channels, tracker.tracked_bridges) == (100, 200, 100)
     assert tracker.dropped == 1_900
-    assert tracker.drop_all("test over") == 100
+    assert tracker.flush() == []
+    assert tracker.dropped == 2_000
     assert (tracker.tracked_channels, tracker.tracked_bridges, tracker.next_deadline_s()) == (0, 0, None)
 
 
@@ -705,24 +706,25 @@ def test_a_call_older_than_the_age_limit_is_dropped_and_never_emitted() -> None:
     assert tracker.stats.unknown_channel_events == 1
 
 
-def test_drop_all_discards_open_calls_once_and_never_emits_them(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_lost_connection_keeps_the_calls_in_progress_and_marks_the_gap(caplog: pytest.LogCaptureFixture) -> None:
     tracker = CallTracker(TrackerConfig())
     pbx = Pbx()
     trunk, phone = pbx.sip_inbound(0)
     for message in pbx.events:
         tracker.feed(message, T0)
-    with caplog.at_level(logging.WARNING):
-        assert tracker.drop_all("connection lost") == 1
-    assert len([r for r in caplog.records if "connection lost" in r.getMessage()]) == 1
-    # After the reconnect the old call's events (even a new leg of it) must not revive it.
+    tracker.connection_lost()
+    assert (tracker.open_calls, tracker.dropped) == (1, 0)
+    # After the reconnect the call goes on: a new leg, then everyone hangs up.
+    mark = len(pbx.events)
     late_leg = pbx.new(3, "PJSIP/203-09", trunk.linkedid)
+    pbx.dial_end(3.5, trunk, phone, "CANCEL")
     pbx.hangup(4, late_leg)
     pbx.hangup(4, phone)
     pbx.hangup(4, trunk)
-    for message in pbx.events[-4:]:
-        assert tracker.feed(message, T0 + 4) == []
-    assert tracker.flush() == []
-    assert (tracker.open_calls, tracker.dropped, tracker.completed) == (0, 1, 0)
+    completed = [call for message in pbx.events[mark:] for call in tracker.feed(message, T0 + 4)]
+    call = only(completed + tracker.flush())
+    assert (call.call_id, call.status, call.evidence, call.ended_at) == (trunk.linkedid, "no_answer", "gap", at(4))
+    assert (tracker.dropped, tracker.stats.completed_gap) == (0, 1)
 
 
 def test_flush_emits_finished_calls_and_drops_unfinished_ones(caplog: pytest.LogCaptureFixture) -> None:
@@ -763,7 +765,7 @@ def test_garbage_fields_do_not_crash_the_tracker() -> None:
     call = only(completed)
     assert (call.call_id, call.started_at, call.ended_at, call.status) == ("7.1", at(0), at(0), "no_answer")
     assert tracker.stats.malformed_events == 2  # the Newchannel and the Cdr without a Uniqueid
-    assert tracker.stats.unknown_channel_events == 1
+    assert tracker.dropped == 1  # the stray Hangup's call: never known to be over
 
 
 def test_a_leg_of_a_call_that_began_before_we_listened_is_ignored() -> None:

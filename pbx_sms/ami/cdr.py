@@ -1,0 +1,67 @@
+"""Cdr events: what a call's CDRs say, for calls whose channel events were partly or never seen (pure).
+
+A Cdr event names its channel (``UniqueID``) and, with the ``linkedid => LinkedID`` mapping of the
+shipped cdr_manager.conf, its call.  Its StartTime/AnswerTime/EndTime are the PBX's local time without
+a zone: they are only subtracted from each other here (dating uses the event's Timestamp header).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import datetime
+
+from pbx_sms.ami.call_state import CdrRecord
+from pbx_sms.ami.parser import AmiMessage
+from pbx_sms.core.asterisk import CDR_ANSWERED
+
+CDR_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def cdr_record(message: AmiMessage) -> CdrRecord | None:
+    """The CdrRecord of a Cdr event, or None without the UniqueID it needs."""
+    uniqueid = message.get("UniqueID") or message.get("Uniqueid")
+    if not uniqueid:
+        return None
+    return CdrRecord(
+        uniqueid=uniqueid,
+        disposition=message.get("Disposition").strip().upper(),
+        destination_channel=message.get("DestinationChannel").strip(),
+        billable_s=seconds_or_zero(message.get("BillableSeconds")),
+        linkedid=message.get("LinkedID").strip(),
+        answered_at=_local_time(message.get("AnswerTime")),
+        ended_at=_local_time(message.get("EndTime")),
+    )
+
+
+def person_talk_s(cdrs: Iterable[CdrRecord], linkedid: str) -> int:
+    """Talk time of an answered call from its CDRs: from the person's answer to the last end of an
+    answered leg, not a sum (the legs of one call overlap).
+
+    A CDR of the caller's side keeps the moment the caller was first answered, which is the IVR's
+    or queue's ``Answer()`` when there was one; a CDR of the callee's own channel (a Local channel's
+    half, a dialplan on the phone's side) has the person's.  So the person's answer is the latest
+    answer of the answered CDRs other than the caller's own (its first channel's, without a
+    destination: the PBX answering).  Without usable times, the longest billed attempt."""
+    answered = [
+        cdr for cdr in cdrs if cdr.disposition == CDR_ANSWERED and (cdr.destination_channel or cdr.uniqueid != linkedid)
+    ]
+    starts = [cdr.answered_at for cdr in answered if cdr.answered_at is not None]
+    ends = [cdr.ended_at for cdr in answered if cdr.ended_at is not None]
+    if starts and ends and max(ends) >= max(starts):
+        return math.floor((max(ends) - max(starts)).total_seconds())
+    return max((cdr.billable_s for cdr in answered if cdr.destination_channel), default=0)
+
+
+def seconds_or_zero(raw: str) -> int:
+    try:
+        return max(0, int(raw.strip()))
+    except ValueError:
+        return 0
+
+
+def _local_time(raw: str) -> datetime | None:
+    try:
+        return datetime.strptime(raw.strip(), CDR_TIME_FORMAT)
+    except ValueError:
+        return None

@@ -1,0 +1,35 @@
+"""Recognising an Asterisk restart from the Uniqueids a read=call,cdr user sees (pure).
+
+Such a user never receives FullyBooted (manager.c sends it to ``system`` readers only).  A Uniqueid is
+``[systemname-]epoch.sequence``; the sequence counts every channel since Asterisk started, so a new
+channel numbered far below those seen before means Asterisk started again and its old calls are gone.
+"""
+
+from __future__ import annotations
+
+# Channels are numbered as they are created and announced nearly in that order; a Newchannel this
+# far below the highest number seen cannot be a late announcement.
+RESTART_SEQUENCE_DROP = 50
+
+
+def uniqueid_sequence(uniqueid: str) -> int | None:
+    """The sequence number of a Uniqueid, or None when it has none."""
+    _, dot, sequence = uniqueid.rpartition(".")
+    return int(sequence) if dot and sequence.isdigit() else None
+
+
+class RestartDetector:
+    def __init__(self) -> None:
+        self.highest_sequence: int | None = None
+
+    def new_channel(self, uniqueid: str) -> bool:
+        """Note a new channel; True when its number says Asterisk restarted since the last one."""
+        sequence = uniqueid_sequence(uniqueid)
+        if sequence is None:
+            return False
+        highest = self.highest_sequence
+        if highest is not None and sequence + RESTART_SEQUENCE_DROP < highest:
+            self.highest_sequence = sequence
+            return True
+        self.highest_sequence = sequence if highest is None else max(highest, sequence)
+        return False
