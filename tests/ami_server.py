@@ -2,7 +2,8 @@
 
 It speaks enough AMI for a listener: the banner, Login (success or "Authentication
 failed", after which it hangs up like Asterisk), Ping (optionally left unanswered to
-simulate a half-open connection), Logoff.  After a successful login it runs the test's
+simulate a half-open connection), Logoff, CoreShowChannels (refused like for a user without write
+class ``reporting`` unless the test gives the ``channels`` alive).  After a successful login it runs the test's
 ``handler(session)``, which replays recorded events (timestamps moved to now), writes raw
 bytes split at chosen offsets, garbage, oversized lines, or drops the connection.
 
@@ -147,8 +148,10 @@ class FakeAmiServer:
         answer_ping: bool = True,
         answer_login: bool = True,
         banner: bytes = BANNER,
+        channels: Callable[[], Sequence[dict[str, str]]] | None = None,
     ) -> None:
         self.username = username
+        self.channels = channels
         self.secret = secret
         self.handler = handler
         self.answer_ping = answer_ping
@@ -246,6 +249,9 @@ class FakeAmiServer:
                     if session.answer_ping:
                         writer.write(_response("Success", action_id, Ping="Pong", Timestamp=f"{time.time():.6f}"))
                         await writer.drain()
+                elif name == "coreshowchannels":
+                    writer.write(self._channel_list(action_id))
+                    await writer.drain()
                 elif name == "logoff":
                     writer.write(_response("Goodbye", action_id, Message="Thanks for all the fish."))
                     await writer.drain()
@@ -273,6 +279,15 @@ class FakeAmiServer:
         except Exception as exc:  # surfaced by tests that check handler_errors
             self.handler_errors.append(exc)
 
+    def _channel_list(self, action_id: str) -> bytes:
+        if self.channels is None:
+            return _response("Error", action_id, Message="Permission denied")
+        channels = self.channels()
+        items = [_message({"Event": "CoreShowChannel", "ActionID": action_id, **c}) for c in channels]
+        done = {"Event": "CoreShowChannelsComplete", "ActionID": action_id, "ListItems": str(len(channels))}
+        start = _response("Success", action_id, EventList="start", Message="Channels will follow")
+        return start + b"".join(items) + _message(done)
+
     @staticmethod
     async def _read_action(reader: asyncio.StreamReader) -> dict[str, str] | None:
         try:
@@ -293,6 +308,25 @@ def _response(status: str, action_id: str, **headers: str) -> bytes:
         lines.append(f"ActionID: {action_id}")
     lines.extend(f"{key}: {value}" for key, value in headers.items())
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def _message(headers: dict[str, str]) -> bytes:
+    return ("".join(f"{key}: {value}\r\n" for key, value in headers.items()) + "\r\n").encode()
+
+
+def replay_with_drop(blocks: Sequence[bytes], drop_after: int, lost: int = 0) -> SessionHandler:
+    """Send ``blocks[:drop_after]`` and drop the connection; the reconnected client gets the rest of
+    the stream but the ``lost`` blocks sent meanwhile (AMI never replays what nobody heard)."""
+
+    async def handler(session: AmiSession) -> None:
+        if session.index == 0:
+            await session.send_events(blocks[:drop_after])
+            await asyncio.sleep(0.2)  # read by the client before the abort, which discards unread bytes
+            await session.drop()
+        elif session.index == 1:
+            await session.send_events(blocks[drop_after + lost :])
+
+    return handler
 
 
 def replay(blocks: Sequence[bytes], pace: float | None = None) -> SessionHandler:

@@ -60,6 +60,15 @@ def seconds_or_zero(raw: str) -> int:
         return 0
 
 
+def clock_duration_s(raw: str) -> int:
+    """An ``HH:MM:SS`` duration (CoreShowChannel's Duration) in seconds; 0 when unusable."""
+    parts = raw.strip().split(":")
+    if len(parts) != 3 or not all(part.isdigit() for part in parts):
+        return 0
+    hours, minutes, seconds = (int(part) for part in parts)
+    return hours * 3600 + minutes * 60 + seconds
+
+
 def _local_time(raw: str) -> datetime | None:
     try:
         return datetime.strptime(raw.strip(), CDR_TIME_FORMAT)

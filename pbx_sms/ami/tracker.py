@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from pbx_sms.ami.call_registry import CallRegistry, TrackerStats
 from pbx_sms.ami.call_state import CallState
-from pbx_sms.ami.cdr import cdr_record, seconds_or_zero
+from pbx_sms.ami.cdr import cdr_record, clock_duration_s, seconds_or_zero
 from pbx_sms.ami.classify import classify_call
 from pbx_sms.ami.parser import AmiMessage
 from pbx_sms.ami.restart import RestartDetector
@@ -306,7 +306,8 @@ class CallTracker:
         return []
 
     def _on_channel_listed(self, message: AmiMessage, event_s: float, now_s: float) -> list[CompletedCall]:
-        if self._channel_from(message, event_s) is not None:
+        # A channel heard of first here was created Duration (HH:MM:SS) ago.
+        if self._channel_from(message, event_s - clock_duration_s(message.get("Duration"))) is not None:
             self._registry.listed_channels.add(message.get("Uniqueid"))
         return []
 
