@@ -96,6 +96,7 @@ class CompiledRule:
     directions: frozenset[str]
     numbers: frozenset[str] | None
     statuses: frozenset[str]
+    evidence: frozenset[str]
     talk_min_s: int
     talk_max_s: int | None
     windows: TimeWindows | None
@@ -134,6 +135,7 @@ def compile_rule(rule: Rule) -> CompiledRule:
         directions=directions,
         numbers=None if when.numbers == "all" else frozenset(when.numbers),
         statuses=statuses,
+        evidence=frozenset(when.evidence),
         talk_min_s=(when.talk_s.min or 0) if when.talk_s is not None else 0,
         talk_max_s=when.talk_s.max if when.talk_s is not None else None,
         windows=windows,
@@ -219,6 +221,7 @@ def match_call(
             not rule.enabled
             or call.direction not in rule.directions
             or call.status not in rule.statuses
+            or call.evidence not in rule.evidence
             or (rule.numbers is not None and call.number not in rule.numbers)
             or call.talk_s < rule.talk_min_s
             or (rule.talk_max_s is not None and call.talk_s > rule.talk_max_s)

@@ -28,7 +28,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from pbx_sms.core.call import CallStatus
+from pbx_sms.core.call import CallStatus, Evidence
 from pbx_sms.core.phone import is_e164
 from pbx_sms.core.schedule import WEEKDAYS, TimeWindows, format_clock, parse_clock
 from pbx_sms.core.template import template_errors
@@ -154,6 +154,10 @@ Numbers = Annotated[
 ]
 
 
+# Every value of Evidence, from the most to the least completely seen.
+EVIDENCE_KINDS: tuple[Evidence, ...] = ("full", "gap", "cdr")
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, str_strip_whitespace=False)
 
@@ -225,6 +229,8 @@ class When(_Model):
     status: Annotated[list[CallStatus], Field(min_length=1)]
     talk_s: TalkBounds | None = None
     schedule: Schedule | None = None
+    # How completely the call must have been seen (pbx_sms.core.call.Evidence); default: any call.
+    evidence: Annotated[list[Evidence], Field(min_length=1)] = Field(default_factory=lambda: list(EVIDENCE_KINDS))
 
     @field_validator("numbers")
     @classmethod
@@ -235,6 +241,17 @@ class When(_Model):
     @classmethod
     def _unique_status(cls, value: list[str]) -> list[str]:
         return _unique(value, "status")
+
+    @field_validator("evidence")
+    @classmethod
+    def _unique_evidence(cls, value: list[str]) -> list[str]:
+        # Kept in EVIDENCE_KINDS order, so a rule and its exported document compare equal.
+        return sorted(_unique(value, "evidence"), key=EVIDENCE_KINDS.index)
+
+    @property
+    def acts_on_every_call(self) -> bool:
+        """True unless the rule leaves out calls seen only in part (evidence gap or cdr)."""
+        return len(self.evidence) == len(EVIDENCE_KINDS)
 
 
 class Then(_Model):
@@ -329,6 +346,8 @@ def rule_to_document(rule: Rule) -> dict[str, Any]:
     if rule.when.talk_s is not None:
         bounds = {key: getattr(rule.when.talk_s, key) for key in ("min", "max")}
         when["talk_s"] = {key: value for key, value in bounds.items() if value is not None}
+    if not rule.when.acts_on_every_call:
+        when["evidence"] = list(rule.when.evidence)
     if rule.when.schedule is not None:
         schedule = rule.when.schedule
         part: dict[str, Any] = {}

@@ -175,6 +175,18 @@ def test_import_with_any_error_is_rejected_whole_and_lists_every_error(database:
     assert version(database) == before_version
 
 
+def test_a_rule_leaving_out_calls_seen_in_part_is_refused_until_the_database_can_hold_it(database: Database) -> None:
+    seed(database)
+    rows = rule_rows(database)
+    only_full = RULES.replace("status: [answered],", "status: [answered], evidence: [full],")
+    with database.write_session() as session, pytest.raises(ImportRejected) as rejected:
+        import_rules(session, [RuleSource("e.yaml", "default", parse_rule_text(only_full).rules)])
+    assert rejected.value.errors == [
+        "e.yaml: rules[0] ('Thanks'): when.evidence: not stored in the database yet; leave it out"
+    ]
+    assert rule_rows(database) == rows
+
+
 def test_a_number_the_account_does_not_own_is_rejected(database: Database) -> None:
     with database.write_session() as session:
         add_account(session, "acme", timezone="Europe/Warsaw", country="PL")

@@ -377,7 +377,9 @@ def test_manager_general_settings_the_listener_needs_are_spelled_out() -> None:
 
 
 def test_cdr_snippets_enable_what_pbx_sms_expects() -> None:
-    [cdr_manager] = parse_conf(CONF_DIR / "cdr_manager.conf")
-    assert cdr_manager.name == "general" and cdr_manager.values("enabled") == ["yes"]
+    general, mappings = parse_conf(CONF_DIR / "cdr_manager.conf")
+    assert general.name == "general" and general.values("enabled") == ["yes"]
+    # Cdr events name their call: the tracker reads the LinkedID header.
+    assert mappings.name == "mappings" and mappings.values("linkedid") == ["LinkedID"]
     [cdr] = parse_conf(CONF_DIR / "cdr.conf.notes")
     assert cdr.values("unanswered") == ["yes"] and cdr.values("batch") == ["no"]

@@ -342,3 +342,17 @@ def test_every_reason_is_documented() -> None:
         for reason in reasons(make_call(other_party=other), make_rule(**{"then.text": "ą" * 80, "then.max_parts": 1}))
     }
     assert produced <= MATCHER_REASONS
+
+
+class TestEvidence:
+    def test_a_rule_acts_on_calls_seen_in_part_by_default(self) -> None:
+        rule = make_rule()
+        assert rule.when.evidence == ["full", "gap", "cdr"]
+        assert reasons(make_call(evidence="gap"), rule) == reasons(make_call(evidence="cdr"), rule) == [None]
+
+    def test_a_rule_may_leave_out_calls_seen_in_part(self) -> None:
+        rule = make_rule(**{"when.evidence": ["gap", "full"]})
+        assert rule.when.evidence == ["full", "gap"]  # kept in a fixed order
+        assert reasons(make_call(evidence="full"), rule) == reasons(make_call(evidence="gap"), rule) == [None]
+        assert reasons(make_call(evidence="cdr"), rule) == []
+        assert reasons(make_call(evidence="cdr"), make_rule(**{"when.evidence": ["full"]}), make_rule()) == [None]

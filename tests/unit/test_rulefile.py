@@ -224,3 +224,18 @@ def test_empty_rule_list_is_a_valid_file() -> None:
     rule_file = parse_rule_text("account: shop\nrules: []\n")
     assert (rule_file.account, rule_file.rules) == ("shop", [])
     assert parse_rule_text(dump_rule_file(rule_file)) == rule_file
+
+
+def test_evidence_chooses_the_calls_seen_in_part_a_rule_acts_on_and_round_trips() -> None:
+    then = '    then: {sender: ACME, to: [other_party], text: "x"}\n'
+    when = "    when: {direction: in, numbers: all, status: [busy], evidence: [full]}\n"
+    rule_file = parse_rule_text("rules:\n  - name: x\n" + when + then, "r.yaml")
+    assert rule_file.rules[0].when.evidence == ["full"]
+    assert "    evidence: [full]\n" in dump_rule_file(rule_file)
+    assert parse_rule_text(dump_rule_file(rule_file), "again.yaml") == rule_file
+    everything = parse_rule_text(HEAD + then, "r.yaml")
+    assert everything.rules[0].when.evidence == ["full", "gap", "cdr"]
+    assert "evidence" not in dump_rule_file(everything)  # the default is left out, as before
+    (error,) = problems(HEAD.replace("[busy]}", "[busy], evidence: [partial]}") + then)
+    assert error.line == 3 and error.field == "rules[0].when.evidence[0]"
+    assert "'full', 'gap' or 'cdr'" in error.message
