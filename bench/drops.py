@@ -23,6 +23,7 @@ def main() -> None:
     parser.add_argument("recordings", nargs="+", type=Path)
     parser.add_argument("--points", type=int, default=10)
     parser.add_argument("--gap-s", type=float, default=0.4)
+    parser.add_argument("--resync", action="store_true", help="the user may CoreShowChannels (write reporting)")
     args = parser.parse_args()
     for path in args.recordings:
         messages = recording_messages(path)
@@ -32,7 +33,7 @@ def main() -> None:
         totals: Counter[str] = Counter()
         for point in range(args.points):
             drop_at = (point + 1) * len(messages) // (args.points + 1)
-            calls = {call.call_id: call for call in replay_with_drop(messages, drop_at, args.gap_s)}
+            calls = {call.call_id: call for call in replay_with_drop(messages, drop_at, args.gap_s, resync=args.resync)}
             counts = Counter(call.evidence for call in calls.values())
             same = sum(
                 1 for call_id, call in calls.items() if call_id in baseline and same_call(call, baseline[call_id])

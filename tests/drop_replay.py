@@ -22,9 +22,15 @@ def recording_messages(path: Path) -> list[AmiMessage]:
 
 
 def replay_with_drop(
-    messages: Sequence[AmiMessage], drop_at: int | None, gap_s: float = 0.4, config: TrackerConfig | None = None
+    messages: Sequence[AmiMessage],
+    drop_at: int | None,
+    gap_s: float = 0.4,
+    config: TrackerConfig | None = None,
+    *,
+    resync: bool = False,
 ) -> list[CompletedCall]:
-    """The calls of the stream with the connection lost before ``messages[drop_at]`` (None: no drop)."""
+    """The calls of the stream with the connection lost before ``messages[drop_at]`` (None: no drop);
+    with ``resync`` the reconnect lists the channels alive then, as CoreShowChannels would."""
     tracker = CallTracker(config or TrackerConfig())
     calls: list[CompletedCall] = []
     now_s = 0.0
@@ -38,10 +44,26 @@ def replay_with_drop(
             now_s = max(now_s, stamp_s)
             calls.extend(tracker.tick(now_s))
             continue
+        if resume_s is not None and resync:
+            for listed in channel_list(messages[:index]):
+                calls.extend(tracker.feed(listed, now_s))
+            resync = False
         now_s = max(now_s, stamp_s)
         calls.extend(tracker.feed(message, now_s))
     calls.extend(tracker.flush())
     return calls
+
+
+def channel_list(messages: Sequence[AmiMessage]) -> list[AmiMessage]:
+    """The CoreShowChannels reply after ``messages``: a CoreShowChannel per channel alive, then the end."""
+    alive: dict[str, AmiMessage] = {}
+    for message in messages:
+        uniqueid = message.get("Uniqueid")
+        if message.event == "Newchannel":
+            alive[uniqueid] = AmiMessage({**message.fields, "Event": "CoreShowChannel"}, dict(message.chan_vars))
+        elif message.event == "Hangup":
+            alive.pop(uniqueid, None)
+    return [*alive.values(), AmiMessage({"Event": "CoreShowChannelsComplete", "ListItems": str(len(alive))})]
 
 
 def resume_index(messages: Sequence[AmiMessage], drop_at: int, gap_s: float = 0.4) -> int:

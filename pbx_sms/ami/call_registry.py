@@ -1,7 +1,8 @@
 """The calls in progress and how their channels, bridges and CDRs hang together (pure bookkeeping).
 
-Channels are grouped by Linkedid; Cdr events (which carry only a UniqueID) are attached through the
-channel they name, or wait a while for a channel not announced yet.  Bridges tell whether two parties
+Channels are grouped by Linkedid; Cdr events are attached to the call their LinkedID names (with the
+cdr_manager mapping) or through the channel their UniqueID names, or wait a while for a channel not
+announced yet.  Bridges tell whether two parties
 of a call are talking.  The tracker (pbx_sms.ami.tracker) reads events into this registry and decides
 when a call is complete; the registry only keeps the state consistent.
 """

@@ -1,9 +1,16 @@
 """Call tracker: AMI events in, one CompletedCall per finished Linkedid out (pure, no I/O).
 
 Each event is read into the registry of calls in progress (pbx_sms.ami.call_registry: channels grouped
-by Linkedid, Cdrs attached through the channel they name).  When the last channel of a call has hung
-up, the call waits ``cdr_grace_s`` for late Cdr events and is then classified (pbx_sms.ami.classify)
+by Linkedid, Cdrs attached through the call or channel they name).  When the last channel of a call has
+hung up, the call waits ``cdr_grace_s`` for late Cdr events and is then classified (pbx_sms.ami.classify)
 and emitted exactly once.
+
+A lost AMI connection does not end calls: they are kept, marked as spanning a gap, and completed from
+the events still to come (and, when the user may send it, the CoreShowChannels list after the
+reconnect).  A call first heard of mid-way (the listener started after it began) is followed from
+there on; one known only from its Cdrs (mapped LinkedID) is completed from them.  Each call's
+``evidence`` says which.  Only an Asterisk restart, recognised from the Uniqueid numbering starting
+again (pbx_sms.ami.restart), ends calls unseen: those are dropped, each logged.
 
 Two clocks: *event time* (the ``Timestamp`` header, else the time of receipt) dates the call;
 *tracker time* (the ``now_s`` the driver passes in: the wall clock live, event time in a replay)

@@ -20,6 +20,7 @@ from integration.test_listener import (
     expected_calls,
     listening,
     settle,
+    wait_until,
 )
 from pbx_sms.ami.parser import AmiStreamParser
 
@@ -119,3 +120,26 @@ async def test_with_coreshowchannels_the_calls_that_ended_in_the_gap_come_out_to
     assert_calls_match([by_id[row["call_id"]] for row in rows], rows, delta_s)
     gone_in_gap = ending_after(blocks[drop_after : drop_after + lost]) - must_come
     assert gone_in_gap and {by_id[call_id].evidence for call_id in gone_in_gap} == {"gap"}
+
+
+async def test_an_asterisk_restart_mid_call_drops_those_calls_logs_each_and_sends_nothing_half_known(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    busy, _ = events_now("busy_hour", "callcdr")
+    after_restart, delta_s = events_now("in_answered", "callcdr")  # its channels are numbered from 4 again
+    cut = 300
+    in_progress = {e["Linkedid"] for e in map(fields_of, busy[:cut]) if "Linkedid" in e} - {
+        e["Linkedid"] for e in map(fields_of, busy[:cut]) if e.get("Event") == "Hangup"
+    }
+    calls = Calls()
+    handler = replay_with_drop([*busy[:cut], *after_restart], cut)
+    async with FakeAmiServer(secret=SECRET, handler=handler) as server, listening(server, calls) as listener:
+        await wait_until(lambda: any(call.call_id == "1795574695.4" for call in calls.items), timeout_s=10)
+        await settle(listener)
+        dropped = listener.status.dropped_calls
+    by_id = {call.call_id: call for call in calls.items}
+    assert_calls_match([by_id["1795574695.4"]], expected_calls("in_answered"), delta_s)
+    assert not in_progress & by_id.keys()
+    logged = [r.getMessage() for r in caplog.records if "Asterisk restarted" in r.getMessage()]
+    assert sorted(message.split(":")[0] for message in logged) == sorted(f"call {i}" for i in in_progress)
+    assert dropped == len(in_progress) > 0
