@@ -8,8 +8,10 @@ channel numbered far below those seen before means Asterisk started again and it
 from __future__ import annotations
 
 # Channels are numbered as they are created and announced nearly in that order; a Newchannel this
-# far below the highest number seen cannot be a late announcement.
+# far below the highest number seen cannot be a late announcement.  Early in Asterisk's life (few
+# channels yet) a smaller fall counts too, when it lands in the lower half of the numbers seen.
 RESTART_SEQUENCE_DROP = 50
+EARLY_RESTART_SEQUENCE_DROP = 8
 
 
 def uniqueid_sequence(uniqueid: str) -> int | None:
@@ -28,8 +30,13 @@ class RestartDetector:
         if sequence is None:
             return False
         highest = self.highest_sequence
-        if highest is not None and sequence + RESTART_SEQUENCE_DROP < highest:
+        if highest is not None and _restarted(sequence, highest):
             self.highest_sequence = sequence
             return True
         self.highest_sequence = sequence if highest is None else max(highest, sequence)
         return False
+
+
+def _restarted(sequence: int, highest: int) -> bool:
+    fall = highest - sequence
+    return fall >= RESTART_SEQUENCE_DROP or (fall >= EARLY_RESTART_SEQUENCE_DROP and sequence <= highest // 2)
