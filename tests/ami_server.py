@@ -130,6 +130,13 @@ class AmiSession:
             self.writer.write(block)
         await self.writer.drain()
 
+    async def hang_up(self) -> None:
+        """Close the connection after everything sent so far (Asterisk closing it, a manager reload)."""
+        self.writer.close()
+        with contextlib.suppress(ConnectionError):
+            await self.writer.wait_closed()
+        self.closed.set()
+
     async def drop(self) -> None:
         """Hang up abruptly (like an Asterisk restart or a broken network)."""
         self.writer.transport.abort()
@@ -321,8 +328,7 @@ def replay_with_drop(blocks: Sequence[bytes], drop_after: int, lost: int = 0) ->
     async def handler(session: AmiSession) -> None:
         if session.index == 0:
             await session.send_events(blocks[:drop_after])
-            await asyncio.sleep(0.2)  # read by the client before the abort, which discards unread bytes
-            await session.drop()
+            await session.hang_up()
         elif session.index == 1:
             await session.send_events(blocks[drop_after + lost :])
 

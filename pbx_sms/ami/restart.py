@@ -3,6 +3,8 @@
 Such a user never receives FullyBooted (manager.c sends it to ``system`` readers only).  A Uniqueid is
 ``[systemname-]epoch.sequence``; the sequence counts every channel since Asterisk started, so a new
 channel numbered far below those seen before means Asterisk started again and its old calls are gone.
+A restart also closes the AMI connection: only the first new channel after a lost connection is
+judged, so channels merely announced out of order on a live connection never look like one.
 """
 
 from __future__ import annotations
@@ -23,14 +25,19 @@ def uniqueid_sequence(uniqueid: str) -> int | None:
 class RestartDetector:
     def __init__(self) -> None:
         self.highest_sequence: int | None = None
+        self._after_lost_connection = False
+
+    def connection_lost(self) -> None:
+        self._after_lost_connection = True
 
     def new_channel(self, uniqueid: str) -> bool:
-        """Note a new channel; True when its number says Asterisk restarted since the last one."""
+        """Note a new channel; True when its number says Asterisk restarted while disconnected."""
         sequence = uniqueid_sequence(uniqueid)
         if sequence is None:
             return False
+        judged, self._after_lost_connection = self._after_lost_connection, False
         highest = self.highest_sequence
-        if highest is not None and _restarted(sequence, highest):
+        if judged and highest is not None and _restarted(sequence, highest):
             self.highest_sequence = sequence
             return True
         self.highest_sequence = sequence if highest is None else max(highest, sequence)

@@ -195,6 +195,7 @@ class CallTracker:
         """The AMI connection is down: open calls are kept (a reconnect does not end them) and
         completed from the events still to come, marked as having spanned a gap."""
         self._registry.connection_lost()
+        self._restarts.connection_lost()
 
     # ---- event handlers -------------------------------------------------------------------
 

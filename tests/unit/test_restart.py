@@ -23,6 +23,7 @@ def test_a_new_channel_numbered_far_below_those_seen_means_a_restart(
 ) -> None:
     detector = RestartDetector()
     assert not any(detector.new_channel(f"1795000000.{sequence}") for sequence in seen)
+    detector.connection_lost()
     assert detector.new_channel(f"1795000100.{new}") is restarted
     # After a restart the numbering goes on from the new channel.
     assert detector.highest_sequence == (new if restarted else max(seen))
@@ -34,3 +35,14 @@ def test_uniqueids_with_a_system_name_and_without_a_sequence() -> None:
     detector = RestartDetector()
     assert not detector.new_channel("no-sequence")
     assert detector.highest_sequence is None
+
+
+def test_only_the_first_new_channel_after_a_lost_connection_is_judged() -> None:
+    detector = RestartDetector()
+    assert not detector.new_channel("1795000000.120")
+    # Recordings merged into one stream, or a late announcement: no lost connection, no restart.
+    assert not detector.new_channel("1795000000.4")
+    detector.connection_lost()
+    assert not detector.new_channel("1795000000.121")  # the numbering went on: Asterisk kept running
+    assert not detector.new_channel("1795000000.2")
+    assert detector.highest_sequence == 121

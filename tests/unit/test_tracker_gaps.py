@@ -118,8 +118,12 @@ def test_an_asterisk_restart_drops_the_calls_in_progress_and_logs_each(caplog: p
     new_trunk, new_phone = restarted.sip_inbound(30)
     restarted.hangup(40, new_phone)
     restarted.hangup(40, new_trunk)
+    tracker = CallTracker(TrackerConfig(cdr_grace_s=60))
+    calls = [call for message in pbx.events for call in tracker.feed(message, T0 + 2)]
+    tracker.connection_lost()  # Asterisk going down closes the connection
     with caplog.at_level(logging.WARNING):
-        calls = run(pbx.events + restarted.events, TrackerConfig(cdr_grace_s=60))
+        calls += [call for message in restarted.events for call in tracker.feed(message, T0 + 40)]
+    calls += tracker.tick(T0 + 100)
     assert [call.call_id for call in calls] == [finished.linkedid, new_trunk.linkedid]
     assert [r.getMessage() for r in caplog.records if "Asterisk restarted" in r.getMessage()] == [
         f"call {open_trunk.linkedid}: Asterisk restarted (new channel {new_trunk.uniqueid} numbered from the "
