@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from tracker_world import T0, Chan, Pbx, at, event, only, run
+from tracker_world import OUT_VARS, T0, Chan, Pbx, at, event, only, run
 
 from pbx_sms.ami.parser import AmiMessage
 from pbx_sms.ami.tracker import WANTED_EVENTS, CallTracker, TrackerConfig
