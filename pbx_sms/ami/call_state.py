@@ -71,6 +71,7 @@ class CdrRecord:
     linkedid: str = ""
     answered_at: datetime | None = None
     ended_at: datetime | None = None
+    started_at: datetime | None = None
 
 
 @dataclass(slots=True)

@@ -31,7 +31,17 @@ def cdr_record(message: AmiMessage) -> CdrRecord | None:
         linkedid=message.get("LinkedID").strip(),
         answered_at=_local_time(message.get("AnswerTime")),
         ended_at=_local_time(message.get("EndTime")),
+        started_at=_local_time(message.get("StartTime")),
     )
+
+
+def span_s(cdrs: Iterable[CdrRecord]) -> float | None:
+    """How long the call lasted by its CDRs (first start to last end), or None without usable times."""
+    starts = [cdr.started_at for cdr in cdrs if cdr.started_at is not None]
+    ends = [cdr.ended_at for cdr in cdrs if cdr.ended_at is not None]
+    if not starts or not ends or max(ends) < min(starts):
+        return None
+    return (max(ends) - min(starts)).total_seconds()
 
 
 def person_talk_s(cdrs: Iterable[CdrRecord], linkedid: str) -> int:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, NamedTuple
 
 from pbx_sms.ami.call_state import CallState, ChannelState
-from pbx_sms.ami.cdr import person_talk_s
+from pbx_sms.ami.cdr import person_talk_s, span_s
 from pbx_sms.core.asterisk import (
     CDR_DISPOSITION_STATUS,
     DIAL_BUSY,
@@ -51,6 +51,12 @@ class Parties(NamedTuple):
 def classify_call(call: CallState, config: TrackerConfig) -> CompletedCall:
     """The CompletedCall for a call whose channels have all hung up (or that is flushed)."""
     ended_at_s = call.ended_at_s if call.ended_at_s is not None else call.started_at_s
+    started_at_s = call.started_at_s
+    if not call.seen_from_start:
+        # First heard of mid-way: its CDRs know how long it lasted (zone-less times, so only their span).
+        cdr_span_s = span_s(call.cdrs)
+        if cdr_span_s is not None:
+            started_at_s = min(started_at_s, ended_at_s - cdr_span_s)
     status, talk_s = call_status(call, ended_at_s)
     parties = call_parties(call, config)
     return CompletedCall(
@@ -60,8 +66,8 @@ def classify_call(call: CallState, config: TrackerConfig) -> CompletedCall:
         other_party=parties.other_party,
         status=status,
         talk_s=talk_s,
-        started_at=_utc(call.started_at_s),
-        ended_at=_utc(max(ended_at_s, call.started_at_s)),
+        started_at=_utc(started_at_s),
+        ended_at=_utc(max(ended_at_s, started_at_s)),
         evidence=call_evidence(call),
     )
 

@@ -33,6 +33,8 @@ def test_a_call_first_heard_of_mid_way_is_completed_from_its_remaining_events() 
     call = only(run(pbx.events[answer_from:]))
     assert (call.call_id, call.status, call.talk_s, call.evidence) == (linkedid, "answered", 4, "gap")
     assert (call.direction, call.number, call.other_party) == ("in", "+48221234567", "+48601234567")
+    # Its start was not heard, its Cdr's span tells it: ended at 5 s, 5 s long.
+    assert (call.started_at, call.ended_at) == (at(0), at(5))
 
 
 def test_a_leg_hanging_up_while_the_caller_still_waits_does_not_end_a_call_heard_of_late() -> None:
