@@ -112,6 +112,8 @@ class RuleRow(TimestampMixin, Base):
     min_interval_s: Mapped[int] = mapped_column(Integer, server_default=sql_text("0"), default=0)
     max_parts: Mapped[int | None] = mapped_column(Integer, nullable=True)
     transliterate: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    # NULL: every call, whatever its evidence (full, gap, cdr).
+    evidence: Mapped[str | None] = mapped_column(String(20), nullable=True)
 
     __table_args__ = (UniqueConstraint("account_id", "name"),)
 

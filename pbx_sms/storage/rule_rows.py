@@ -34,6 +34,7 @@ RULE_COLUMNS: tuple[str, ...] = (
     "min_interval_s",
     "max_parts",
     "transliterate",
+    "evidence",
 )
 
 
@@ -85,6 +86,7 @@ def rule_to_columns(rule: Rule) -> dict[str, Any]:
         "min_interval_s": then["min_interval_s"],
         "max_parts": then.get("max_parts"),
         "transliterate": then["transliterate"],
+        "evidence": encode_list(when["evidence"]) if "evidence" in when else None,
     }
 
 
@@ -101,6 +103,9 @@ def columns_to_document(name: str, columns: dict[str, Any]) -> dict[str, Any]:
     talk = {key: columns.get(column) for key, column in (("min", "talk_min_s"), ("max", "talk_max_s"))}
     if any(value is not None for value in talk.values()):
         when["talk_s"] = {key: value for key, value in talk.items() if value is not None}
+    evidence = columns.get("evidence")
+    if isinstance(evidence, str) and evidence.strip():
+        when["evidence"] = decode_list(evidence)
     schedule_text = columns.get("schedule")
     if schedule_text is not None and str(schedule_text).strip():
         try:

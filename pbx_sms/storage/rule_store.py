@@ -138,9 +138,6 @@ def import_rules(session: Session, sources: Sequence[RuleSource], *, replace: bo
             else:
                 first_seen[rule.name] = f"{source}: rules[{index}]"
             errors.extend(f"{where}: {field_name}: {message}" for field_name, message in ownership.problems(rule))
-            if not rule.when.acts_on_every_call:
-                # No column holds it yet: storing the rule would silently make it act on every call.
-                errors.append(f"{where}: when.evidence: not stored in the database yet; leave it out")
         plans.append((account, [rule for _, _, rule in entries]))
     if errors:
         raise ImportRejected(errors)

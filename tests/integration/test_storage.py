@@ -175,16 +175,24 @@ def test_import_with_any_error_is_rejected_whole_and_lists_every_error(database:
     assert version(database) == before_version
 
 
-def test_a_rule_leaving_out_calls_seen_in_part_is_refused_until_the_database_can_hold_it(database: Database) -> None:
+def test_a_rule_leaving_out_calls_seen_in_part_is_stored_exported_and_used(database: Database) -> None:
     seed(database)
-    rows = rule_rows(database)
     only_full = RULES.replace("status: [answered],", "status: [answered], evidence: [full],")
-    with database.write_session() as session, pytest.raises(ImportRejected) as rejected:
-        import_rules(session, [RuleSource("e.yaml", "default", parse_rule_text(only_full).rules)])
-    assert rejected.value.errors == [
-        "e.yaml: rules[0] ('Thanks'): when.evidence: not stored in the database yet; leave it out"
-    ]
-    assert rule_rows(database) == rows
+    with database.write_session() as session:
+        import_rules(session, [RuleSource("e.yaml", "default", parse_rule_text(only_full).rules)], replace=True)
+    with database.session() as session:
+        stored = session.execute(text("SELECT name, evidence FROM rules ORDER BY name")).all()
+        exported = export_rules(session, "default")
+        _, rules = load_account_rules(session, "default")
+    assert ("Thanks", "full") in stored and ("Missed", None) in stored  # NULL: every call, as before
+    assert {rule.name: rule.when.evidence for rule in parse_rule_text(exported).rules}["Thanks"] == ["full"]
+    assert exported.count("evidence") == 1  # left out where it is the default
+    assert {rule.name: rule.when.evidence for rule in rules}["Thanks"] == ["full"]
+    assert {rule.name: rule.when.acts_on_every_call for rule in rules} == {"Missed": True, "Thanks": False}
+    # The round trip: exporting and importing again changes nothing.
+    with database.write_session() as session:
+        again = import_rules(session, [RuleSource("x.yaml", "default", parse_rule_text(exported).rules)], replace=True)
+    assert again.added == [] and again.updated == [] and again.deleted == []
 
 
 def test_a_number_the_account_does_not_own_is_rejected(database: Database) -> None:

@@ -1,8 +1,8 @@
-"""Migration 0005: deleting a rule cancels its queued SMS in the database, whoever deletes it; reversible."""
+"""Migrations 0005 (a deleted rule cancels its queued SMS, whoever deletes it) and 0007 (rules.evidence)."""
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from integration.test_quiet_hours_storage import columns, migrate
 from pbx_sms.db.engine import make_engine
@@ -54,3 +54,23 @@ def test_the_trigger_cancels_and_the_downgrade_removes_it(database_url: str) -> 
 
     open_database(database_url).close()  # upgrades again, as every command does
     assert queued_sms_after_deleting_a_rule(database_url, "upgraded") == [("cancelled", "rule_deleted")]
+
+
+def test_migration_0007_gives_existing_rules_every_call_and_is_reversible(database_url: str) -> None:
+    open_database(database_url).close()
+    migrate(database_url, "0006", down=True)
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(RULE), {"name": "before 0007"})
+        assert "evidence" not in {column["name"] for column in inspect(engine).get_columns("rules")}
+    finally:
+        engine.dispose()
+    open_database(database_url).close()  # upgrades again
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            evidence = conn.execute(text("SELECT evidence FROM rules WHERE name = 'before 0007'")).scalar_one()
+        assert evidence is None  # NULL: the rule acts on every call, as it did
+    finally:
+        engine.dispose()
