@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from integration.test_quiet_hours_storage import migrate
-from integration.test_rule_delete_trigger import SMS, SMS_OF_PBX, queued_sms_after_deleting_a_rule
+from integration.test_rule_migrations import SMS, SMS_OF_PBX, queued_sms_after_deleting_a_rule
 from pbx_sms.db.engine import make_engine
 from pbx_sms.storage.database import open_database
 
