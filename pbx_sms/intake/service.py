@@ -44,7 +44,7 @@ def describe_call(call: CompletedCall) -> str:
     number = call.number or "internal"
     return (
         f"call {call.call_id}: {call.direction} {number} {arrow} {call.other_party}, {call.status}, "
-        f"talk {call.talk_s} s"
+        f"talk {call.talk_s} s, evidence {call.evidence}"
     )
 
 
@@ -108,7 +108,20 @@ class CallIntake:
             # A later call with this number already reached a person (it was processed first).
             planned = [replace(sms, reason=Reason.REACHED_PERSON) if sms.cancel_on_reach else sms for sms in planned]
         rule_ids = {item.rule.name: item.id for item in active}
-        log.info("%s (account %s)", describe_call(call), account.name)
+        log.info(
+            "%s (account %s)",
+            describe_call(call),
+            account.name,
+            extra={
+                "pbx": self.pbx,
+                "call_id": call.call_id,
+                "account": account.name,
+                "direction": call.direction,
+                "status": call.status,
+                "talk_s": call.talk_s,
+                "evidence": call.evidence,
+            },
+        )
         report = enqueue_call(self._outbox, call, self.pbx, account.id, planned, rule_ids, self._clock())
         # Suppressed SMS are logged by enqueue_call, with the outbox's own reasons (opt-out, caps) too.
         for sms in planned:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -212,3 +213,15 @@ def test_calls_of_one_batch_are_processed_in_the_order_they_were_completed(datab
         "1795574891.92",
         "1795574891.94",
     ]
+
+
+def test_the_processed_call_line_says_how_the_call_was_known(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    intake = make_intake(database)
+    caplog.set_level(logging.INFO, logger="pbx_sms.intake.service")
+    record_calls(database.engine, [replace(make_call("9.1"), evidence="gap")], PBX, "ami", END)
+    intake.process_pending()
+    [line] = [record for record in caplog.records if getattr(record, "call_id", None) == "9.1"]
+    assert (line.pbx, line.evidence, line.status, line.account) == (PBX, "gap", "no_answer", "default")
+    assert "evidence gap" in line.getMessage()
