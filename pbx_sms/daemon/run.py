@@ -30,7 +30,7 @@ from pbx_sms.intake.service import CallIntake
 from pbx_sms.outbox.config import WorkerConfig
 from pbx_sms.outbox.sql import SqlOutbox
 from pbx_sms.outbox.wakeup import listen_for_new_rows
-from pbx_sms.outbox.worker import OutboxWorker
+from pbx_sms.outbox.worker import OutboxWorker, gateway_is_local
 from pbx_sms.storage.config_cache import ConfigCache
 from pbx_sms.storage.database import open_database_from_settings
 
@@ -57,6 +57,7 @@ class Daemon:
             outbox,
             ConfigCache(self.database),
             pbx=settings.pbx_name,
+            local_gateway=gateway_is_local(self.gateway),
             internal_max_digits=settings.tracking.internal_max_digits,
             on_queued=self.worker.wake,
         )

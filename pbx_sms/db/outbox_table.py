@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pbx_sms.core.sms_status import Status
@@ -29,6 +29,8 @@ class OutboxRecord(Base):
     rule_name: Mapped[str] = mapped_column(String(200))
     # The call is (pbx, call_id); a gateway local to one PBX sends only that PBX's rows.
     pbx: Mapped[str] = mapped_column(String(100))
+    # Queued for the PBX's own gateway (the ami gateway): only that PBX's worker claims it.
+    local_to_pbx: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
     call_id: Mapped[str] = mapped_column(String(100))
     other_party: Mapped[str] = mapped_column(String(64))
     call_ended_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -56,6 +56,7 @@ class CallIntake:
         config: ConfigCache,
         *,
         pbx: str,
+        local_gateway: bool = False,
         internal_max_digits: int = 5,
         on_queued: Callable[[], None] | None = None,
         clock: Callable[[], datetime] = utc_now,
@@ -64,6 +65,8 @@ class CallIntake:
         self._outbox = outbox
         self._config = config
         self.pbx = pbx
+        # SMS of this PBX go out through its own gateway (a GSM dongle): only its worker may send them.
+        self._local_gateway = local_gateway
         self._internal_max_digits = internal_max_digits
         self._on_queued = on_queued
         self._clock = clock
@@ -122,7 +125,9 @@ class CallIntake:
                 "evidence": call.evidence,
             },
         )
-        report = enqueue_call(self._outbox, call, self.pbx, account.id, planned, rule_ids, self._clock())
+        report = enqueue_call(
+            self._outbox, call, self.pbx, account.id, planned, rule_ids, self._clock(), local_to_pbx=self._local_gateway
+        )
         # Suppressed SMS are logged by enqueue_call, with the outbox's own reasons (opt-out, caps) too.
         for sms in planned:
             if sms.reason is None:

@@ -19,7 +19,13 @@ _MAX_NUMBER_CHARS = 64
 
 
 def new_sms_for_call(
-    call: CompletedCall, pbx: str, account_id: int, planned: Sequence[PlannedSms], rule_ids: Mapping[str, int]
+    call: CompletedCall,
+    pbx: str,
+    account_id: int,
+    planned: Sequence[PlannedSms],
+    rule_ids: Mapping[str, int],
+    *,
+    local_to_pbx: bool = False,
 ) -> list[NewSms]:
     items = []
     for sms in planned:
@@ -31,6 +37,7 @@ def new_sms_for_call(
                 rule_id=rule_ids[sms.rule],
                 rule_name=sms.rule,
                 pbx=pbx,
+                local_to_pbx=local_to_pbx,
                 call_id=call.call_id,
                 other_party=call.other_party[:_MAX_NUMBER_CHARS],
                 call_ended_at=call.ended_at,
@@ -57,6 +64,8 @@ def enqueue_call(
     planned: Sequence[PlannedSms],
     rule_ids: Mapping[str, int],
     now: datetime,
+    *,
+    local_to_pbx: bool = False,
 ) -> EnqueueReport:
     """Queue the planned SMS of one call of ``pbx``. Call it for every completed call, also when nothing matched:
     an answered call cancels the pending missed-call SMS of the same other party."""
@@ -65,7 +74,8 @@ def enqueue_call(
         cancelled = store.cancel_reached(account_id, call.other_party, call.call_id, call.ended_at, pbx=pbx)
         if cancelled:
             log.info("call %s reached %s: %d pending SMS cancelled", call.call_id, call.other_party, cancelled)
-    report = store.enqueue(new_sms_for_call(call, pbx, account_id, planned, rule_ids), now)
+    items = new_sms_for_call(call, pbx, account_id, planned, rule_ids, local_to_pbx=local_to_pbx)
+    report = store.enqueue(items, now)
     if report.queued:
         ids = ", ".join(str(row_id) for row_id in report.queued)
         log.info("call %s: %d SMS queued (SMS %s)", call.call_id, len(report.queued), ids)

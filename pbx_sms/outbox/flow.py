@@ -26,7 +26,7 @@ from pbx_sms.outbox.decisions import (
     check_retry,
     enqueue_report,
 )
-from pbx_sms.outbox.model import EnqueueReport, LogQuery, NewSms, OutboxRow, Outcome
+from pbx_sms.outbox.model import ClaimScope, EnqueueReport, LogQuery, NewSms, OutboxRow, Outcome
 from pbx_sms.outbox.rows import RowStore, RowTransaction
 
 log = logging.getLogger(__name__)
@@ -64,10 +64,10 @@ class Outbox:
             return tx.cancel(row_ids, Reason.REACHED_PERSON, reached_at) if row_ids else 0
 
     def claim_due(
-        self, worker_id: str, now: datetime, limit: int, lease_s: float, *, pbx: str | None = None
+        self, worker_id: str, now: datetime, limit: int, lease_s: float, *, scope: ClaimScope | None = None
     ) -> list[OutboxRow]:
         """Atomically lease up to ``limit`` due rows (and rows whose lease expired) to ``worker_id``,
-        in (due_at, id) order; only the calls of ``pbx`` when given (a gateway local to that PBX).
+        in (due_at, id) order; only the rows ``scope`` admits when given (see ``ClaimScope``).
 
         Rows that the limits now forbid become ``suppressed``, rows inside the account's quiet hours wait
         for their end; neither is returned nor counts toward ``limit``.
@@ -79,7 +79,7 @@ class Outbox:
         with self._rows.transaction() as tx:
             after: DueRow | None = None
             while planner.remaining > 0:
-                batch = tx.due(now, limit, after, pbx)
+                batch = tx.due(now, limit, after, scope)
                 if not batch:
                     break
                 # Only the first batch waits for account locks (in id order, as enqueue does). A later
@@ -105,10 +105,10 @@ class Outbox:
         with self._rows.transaction() as tx:
             return tx.apply(worker_id, batch, now)
 
-    def next_due_at(self, pbx: str | None = None) -> datetime | None:
-        """The earliest time a row (of a call of ``pbx``, when given) becomes claimable (a due row or an
+    def next_due_at(self, scope: ClaimScope | None = None) -> datetime | None:
+        """The earliest time a row (that ``scope`` admits, when given) becomes claimable (a due row or an
         expiring lease)."""
-        return self._rows.next_due_at(pbx)
+        return self._rows.next_due_at(scope)
 
     def get(self, row_id: int) -> OutboxRow | None:
         return self._rows.get(row_id)

@@ -18,7 +18,7 @@ from pbx_sms.core.reasons import Reason
 from pbx_sms.core.sms_status import Status
 from pbx_sms.outbox.decisions import AccountLimits, ClaimPlan, DayWindow, DueRow, IntervalKey, NewRow, PartyRow
 from pbx_sms.outbox.flow import Outbox
-from pbx_sms.outbox.model import Failed, LogQuery, OutboxRow, Outcome, Released, RetryLater, Sent
+from pbx_sms.outbox.model import ClaimScope, Failed, LogQuery, OutboxRow, Outcome, Released, RetryLater, Sent
 from pbx_sms.outbox.rows import LockedAccounts, RowTransaction
 
 # Rows that count as sent for caps and intervals (being sent counts: it may have gone out).
@@ -70,9 +70,9 @@ class MemoryRows:
         rows.sort(key=lambda row: (row.created_at, row.id), reverse=True)
         return rows[: query.limit] if query.limit is not None else rows
 
-    def next_due_at(self, pbx: str | None = None) -> datetime | None:
+    def next_due_at(self, scope: ClaimScope | None = None) -> datetime | None:
         with self._lock:
-            rows = [row for row in self.rows.values() if pbx in (None, row.pbx)]
+            rows = [row for row in self.rows.values() if scope is None or scope.admits(row.pbx, row.local_to_pbx)]
             times = [row.due_at for row in rows if row.status == Status.QUEUED]
             times += [row.locked_until for row in rows if row.status == Status.SENDING and row.locked_until is not None]
         return min(times, default=None)
@@ -119,12 +119,12 @@ class _MemoryTransaction:
                 last[key] = max(last.get(key, row.last_attempt_at), row.last_attempt_at)
         return last
 
-    def due(self, now: datetime, limit: int, after: DueRow | None, pbx: str | None = None) -> list[DueRow]:
+    def due(self, now: datetime, limit: int, after: DueRow | None, scope: ClaimScope | None = None) -> list[DueRow]:
         due = sorted(
             (
                 row
                 for row in self._rows.values()
-                if pbx in (None, row.pbx)
+                if (scope is None or scope.admits(row.pbx, row.local_to_pbx))
                 and (
                     (row.status == Status.QUEUED and row.due_at <= now)
                     or (row.status == Status.SENDING and row.locked_until is not None and row.locked_until <= now)
@@ -250,6 +250,7 @@ def _row(row_id: int, new: NewRow, now: datetime) -> OutboxRow:
         rule_id=item.rule_id,
         rule_name=item.rule_name,
         pbx=item.pbx,
+        local_to_pbx=item.local_to_pbx,
         call_id=item.call_id,
         other_party=item.other_party,
         call_ended_at=item.call_ended_at,

@@ -38,6 +38,8 @@ class NewSms:
     reason: Reason | None = None
     # The call is (pbx, call_id): two PBXs can produce the same Linkedid.
     pbx: str = ""
+    # Queued by a PBX whose gateway is its own (a GSM dongle): only that PBX's worker may send it.
+    local_to_pbx: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,7 @@ class OutboxRow:
     # Why it goes out later than planned (quiet hours), with the time it was held from.
     note: str | None = None
     pbx: str = ""
+    local_to_pbx: bool = False
 
     def outgoing(self) -> OutgoingSms:
         return OutgoingSms(
@@ -153,3 +156,19 @@ class LogQuery:
     since: datetime | None = None
     number: str | None = None
     limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimScope:
+    """Which rows a worker of ``pbx`` may send.
+
+    A gateway local to its PBX (``local_gateway``: a GSM dongle) sends only that PBX's rows. Any other
+    gateway sends the rows of every PBX except those bound to another PBX's own gateway, so an SMS that
+    PBX A queued for its dongle never leaves through PBX B's HTTP provider.
+    """
+
+    pbx: str
+    local_gateway: bool
+
+    def admits(self, pbx: str, local_to_pbx: bool) -> bool:
+        return pbx == self.pbx or (not self.local_gateway and not local_to_pbx)

@@ -18,7 +18,7 @@ from typing import Protocol
 from pbx_sms.core.reasons import Reason
 from pbx_sms.core.sms_status import Status
 from pbx_sms.outbox.decisions import AccountLimits, ClaimPlan, DayWindow, DueRow, IntervalKey, NewRow, PartyRow
-from pbx_sms.outbox.model import LogQuery, OutboxRow, Outcome
+from pbx_sms.outbox.model import ClaimScope, LogQuery, OutboxRow, Outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ class RowTransaction(Protocol):
         """Per (rule, number): when that rule last sent, or started sending, to that other party."""
         ...
 
-    def due(self, now: datetime, limit: int, after: DueRow | None, pbx: str | None = None) -> list[DueRow]:
+    def due(self, now: datetime, limit: int, after: DueRow | None, scope: ClaimScope | None = None) -> list[DueRow]:
         """Up to ``limit`` claimable rows (queued with ``due_at <= now``, or sending with
         ``locked_until <= now``) in (due_at, id) order, after ``after``, of calls of ``pbx`` only when
         given; locked, other transactions' locked rows skipped."""
@@ -105,4 +105,4 @@ class RowStore(Protocol):
 
     def list(self, query: LogQuery) -> list[OutboxRow]: ...
 
-    def next_due_at(self, pbx: str | None = None) -> datetime | None: ...
+    def next_due_at(self, scope: ClaimScope | None = None) -> datetime | None: ...

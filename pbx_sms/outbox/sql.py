@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, text, true, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, false, func, or_, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pbx_sms.core.reasons import Reason
@@ -26,7 +26,7 @@ from pbx_sms.db.types import UtcDateTime
 from pbx_sms.outbox import sql_facts
 from pbx_sms.outbox.decisions import ClaimPlan, DayWindow, DueRow, IntervalKey, NewRow, PartyRow
 from pbx_sms.outbox.flow import Outbox
-from pbx_sms.outbox.model import Failed, LogQuery, OutboxRow, Outcome, Released, RetryLater, Sent
+from pbx_sms.outbox.model import ClaimScope, Failed, LogQuery, OutboxRow, Outcome, Released, RetryLater, Sent
 from pbx_sms.outbox.rows import LockedAccounts, RowTransaction
 from pbx_sms.outbox.sql_rows import DUE_COLUMNS, as_utc, due_row, insert_values, outbox_row, t
 
@@ -64,8 +64,8 @@ class SqlRows:
         with self._engine.connect() as conn:
             return [outbox_row(row._mapping) for row in conn.execute(select_rows)]
 
-    def next_due_at(self, pbx: str | None = None) -> datetime | None:
-        of_pbx = t.c.pbx == pbx if pbx is not None else true()
+    def next_due_at(self, scope: ClaimScope | None = None) -> datetime | None:
+        of_pbx = _admitted(scope)
         with self._engine.connect() as conn:
             due = conn.execute(select(func.min(t.c.due_at)).where(t.c.status == Status.QUEUED.value, of_pbx)).scalar()
             lease = conn.execute(
@@ -93,15 +93,15 @@ class _SqlTransaction:
     def last_sent_at(self, keys: Collection[IntervalKey]) -> dict[IntervalKey, datetime]:
         return sql_facts.last_sent_at(self._conn, keys)
 
-    def due(self, now: datetime, limit: int, after: DueRow | None, pbx: str | None = None) -> list[DueRow]:
+    def due(self, now: datetime, limit: int, after: DueRow | None, scope: ClaimScope | None = None) -> list[DueRow]:
         query = select(*DUE_COLUMNS).where(
             or_(
                 and_(t.c.status == Status.QUEUED.value, t.c.due_at <= now),
                 and_(t.c.status == Status.SENDING.value, t.c.locked_until <= now),
             )
         )
-        if pbx is not None:
-            query = query.where(t.c.pbx == pbx)
+        if scope is not None:
+            query = query.where(_admitted(scope))
         if after is not None:
             query = query.where(or_(t.c.due_at > after.due_at, and_(t.c.due_at == after.due_at, t.c.id > after.id)))
         query = query.order_by(t.c.due_at, t.c.id).limit(limit).with_for_update(skip_locked=True)
@@ -244,3 +244,11 @@ _APPLY: dict[type, Any] = {
         status=Status.QUEUED.value, due_at=bindparam("now", type_=UtcDateTime()), attempts=t.c.attempts - 1
     ),
 }
+
+
+def _admitted(scope: ClaimScope | None) -> ColumnElement[bool]:
+    """``ClaimScope.admits`` as SQL (the contract suite checks that both say the same)."""
+    if scope is None:
+        return true()
+    own = t.c.pbx == scope.pbx
+    return own if scope.local_gateway else or_(own, t.c.local_to_pbx.is_(false()))

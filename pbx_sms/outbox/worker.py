@@ -27,7 +27,7 @@ from pbx_sms.core.clock import utc_now
 from pbx_sms.gateways.base import Gateway, SendResult
 from pbx_sms.outbox.config import WorkerConfig
 from pbx_sms.outbox.flow import Outbox
-from pbx_sms.outbox.model import OutboxRow, Outcome, Released, RetryLater, Sent
+from pbx_sms.outbox.model import ClaimScope, OutboxRow, Outcome, Released, RetryLater, Sent
 from pbx_sms.outbox.retry import decide_after_send
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class OutboxWorker:
         self.lease_s = self.config.lease_for(gateway.timeout_s)
         # A gateway local to one PBX (its GSM dongle: ``local_to_pbx = True``) sends only the SMS of
         # calls of the PBX this worker runs on (``pbx``); any other gateway sends those of every PBX.
-        self.claim_pbx = pbx if getattr(gateway, "local_to_pbx", False) else None
+        self.claim_scope = None if pbx is None else ClaimScope(pbx, local_gateway=gateway_is_local(gateway))
         self.max_in_flight = self.config.max_in_flight
         # A gateway may say how many sends it takes at once. Claimed rows beyond that wait here, not
         # inside the gateway, where the wait would count against the send timeout.
@@ -184,7 +184,7 @@ class OutboxWorker:
                 return
             try:
                 rows = await asyncio.to_thread(
-                    self.store.claim_due, self.worker_id, self._clock(), want, self.lease_s, pbx=self.claim_pbx
+                    self.store.claim_due, self.worker_id, self._clock(), want, self.lease_s, scope=self.claim_scope
                 )
             except Exception:
                 self.counters.write_errors += 1
@@ -205,7 +205,7 @@ class OutboxWorker:
         timeout_s = self.config.poll_s
         if len(self._in_flight) < self.max_in_flight:
             try:
-                next_due = await asyncio.to_thread(self.store.next_due_at, self.claim_pbx)
+                next_due = await asyncio.to_thread(self.store.next_due_at, self.claim_scope)
             except Exception:
                 log.exception("outbox worker %s: reading the next due time failed", self.worker_id)
                 next_due = None
@@ -332,3 +332,8 @@ class OutboxWorker:
         started = [task for task in self._in_flight if task in self._sending]
         if started:
             await asyncio.wait(started)
+
+
+def gateway_is_local(gateway: Gateway) -> bool:
+    """Whether the gateway sends through its own PBX (``local_to_pbx = True``: the ami gateway's dongle)."""
+    return bool(getattr(gateway, "local_to_pbx", False))

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from pbx_sms.core.reasons import Reason
 from pbx_sms.core.sms_status import Status
 from pbx_sms.outbox.decisions import AccountLimits
-from pbx_sms.outbox.model import Failed, OutboxError, Released, RetryLater, Sent
+from pbx_sms.outbox.model import ClaimScope, Failed, OutboxError, Released, RetryLater, Sent
 
 World = MemoryWorld | SqlWorld
 LEASE_S = 30.0
@@ -82,13 +82,33 @@ class OutboxContract:
         of_a = sms(account, call_id="1795574778.16", pbx="pbx-a", due_at=T0)
         of_b = sms(account, call_id="1795574778.16", pbx="pbx-b", due_at=T0 - timedelta(seconds=10))
         assert len(world.store.enqueue([of_a, of_b], T0 - timedelta(seconds=60)).queued) == 2
-        assert world.store.next_due_at(pbx="pbx-a") == T0
+        dongle_of_a = ClaimScope("pbx-a", local_gateway=True)
+        assert world.store.next_due_at(dongle_of_a) == T0
         assert world.store.next_due_at() == T0 - timedelta(seconds=10)
-        [mine] = world.store.claim_due("w-a", T0, 10, LEASE_S, pbx="pbx-a")
+        [mine] = world.store.claim_due("w-a", T0, 10, LEASE_S, scope=dongle_of_a)
         assert (mine.pbx, mine.call_id) == ("pbx-a", "1795574778.16")
-        assert world.store.claim_due("w-a", T0, 10, LEASE_S, pbx="pbx-a") == []
+        assert world.store.claim_due("w-a", T0, 10, LEASE_S, scope=dongle_of_a) == []
         [theirs] = world.store.claim_due("w-any", T0, 10, LEASE_S)  # a gateway of no PBX in particular
         assert theirs.pbx == "pbx-b"
+
+    def test_an_sms_queued_for_a_pbxs_own_gateway_never_leaves_through_another_pbxs_provider(
+        self, world: World
+    ) -> None:
+        account = world.account()
+        for_dongle_of_a = sms(account, to=A, pbx="pbx-a", local_to_pbx=True, due_at=T0)
+        via_provider_of_a = sms(account, to=B, pbx="pbx-a", due_at=T0 + timedelta(seconds=1))
+        of_b = sms(account, to=MANAGER, pbx="pbx-b", local_to_pbx=True, due_at=T0 + timedelta(seconds=2))
+        world.store.enqueue([for_dongle_of_a, via_provider_of_a, of_b], T0 - timedelta(seconds=60))
+        provider_of_b = ClaimScope("pbx-b", local_gateway=False)
+        later = T0 + timedelta(seconds=5)
+        # B's HTTP worker: its own rows (also those queued for its dongle before a gateway change) and
+        # A's rows that are not bound to A's dongle; never A's dongle rows.
+        assert world.store.next_due_at(provider_of_b) == T0 + timedelta(seconds=1)
+        claimed = world.store.claim_due("w-b", later, 10, LEASE_S, scope=provider_of_b)
+        assert sorted((row.pbx, row.to) for row in claimed) == [("pbx-a", B), ("pbx-b", MANAGER)]
+        assert world.store.next_due_at(provider_of_b) == later + timedelta(seconds=LEASE_S)  # leases only
+        [dongle_row] = world.store.claim_due("w-a", later, 10, LEASE_S, scope=ClaimScope("pbx-a", local_gateway=True))
+        assert (dongle_row.pbx, dongle_row.to, dongle_row.local_to_pbx) == ("pbx-a", A, True)
 
     def test_idempotency_keys_are_random_uuids(self, world: World) -> None:
         account = world.account()
