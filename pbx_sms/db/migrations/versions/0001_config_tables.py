@@ -1,9 +1,4 @@
-"""Configuration tables: accounts, numbers, senders, rules, opt-outs, and the change counter.
-
-Revision ID: 0001
-Revises:
-Create Date: 2025-01-01
-"""
+"""Configuration tables: accounts, numbers, senders, rules, opt-outs, and the change counter."""
 
 from __future__ import annotations
 
@@ -16,8 +11,6 @@ from pbx_sms.db.types import UtcDateTime
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 CONFIG_TABLES = ("accounts", "numbers", "senders", "rules", "optouts")
 PG_BUMP_FUNCTION = "pbx_sms_bump_config_version"

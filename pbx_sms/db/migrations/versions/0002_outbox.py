@@ -1,9 +1,4 @@
-"""Outbox and SMS log: one row per SMS (see pbx_sms/db/outbox_table.py).
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2025-01-02
-"""
+"""Outbox and SMS log: one row per SMS (see pbx_sms/db/outbox_table.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +9,6 @@ from pbx_sms.db.types import UtcDateTime
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 STATUS_VALUES = ("queued", "sending", "sent", "failed", "suppressed", "cancelled")
 

@@ -1,10 +1,6 @@
 """Call log (one row per completed call, first report wins) and daemon heartbeats.
 
 See pbx_sms/db/calls_table.py and pbx_sms/db/status_table.py.
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-25
 """
 
 from __future__ import annotations
@@ -16,8 +12,6 @@ from pbx_sms.db.types import UtcDateTime
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -3,10 +3,6 @@
 ``accounts.quiet_hours``: "HH:MM-HH:MM" on the account's wall clock, NULL = none (existing accounts keep
 sending around the clock). ``outbox.note``: e.g. the quiet hours that held an SMS, with the time it was
 wanted at. Plain ADD/DROP COLUMN (no table rebuild), so the accounts table keeps its triggers.
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-26
 """
 
 from __future__ import annotations
@@ -16,8 +12,6 @@ from alembic import op
 
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

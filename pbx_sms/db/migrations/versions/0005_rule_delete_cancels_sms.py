@@ -5,10 +5,6 @@ Before, the CLI's storage code called into the outbox to do it, so a rule delete
 row trigger on ``rules`` sets its ``queued`` outbox rows to ``cancelled`` with reason
 ``rule_deleted``, whoever deletes it (CLI, SQL, an account removal). The SMS log keeps the rule's
 name: it is stored on every outbox row. Rows being sent (``sending``) are left to finish.
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-01
 """
 
 from __future__ import annotations
@@ -17,8 +13,6 @@ from alembic import op
 
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 PG_FUNCTION = "pbx_sms_cancel_deleted_rule_sms"
 _CANCEL = (

@@ -17,10 +17,6 @@ On SQLite a primary key or unique constraint changes only by rebuilding the tabl
 name the outbox (``trg_rules_cancel_sms`` on ``rules``, from 0005) are taken off for the rebuild and
 put back as they were. The downgrade refuses when two PBXs share a Linkedid (the old key cannot
 hold both).
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-12-01
 """
 
 from __future__ import annotations
@@ -36,8 +32,6 @@ from alembic.operations import BatchOperations
 
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 PBX_NAME_VARIABLE = "PBX_SMS_PBX_NAME"
 

@@ -3,10 +3,6 @@
 A comma list of ``full``, ``gap`` and ``cdr`` (the rule file's ``when.evidence``); NULL, the value of
 every existing rule, means all three, as before. Plain ADD/DROP COLUMN, so the rules table keeps its
 triggers.
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-01
 """
 
 from __future__ import annotations
@@ -16,8 +12,6 @@ from alembic import op
 
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -3,10 +3,6 @@
 Such a row is claimed only by that PBX's worker; rows of other gateways by any worker. Existing rows
 get false: before this, a worker with a non-local gateway could claim every PBX's rows, and a local
 one only its own, which stays so. Plain ADD/DROP COLUMN, so the outbox keeps its triggers.
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-01
 """
 
 from __future__ import annotations
@@ -16,8 +12,6 @@ from alembic import op
 
 revision = "0008"
 down_revision = "0007"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
