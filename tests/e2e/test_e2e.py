@@ -309,10 +309,10 @@ KILL_DELAY_S = 10
 
 
 async def test_sigkill_after_calls_were_queued_then_restart_loses_nothing_and_completes_the_cut_calls(
-    sqlite_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: ViewOf
+    database_url: str, tmp_path: Path, http_server: LoopbackHttpServer, view_of: ViewOf
 ) -> None:
     rules = simple_rules(missed_delay_s=KILL_DELAY_S, answered_delay_s=KILL_DELAY_S)
-    set_up_database(sqlite_url, rules, tmp_path)
+    set_up_database(database_url, rules, tmp_path)
     blocks = recording("busy_hour")
     spans = call_spans(blocks)
     # The first ~5 s of the busy hour, cut where no call is between its last Hangup and a late Cdr.
@@ -320,10 +320,10 @@ async def test_sigkill_after_calls_were_queued_then_restart_loses_nothing_and_co
     cut = split_calls(spans, cut_index)
     assert len(cut.before) >= 5 and len(cut.in_progress) >= 3 and len(cut.after) >= 15, cut
     expected = expected_calls("busy_hour")
-    view = view_of(sqlite_url)
+    view = view_of(database_url)
 
     async with ami_server() as ami:
-        env = daemon_env(sqlite_url, ami.port, http_server.url)
+        env = daemon_env(database_url, ami.port, http_server.url)
         async with DaemonProcess(env, tmp_path, "first") as first:
             session = await ami.wait_sessions(1, STARTUP_TIMEOUT_S)
             part_a, _ = move_to_now(blocks[:cut_index])
