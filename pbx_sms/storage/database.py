@@ -15,7 +15,9 @@ def open_database(url: str, *, timezone: str = "Europe/Warsaw", country: str = "
     try:
         if upgrade:
             upgrade_schema(database.engine)
-            with database.session() as session:
+            # Read, then maybe insert: on SQLite a deferred transaction that another first use wrote
+            # under in between fails at once ("database is locked"); IMMEDIATE waits its turn instead.
+            with database.write_session() as session:
                 ensure_default_account(session, timezone, country)
     except BaseException:
         database.close()

@@ -393,7 +393,7 @@ def test_concurrent_first_use_creates_the_schema_once(database_url: str) -> None
         except BaseException as exc:  # reported below
             failures.append(exc)
 
-    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    threads = [threading.Thread(target=open_one) for _ in range(12)]
     for thread in threads:
         thread.start()
     for thread in threads:
