@@ -24,6 +24,7 @@ from pbx_sms.config import Settings
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.clock import utc_now
 from pbx_sms.daemon.status import HEARTBEAT_INTERVAL_S, instance_name, write_heartbeat
+from pbx_sms.db.url import safe_url
 from pbx_sms.gateways.registry import create_gateway
 from pbx_sms.intake.recorder import CallRecorder
 from pbx_sms.intake.service import CallIntake
@@ -167,7 +168,7 @@ class Daemon:
     async def run(self) -> None:
         log.info(
             "pbx-sms starting: database %s, gateway %s, AMI %s@%s:%d%s",
-            self.database.url.render_as_string(hide_password=True),
+            safe_url(self.database.url),
             self.gateway.name,
             self.settings.ami.username,
             self.settings.ami.host,
