@@ -2,7 +2,7 @@
 
 Asterisk runs the script from a hangup handler on the caller's channel; the channel is not
 destroyed until the script ends. So the hook:
-- reads the AGI environment (pyst2), maps the arguments (pure, ``pbx_sms.agi.mapping``) and writes
+- reads the AGI environment (pyst2), maps the arguments (pure, ``pbx_sms.hangup.mapping``) and writes
   one row to the call log with ``record_call`` — the daemon matches rules and queues SMS later;
 - imports the database stack only once it has a call to write;
 - bounds every wait: database connect and statement timeouts, and a hard deadline for the whole
@@ -89,7 +89,7 @@ def main(
 
 
 def _run(agi_env: Mapping[str, str], env: Mapping[str, str]) -> tuple[str, int]:
-    from pbx_sms.agi.mapping import ArgumentError, arguments_from_agi_env, map_call, parse_arguments
+    from pbx_sms.hangup.mapping import ArgumentError, arguments_from_agi_env, map_call, parse_arguments
 
     settings = _load_settings(env)
     try:

@@ -22,10 +22,10 @@ import pytest
 from paths import ROOT
 from sqlalchemy import select
 
-from pbx_sms.agi import AGI_ARGUMENTS
 from pbx_sms.agi.hook import DEADLINE_S
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.db.engine import make_engine
+from pbx_sms.hangup import AGI_ARGUMENTS
 from pbx_sms.intake.calls import calls, count_calls, record_call
 from pbx_sms.storage.database import open_database
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pbx_sms.agi import AGI_ARGUMENTS, dialplan_agi_line
-from pbx_sms.agi.mapping import (
+from pbx_sms.hangup import AGI_ARGUMENTS, dialplan_agi_line
+from pbx_sms.hangup.mapping import (
     ArgumentError,
     HookArguments,
     arguments_from_agi_env,

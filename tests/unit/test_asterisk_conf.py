@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from paths import ROOT
 
-from pbx_sms.agi import AGI_ARGUMENTS, AGI_SCRIPT_NAME, dialplan_agi_line
 from pbx_sms.config import Settings
+from pbx_sms.hangup import AGI_ARGUMENTS, AGI_SCRIPT_NAME, dialplan_agi_line
 
 CONF_DIR = ROOT / "asterisk-conf"
 DIALPLAN = CONF_DIR / "extensions_pbx_sms.conf"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from pbx_sms.agi.mapping import HookArguments, map_call
 from pbx_sms.ami.call_state import CallState, ChannelState
 from pbx_sms.ami.classify import call_parties, call_status
 from pbx_sms.ami.tracker import TrackerConfig
 from pbx_sms.core.asterisk import BUSY_CAUSES, DIRECTION_WORDS, FAILURE_CAUSES, direction_of, status_of_hangup_cause
+from pbx_sms.hangup.mapping import HookArguments, map_call
 
 T0 = 1_795_574_695.0
 

@@ -22,7 +22,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pbx_sms.agi.arguments import ARGUMENT_NAMES
 from pbx_sms.core.asterisk import (
     DIAL_ANSWERED,
     DIAL_BUSY,
@@ -34,6 +33,7 @@ from pbx_sms.core.asterisk import (
 )
 from pbx_sms.core.call import CallStatus, CompletedCall, Direction
 from pbx_sms.core.phone import Party, classify_party, normalise
+from pbx_sms.hangup.arguments import ARGUMENT_NAMES
 
 # The calls table keeps the company number in 16 characters (E.164 is at most "+" and 15 digits).
 MAX_NUMBER_CHARS = 16
