@@ -12,20 +12,34 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
+from pbx_sms.core.files import create_private_file, restrict_file
 from pbx_sms.db.url import is_sqlite, normalise_database_url
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Execution option read by the SQLite "begin" hook: "" (deferred) or "IMMEDIATE".
 SQLITE_BEGIN_OPTION = "pbx_sms_sqlite_begin"
+# Files SQLite keeps next to a database; it gives them the database file's mode.
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 def _install_sqlite_hooks(engine: Engine, in_memory: bool) -> None:
+    if not in_memory and engine.url.database and not engine.url.database.startswith("file:"):
+        database = Path(engine.url.database)
+
+        @event.listens_for(engine, "do_connect")
+        def _private_files(*_args: Any) -> None:
+            # Before SQLite opens (and would create) the file: see pbx_sms.core.files.
+            create_private_file(database)
+            for suffix in SQLITE_SIDE_FILES:
+                restrict_file(database.with_name(database.name + suffix))
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None

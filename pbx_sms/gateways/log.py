@@ -13,6 +13,7 @@ from typing import TextIO
 
 from pydantic import BaseModel, ConfigDict
 
+from pbx_sms.core.files import open_private_append
 from pbx_sms.gateways.base import GatewayConfigError, OutgoingSms, SendResult
 from pbx_sms.gateways.registry import GatewayPlugin
 
@@ -42,7 +43,8 @@ class LogGateway:
             return sys.stdout
         if self._file is None:
             try:
-                self._file = self._path.open("a", encoding="utf-8")
+                # Phone numbers and texts: never readable by other users, whatever the umask.
+                self._file = open_private_append(self._path)
             except OSError as exc:
                 raise GatewayConfigError(f"PBX_SMS_LOG_PATH: cannot open {self._path}: {exc.strerror}") from exc
         return self._file
