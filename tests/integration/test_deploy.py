@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from paths import ROOT
+from sqlalchemy.engine import make_url
 from systemd_units import parse_unit, single
 
 from pbx_sms.config import Settings, is_secret_key, load_settings
@@ -24,6 +25,7 @@ MAX_EXPOSURE = 2.9
 THRESHOLD = round(MAX_EXPOSURE * 10)
 ENV_EXAMPLE = ROOT / "deploy" / "pbx-sms.env.example"
 AGI_CONFIG = ROOT / "deploy" / "agi.toml.example"
+AGI_ROLE_SQL = ROOT / "deploy" / "pbx-sms-agi-role.sql"
 INSTALL_GUIDE = ROOT / "README.md"
 INSTALLED_CLI = "/opt/pbx-sms/bin/pbx-sms"
 
@@ -39,7 +41,7 @@ def test_unit_runs_the_daemon_unprivileged_restarting_with_secrets_from_the_env_
     assert single(service, "ExecStartPre") == f"{INSTALLED_CLI} db upgrade"
     assert single(service, "NoNewPrivileges") == "yes"
     assert single(service, "StateDirectory") == "pbx-sms"
-    assert single(service, "UMask") == "0007"  # the AGI hook (group pbx-sms) writes the SQLite call log
+    assert single(service, "UMask") == "0007"  # owner and group pbx-sms, never others
     assert single(unit["Install"], "WantedBy") == "multi-user.target"
     # No setting, let alone a secret, in the unit itself: only in the 0600 env file.
     assert not [value for key, value in service if key == "Environment"]
@@ -153,7 +155,14 @@ def test_env_example_loads_and_holds_only_placeholder_secrets() -> None:
 
 def test_agi_config_example_gives_the_hook_what_it_needs_and_no_secret() -> None:
     settings = load_settings(AGI_CONFIG, {})
-    assert settings.database_url == env_example()["PBX_SMS_DATABASE_URL"]
+    # The daemon's PostgreSQL database (the env example's commented line), as the hook's own role.
+    hook_url = make_url(settings.database_url)
+    [daemon_line] = re.findall(r"^#.*PBX_SMS_DATABASE_URL=(postgresql://\S+)$", ENV_EXAMPLE.read_text(), re.MULTILINE)
+    daemon_url = make_url(daemon_line)
+    assert (hook_url.host, hook_url.database) == (daemon_url.host, daemon_url.database)
+    assert hook_url.username == "pbx_sms_agi" != daemon_url.username
+    assert hook_url.password is not None and hook_url.password.startswith("CHANGE-ME")
+    assert f"CREATE ROLE {hook_url.username} " in AGI_ROLE_SQL.read_text()
     assert settings.country == "PL"
     assert not [key for key in settings.gateway_settings if is_secret_key(key)]
     assert settings.ami.secret.get_secret_value() == ""
