@@ -7,14 +7,19 @@ follow Gosub/Goto/hangup handler targets, variables, the AGI argument order and 
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from paths import ROOT
 
 from pbx_sms.config import Settings
+from pbx_sms.gateways.ami import STATUS_EVENT, AmiSendSettings, dongle_action, messagesend_action
+from pbx_sms.gateways.base import OutgoingSms
 from pbx_sms.hangup import AGI_ARGUMENTS, AGI_SCRIPT_NAME, dialplan_agi_line
 
 CONF_DIR = ROOT / "asterisk-conf"
@@ -338,17 +343,102 @@ def test_listener_user_reads_call_and_cdr_writes_nothing_from_localhost_only() -
     assert_localhost_only(listener)
 
 
-def test_gateway_user_matches_docs_and_has_only_the_write_class_it_needs() -> None:
+# The AMI class each send action is registered in (Asterisk main/message.c: MessageSend under
+# EVENT_FLAG_MESSAGE; chan_dongle manager.c: DongleSendSMS under EVENT_FLAG_CALL) and of the events
+# each mode waits for (chan_dongle's DongleSMSStatus: EVENT_FLAG_CALL).
+ACTION_CLASS = {"DongleSendSMS": "call", "MessageSend": "message"}
+EVENT_CLASS = {STATUS_EVENT: "call"}
+SMS = OutgoingSms("key-1", "+48601234567", "ACME", "Hello", 1, "GSM-7")
+
+
+def send_modes() -> tuple[str, ...]:
+    return get_args(AmiSendSettings.model_fields["mode"].annotation)
+
+
+def action_of(mode: str) -> str:
+    config = AmiSendSettings(username="u", secret="s", mode=mode, device="dongle0")
+    action = dongle_action(SMS, "dongle0") if mode == "dongle" else messagesend_action(SMS, config)
+    return action["Action"]
+
+
+def classes(value: str) -> set[str]:
+    return {part.strip() for part in value.split(",") if part.strip()}
+
+
+def test_one_send_user_per_mode_with_only_the_write_class_of_its_action() -> None:
     users = manager_users()
-    assert set(users) == {"pbx-sms", "pbx-sms-send"}
-    sender = users["pbx-sms-send"]
-    [write] = sender.values("write")
-    assert {part.strip() for part in write.split(",")} <= {"call", "message"}
-    assert_localhost_only(sender)
+    assert set(users) == {"pbx-sms"} | {f"pbx-sms-send-{mode}" for mode in send_modes()}
+    for mode in send_modes():
+        sender = users[f"pbx-sms-send-{mode}"]
+        [write] = sender.values("write")
+        assert classes(write) == {ACTION_CLASS[action_of(mode)]}, f"[pbx-sms-send-{mode}]"
+        assert_localhost_only(sender)
     docs = GATEWAYS_DOC.read_text()
-    assert "[pbx-sms-send]" in docs and "PBX_SMS_AMI_SEND_USERNAME=pbx-sms-send" in docs
+    env = ENV_EXAMPLE.read_text()
+    for mode in send_modes():
+        assert f"[pbx-sms-send-{mode}]" in docs and f"PBX_SMS_AMI_SEND_USERNAME=pbx-sms-send-{mode}" in docs
+    assert "PBX_SMS_AMI_SEND_USERNAME=pbx-sms-send-dongle" in env
     manager_text = MANAGER.read_text()
     assert "PBX_SMS_AMI_SEND_SECRET" in manager_text and "PBX_SMS_AMI_SECRET" in manager_text
+
+
+def test_messagesend_user_reads_no_event_at_all() -> None:
+    sender = manager_users()["pbx-sms-send-messagesend"]
+    assert sender.values("read") == [""]  # the gateway waits for no event (it logs in with Events: off)
+
+
+def test_dongle_user_reads_only_the_status_event_it_waits_for() -> None:
+    sender = manager_users()["pbx-sms-send-dongle"]
+    [read] = sender.values("read")
+    assert classes(read) == {EVENT_CLASS[STATUS_EVENT]}
+    [pattern] = sender.values("eventfilter")
+    passed = {name for name, event in DONGLE_USER_EVENTS.items() if asterisk_filter_matches(pattern, event)}
+    assert passed == {"the status the gateway waits for"}
+    # The check would catch an unanchored filter: a caller ID then lets a call event through.
+    loose = {
+        name for name, event in DONGLE_USER_EVENTS.items() if asterisk_filter_matches("Event: " + STATUS_EVENT, event)
+    }
+    assert "a caller ID spelling the event" in loose
+
+
+def asterisk_event(name: str, category: str, **headers: str) -> str:
+    """An event as manager.c's __manager_event_sessions builds it, the text a legacy filter is matched on."""
+    body = "".join(f"{key}: {value}\r\n" for key, value in headers.items())
+    return f"Event: {name}\r\nPrivilege: {category},all\r\nTimestamp: 1700000000.123456\r\n{body}\r\n"
+
+
+DONGLE_USER_EVENTS = {  # what a user with read = call would otherwise receive
+    "the status the gateway waits for": asterisk_event(
+        STATUS_EVENT, "call", Device="dongle0", ID="0x7f3a2c001230", Status="Sent"
+    ),
+    "an incoming SMS, with its sender and text": asterisk_event(
+        "DongleNewSMS", "call", Device="dongle0", From="+48601234567", LineCount="1", MessageLine0="secret code 1234"
+    ),
+    "a USSD status": asterisk_event("DongleUSSDStatus", "call", Device="dongle0", ID="0x1", Status="Sent"),
+    "a new call": asterisk_event("Newchannel", "call", Channel="PJSIP/trunk-00000042", CallerIDNum="+48601234567"),
+    "a caller ID spelling the event": asterisk_event(
+        "Newchannel", "call", Channel="PJSIP/trunk-00000043", CallerIDName=f"Event: {STATUS_EVENT} x"
+    ),
+    "an event whose name only starts the same": asterisk_event(STATUS_EVENT + "Extra", "call", Device="dongle0"),
+    "a hangup": asterisk_event("Hangup", "call", Channel="PJSIP/trunk-00000042", Cause="16"),
+}
+
+# glibc <regex.h>
+REG_EXTENDED = 1
+REG_NOSUB = 8
+REGEX_T_BYTES = 256  # sizeof(regex_t) is 64 on x86-64 glibc: room to spare
+
+
+def asterisk_filter_matches(pattern: str, event: str) -> bool:
+    """A legacy eventfilter as Asterisk applies it: POSIX regcomp(REG_EXTENDED | REG_NOSUB) and regexec
+    on the whole event (libc's own regex, not Python's: [[:space:]] and anchors mean what they do there)."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    compiled = ctypes.create_string_buffer(REGEX_T_BYTES)
+    assert libc.regcomp(compiled, pattern.encode(), REG_EXTENDED | REG_NOSUB) == 0, f"bad regex {pattern!r}"
+    try:
+        return bool(libc.regexec(compiled, event.encode(), 0, None, 0) == 0)
+    finally:
+        libc.regfree(compiled)
 
 
 def assert_localhost_only(user: Section) -> None:
