@@ -19,8 +19,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
-from pbx_sms.core.files import create_private_file, restrict_file
 from pbx_sms.db.url import is_sqlite, normalise_database_url
+from pbx_sms.files import create_private_file, restrict_file
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Execution option read by the SQLite "begin" hook: "" (deferred) or "IMMEDIATE".
@@ -35,7 +35,7 @@ def _install_sqlite_hooks(engine: Engine, in_memory: bool) -> None:
 
         @event.listens_for(engine, "do_connect")
         def _private_files(*_args: Any) -> None:
-            # Before SQLite opens (and would create) the file: see pbx_sms.core.files.
+            # Before SQLite opens (and would create) the file: see pbx_sms.files.
             create_private_file(database)
             for suffix in SQLITE_SIDE_FILES:
                 restrict_file(database.with_name(database.name + suffix))

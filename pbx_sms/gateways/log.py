@@ -13,7 +13,7 @@ from typing import TextIO
 
 from pydantic import BaseModel, ConfigDict
 
-from pbx_sms.core.files import open_private_append
+from pbx_sms.files import open_private_append
 from pbx_sms.gateways.base import GatewayConfigError, OutgoingSms, SendResult
 from pbx_sms.gateways.registry import GatewayPlugin
 
