@@ -14,6 +14,7 @@ import asyncio
 import os
 import re
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -27,13 +28,13 @@ from e2e.daemon import (
     AMI_USER,
     PBX_SMS,
     DaemonProcess,
-    DatabaseView,
     daemon_env,
     set_up_database,
     wait_until,
 )
 
 UNIT = ROOT / "deploy" / "pbx-sms.service"
+PRUNE_UNIT = ROOT / "deploy" / "pbx-sms-prune.service"
 STARTUP_TIMEOUT_S = 60.0  # the daemon starts several times slower under strace
 RULES = """\
 account: default
@@ -71,9 +72,9 @@ def syscall_set(*names: str) -> set[str]:
     return calls
 
 
-def unit_filter() -> tuple[set[str], set[str]]:
+def unit_filter(unit: Path) -> tuple[set[str], set[str]]:
     """(system calls the unit allows, socket families it allows)."""
-    service = parse_unit(UNIT.read_text())["Service"]
+    service = parse_unit(unit.read_text())["Service"]
     allowed: set[str] = set()
     for value in (value for key, value in service if key == "SystemCallFilter"):
         if value.startswith("~"):
@@ -115,12 +116,12 @@ class TracedDaemon(DaemonProcess):
         return int(children[0])
 
     async def stop_daemon(self, timeout_s: float = 60.0) -> int:
-        os.kill(self.daemon_pid(), 15)
+        os.kill(self.daemon_pid(), signal.SIGTERM)
         return await self.wait(timeout_s)
 
 
 async def test_the_daemon_makes_only_system_calls_its_unit_allows(database_url: str, tmp_path: Path) -> None:
-    allowed_calls, allowed_families = unit_filter()
+    allowed_calls, _ = unit_filter(UNIT)
     assert {"read", "write", "epoll_wait", "connect"} <= allowed_calls and "reboot" not in allowed_calls
     env = daemon_env(database_url, 5038, "http://127.0.0.1:9/unused")  # the upgrade reads the database URL only
     upgrade_trace = tmp_path / "upgrade.strace"
@@ -131,28 +132,32 @@ async def test_the_daemon_makes_only_system_calls_its_unit_allows(database_url: 
     assert upgraded.returncode == 0, upgraded.stderr
     set_up_database(database_url, RULES, tmp_path)
     blocks = load_recording_events(FIXTURES / "busy_hour.callcdr.ami")
-    view = DatabaseView(database_url)
     run_trace = tmp_path / "run.strace"
-    try:
-        with LoopbackHttpServer() as gateway:
-            async with FakeAmiServer(username=AMI_USER, secret=AMI_SECRET) as ami:
-                env = daemon_env(database_url, ami.port, gateway.url)
-                daemon = TracedDaemon(env, tmp_path, "daemon", run_trace)
-                async with daemon:
-                    session = await ami.wait_sessions(1, STARTUP_TIMEOUT_S)
-                    moved, _ = move_to_now(blocks)
-                    await session.send_events(moved)
-                    await wait_until(lambda: len(gateway.requests) >= 10, 60, "SMS at the gateway")
-                    assert await daemon.stop_daemon() == 0, daemon.output[-3000:]
-    finally:
-        view.close()
-    used: set[str] = set()
-    families: set[str] = set()
-    for trace in (upgrade_trace, run_trace):
-        calls, sockets = traced_calls(trace)
-        assert "epoll_wait" in calls or trace == upgrade_trace  # the daemon's event loop was traced
-        used |= calls
-        families |= sockets
+    with LoopbackHttpServer() as gateway:
+        async with FakeAmiServer(username=AMI_USER, secret=AMI_SECRET) as ami:
+            env = daemon_env(database_url, ami.port, gateway.url)
+            daemon = TracedDaemon(env, tmp_path, "daemon", run_trace)
+            async with daemon:
+                session = await ami.wait_sessions(1, STARTUP_TIMEOUT_S)
+                moved, _ = move_to_now(blocks)
+                await session.send_events(moved)
+                await wait_until(lambda: len(gateway.requests) >= 10, 60, "SMS at the gateway")
+                assert await daemon.stop_daemon() == 0, daemon.output[-3000:]
+    prune_trace = tmp_path / "prune.strace"
+    pruned = subprocess.run(
+        [tool("strace"), "-f", "-qq", "-o", str(prune_trace), PBX_SMS, "db", "prune", "--older-than", "90d", "--yes"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert pruned.returncode == 0, pruned.stderr
     exempt = ONLY_AS_ROOT if os.geteuid() == 0 else frozenset()
-    assert sorted(used - allowed_calls - exempt) == []
-    assert families <= allowed_families, families
+    for unit, traces in ((UNIT, (upgrade_trace, run_trace)), (PRUNE_UNIT, (prune_trace,))):
+        allowed_calls, allowed_families = unit_filter(unit)
+        used: set[str] = set()
+        families: set[str] = set()
+        for trace in traces:
+            calls, sockets = traced_calls(trace)
+            used |= calls
+            families |= sockets
+        assert (unit.name, sorted(used - allowed_calls - exempt)) == (unit.name, [])
+        assert families <= allowed_families, (unit.name, families)
+    assert "epoll_wait" in traced_calls(run_trace)[0]  # the daemon's event loop was traced
