@@ -2,6 +2,9 @@
 
 In JSON, the fields a call site passes with ``extra=`` (``log.info("...", extra={"sms_id": 7})``)
 are keys of the entry next to the message, so tools and tests read facts, not wording.
+
+Every line leaves through ``RedactingFormatter``: the secrets registered with ``redact_in_logs``
+(the gateway's, when it is created) never reach a log, whatever logger or library wrote the line.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+from pbx_sms.core.redaction import Redactor
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Libraries that are chatty at INFO and say nothing an operator needs.
@@ -44,9 +49,37 @@ def _plain(value: object) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
+_log_redactor = Redactor()
+
+
+def redact_in_logs(redactor: Redactor) -> None:
+    """From now on, these secrets are redacted from every line the formatters here write."""
+    global _log_redactor
+    _log_redactor = _log_redactor | redactor
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats with ``inner``, then redacts the whole line (message, traceback, ``extra`` fields)."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _log_redactor.redact(self.inner.format(record))
+
+
+def log_handler(stream: Any, log_format: str = "text") -> logging.Handler:
+    """The daemon's handler on ``stream``: text or JSON lines, secrets redacted."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        RedactingFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    )
+    return handler
+
+
 def setup_logging(log_format: str = "text", level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    handler = log_handler(sys.stderr, log_format)
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)

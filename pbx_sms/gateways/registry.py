@@ -4,6 +4,9 @@ Third-party packages add theirs by declaring an entry point in that group; nothi
 A plain factory function reads its own settings (``settings.section(name)``); a ``GatewayPlugin``
 declares a pydantic model instead, and its settings are validated like the built-in gateways'
 (errors name the variable or TOML key, ``SecretStr`` fields stay hidden) before it is built.
+
+Whatever the factory builds is handed out wrapped in a ``RedactingGateway`` (pbx_sms.gateways.redaction):
+no configured secret reaches a stored reason or a log line, whichever gateway it is.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from pydantic import BaseModel
 
 from pbx_sms.config import Settings
 from pbx_sms.gateways.base import Gateway, GatewayConfigError
+from pbx_sms.gateways.redaction import RedactingGateway, gateway_redactor
 from pbx_sms.gateways.section import load_section
+from pbx_sms.logs import redact_in_logs
 
 ENTRY_POINT_GROUP = "pbx_sms.gateways"
 
@@ -36,7 +41,11 @@ class GatewayPlugin(Generic[ConfigT, GatewayT]):
     build: Callable[[ConfigT, Settings], GatewayT]
 
     def __call__(self, settings: Settings) -> GatewayT:
-        return self.build(load_section(settings, self.section, self.settings_model), settings)
+        return self.build(self.load(settings), settings)
+
+    def load(self, settings: Settings) -> ConfigT:
+        """The validated settings (raises GatewayConfigError naming the setting)."""
+        return load_section(settings, self.section, self.settings_model)
 
 
 def _entry_points() -> dict[str, EntryPoint]:
@@ -47,8 +56,9 @@ def available_gateways() -> list[str]:
     return sorted(_entry_points())
 
 
-def create_gateway(settings: Settings) -> Gateway:
-    """The gateway named by ``PBX_SMS_GATEWAY``, configured from its own settings."""
+def create_gateway(settings: Settings) -> RedactingGateway:
+    """The gateway named by ``PBX_SMS_GATEWAY``, configured from its own settings, its results and the
+    process's log lines redacted of every configured secret."""
     found = _entry_points()
     entry = found.get(settings.gateway)
     if entry is None:
@@ -62,4 +72,9 @@ def create_gateway(settings: Settings) -> Gateway:
             f"{type(exc).__name__}: {exc}"
         ) from exc
     gateway: Gateway = factory(settings)
-    return gateway
+    if isinstance(factory, GatewayPlugin):
+        redactor = gateway_redactor(settings, factory.section, factory.load(settings))
+    else:
+        redactor = gateway_redactor(settings, settings.gateway, None)
+    redact_in_logs(redactor)
+    return RedactingGateway(gateway, redactor)

@@ -338,7 +338,7 @@ def test_a_plugin_with_a_settings_model_is_validated_like_the_builtin_gateways(t
     config = tmp_path / "c.toml"
     config.write_text('gateway = "carrier"\n[carrier]\ntimeout_s = 4\n')
     gateway = create_gateway(load_settings(config, environ={"PBX_SMS_CARRIER_API_KEY": "key-789"}))
-    assert isinstance(gateway, CarrierGateway)
+    assert isinstance(gateway.inner, CarrierGateway)
     assert (gateway.timeout_s, gateway.config.api_key.get_secret_value()) == (4.0, "key-789")
     assert "key-789" not in repr(gateway.config)
 
@@ -361,7 +361,7 @@ def test_a_plugin_without_a_settings_model_reads_its_section_as_text(tmp_path: P
     config = tmp_path / "c.toml"
     config.write_text('gateway = "pigeon"\n[pigeon]\nloft = 7\n')
     gateway = create_gateway(load_settings(config, environ={"PBX_SMS_PIGEON_SEED_TOKEN": "grain"}))
-    assert isinstance(gateway, PigeonGateway)
+    assert isinstance(gateway.inner, PigeonGateway)
     assert (gateway.loft, gateway.seed) == ("7", "grain")
     assert (
         load_settings(config, environ={"PBX_SMS_PIGEON_SEED_TOKEN": "grain"}).redacted()["pigeon_seed_token"] == "***"

@@ -19,7 +19,7 @@ async def test_default_gateway_appends_json_lines_to_the_log_path(tmp_path: Path
     path = tmp_path / "sms.jsonl"
     path.write_text('{"earlier": true}\n', encoding="utf-8")
     gateway = create_gateway(load_settings(environ={"PBX_SMS_LOG_PATH": str(path)}))
-    assert isinstance(gateway, LogGateway)
+    assert isinstance(gateway.inner, LogGateway)
     try:
         first = await gateway.send(SMS)
         await gateway.send(SMS)
