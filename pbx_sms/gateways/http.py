@@ -2,11 +2,21 @@
 
 POST ``{"id", "to", "from", "text"}`` (``id`` = the idempotency key) to ``PBX_SMS_HTTP_URL`` with an
 ``Idempotency-Key`` header and, if ``PBX_SMS_HTTP_TOKEN`` is set, ``Authorization: Bearer``.
-2xx = sent (message id from the JSON field ``PBX_SMS_HTTP_ID_FIELD``, default ``id``; dotted for nested
-fields, e.g. ``data.id``); 408, 429, 5xx, timeouts and connection errors = transient (the reason says
-whether the request never left or its outcome is unknown); other 4xx and 3xx (redirects are not
-followed) = permanent. The token never appears in logs or results. ``PBX_SMS_HTTP_TIMEOUT_S`` (default 10) and
-``PBX_SMS_HTTP_MAX_CONNECTIONS`` (default 16, also the number of sends at once) tune it.
+
+What the answer means (``interpret_answer``, documented in docs/gateways.md):
+
+- sent: a 2xx whose body is empty, or a JSON object without an error indication (``error`` or
+  ``errors`` present and not null/false/0/empty, ``success`` or ``ok`` false, ``status`` one of
+  error, failed, failure, fail, rejected). The message id is the JSON field ``PBX_SMS_HTTP_ID_FIELD``
+  (default ``id``; dotted for nested fields, e.g. ``data.id``), none if the field is missing.
+- permanent: a 2xx JSON object with an error indication (the webhook refused this SMS; it would
+  refuse it again), 3xx (redirects are not followed) and 4xx other than 408 and 429.
+- transient: 408, 429, 5xx, timeouts and connection errors (the reason says whether the request
+  never left or its outcome is unknown), and a 2xx with any other body (HTML, not JSON, a JSON list):
+  whatever answered, it did not say the SMS was taken, so it is sent again with the same ``id``.
+
+``PBX_SMS_HTTP_TIMEOUT_S`` (default 10) and ``PBX_SMS_HTTP_MAX_CONNECTIONS`` (default 16, also the
+number of sends at once) tune it.
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pbx_sms.config import Settings
 from pbx_sms.gateways.base import OutgoingSms, SendResult
 from pbx_sms.gateways.http_errors import TRANSPORT_ERRORS, error_kind, request_not_sent
-from pbx_sms.gateways.http_session import HttpAnswer, HttpSession
+from pbx_sms.gateways.http_session import HttpSession
 from pbx_sms.gateways.registry import GatewayPlugin
 
 log = logging.getLogger(__name__)
@@ -29,6 +39,9 @@ log = logging.getLogger(__name__)
 NAME = "http"
 _TRANSIENT_STATUSES = frozenset({408, 429})
 _BODY_EXCERPT_CHARS = 200
+# The values of "error"/"errors" that mean no error (a missing key reads as None).
+_NO_ERROR: tuple[Any, ...] = (None, False, 0, "", [], {})
+_ERROR_STATUSES = frozenset({"error", "failed", "failure", "fail", "rejected"})
 
 
 class HttpSettings(BaseModel):
@@ -86,56 +99,72 @@ class HttpGateway:
             answer = await self._http.request("POST", self.url, headers=headers, body=body)
         except TRANSPORT_ERRORS as exc:
             return SendResult.transient(self._transport_problem(exc))
-        status = answer.status
-        if 200 <= status < 300:
-            return SendResult.sent(self._message_id(answer, sms))
-        problem = f"HTTP {status}: {self._excerpt(answer)}"
-        if status >= 500 or status in _TRANSIENT_STATUSES:
-            return SendResult.transient(problem)
-        return SendResult.permanent(problem)
+        result = interpret_answer(answer.status, answer.text if answer.body.strip() else "", self._id_path)
+        if result.outcome == "sent" and result.message_id is None and answer.body.strip():
+            log.warning(
+                "http gateway: 2xx for %s without a message id in the field %r",
+                sms.idempotency_key,
+                ".".join(self._id_path),
+            )
+        return result
 
     def _transport_problem(self, exc: BaseException) -> str:
         if request_not_sent(exc):
             if isinstance(exc, TimeoutError):
                 return f"no connection within {self._http.connect_timeout_s:g} s, not sent"
-            return f"connection failed, not sent: {error_kind(exc)}: {self._clean(str(exc))}"
+            return f"connection failed, not sent: {error_kind(exc)}: {exc}"
         if isinstance(exc, TimeoutError):
             return f"no answer within {self.timeout_s:g} s, outcome unknown"
-        return f"connection lost, outcome unknown: {error_kind(exc)}: {self._clean(str(exc))}"
-
-    def _message_id(self, answer: HttpAnswer, sms: OutgoingSms) -> str | None:
-        # The SMS is out whatever the body says: an odd body costs the message id, never a resend.
-        try:
-            value: Any = json.loads(answer.body)
-        except ValueError:  # not JSON, or not in a Unicode encoding
-            log.warning("http gateway: 2xx for %s without a JSON body; no message id", sms.idempotency_key)
-            return None
-        for key in self._id_path:
-            if not isinstance(value, dict) or key not in value:
-                log.warning(
-                    "http gateway: 2xx for %s without the field %r; no message id",
-                    sms.idempotency_key,
-                    ".".join(self._id_path),
-                )
-                return None
-            value = value[key]
-        if isinstance(value, str | int) and not isinstance(value, bool):
-            return str(value)[:200]
-        log.warning("http gateway: 2xx for %s with a non-scalar message id; ignored", sms.idempotency_key)
-        return None
-
-    def _excerpt(self, answer: HttpAnswer) -> str:
-        # Cleaned before it is cut: a cut through the token would leave a piece of it.
-        body = self._clean(answer.text.strip().replace("\n", " "))
-        if len(body) > _BODY_EXCERPT_CHARS:
-            body = body[:_BODY_EXCERPT_CHARS] + "…"
-        return body or answer.reason or "no body"
-
-    def _clean(self, message: str) -> str:
-        return message.replace(self._token, "***") if self._token else message
+        return f"connection lost, outcome unknown: {error_kind(exc)}: {exc}"
 
     async def close(self) -> None:
         await self._http.close()
+
+
+def interpret_answer(status: int, body: str, id_path: tuple[str, ...] = ("id",)) -> SendResult:
+    """The webhook's answer → sent / transient / permanent (pure; the rule is in the module docstring)."""
+    if not 200 <= status < 300:
+        problem = f"HTTP {status}: {excerpt(body) or 'no body'}"
+        if status >= 500 or status in _TRANSIENT_STATUSES:
+            return SendResult.transient(problem)
+        return SendResult.permanent(problem)
+    if not body.strip():
+        return SendResult.sent(None)
+    try:
+        value: Any = json.loads(body)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        return SendResult.transient(f"HTTP {status} but not a JSON object, outcome unknown: {excerpt(body)}")
+    if says_error(value):
+        return SendResult.permanent(f"HTTP {status} with an error: {excerpt(body)}")
+    return SendResult.sent(message_id(value, id_path))
+
+
+def says_error(answer: dict[str, Any]) -> bool:
+    """Whether a 2xx JSON answer reports an error (the documented indications)."""
+    if any(answer.get(key) not in _NO_ERROR for key in ("error", "errors")):
+        return True
+    if any(answer.get(key, True) is False for key in ("success", "ok")):
+        return True
+    status = answer.get("status")
+    return isinstance(status, str) and status.strip().lower() in _ERROR_STATUSES
+
+
+def message_id(answer: dict[str, Any], id_path: tuple[str, ...]) -> str | None:
+    value: Any = answer
+    for key in id_path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return str(value)[:200] or None
+    return None
+
+
+def excerpt(body: str) -> str:
+    text = " ".join(body.split())
+    return text if len(text) <= _BODY_EXCERPT_CHARS else text[:_BODY_EXCERPT_CHARS] + "…"
 
 
 def _build(config: HttpSettings, _settings: Settings) -> HttpGateway:

@@ -75,25 +75,63 @@ async def test_message_id_from_a_nested_or_numeric_field(server: LoopbackHttpSer
 
 
 @pytest.mark.parametrize(
+    ("reply", "message_id"),
+    [
+        (Reply(204, b""), None),
+        (Reply(200, b"", "text/plain"), None),
+        (Reply(200, b'{"status": "ok"}'), None),
+        (Reply(200, b'{"id": {"nested": true}}'), None),
+        (Reply(200, b'{"id": "m-7", "error": null, "errors": [], "success": true, "status": "queued"}'), "m-7"),
+        (Reply(202, b'{"id": 12, "error": 0, "ok": true}'), "12"),
+    ],
+)
+async def test_2xx_empty_or_json_without_an_error_is_sent(
+    server: LoopbackHttpServer, gateway: HttpGateway, reply: Reply, message_id: str | None
+) -> None:
+    server.respond_with(lambda _request: reply)
+    result = await gateway.send(SMS)
+    assert (result.outcome, result.message_id) == ("sent", message_id)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"error": "invalid number"}',
+        b'{"error": {"code": 21, "message": "blocked"}}',
+        b'{"errors": ["no credit"]}',
+        b'{"success": false, "id": "m-1"}',
+        b'{"ok": false}',
+        b'{"status": "FAILED", "id": "m-2"}',
+        b'{"status": "rejected"}',
+        b'{"error": true}',
+    ],
+)
+async def test_a_2xx_whose_json_says_error_is_a_permanent_failure_with_the_error(
+    server: LoopbackHttpServer, gateway: HttpGateway, body: bytes
+) -> None:
+    server.reply(200, body.decode())
+    result = await gateway.send(SMS)
+    assert result.outcome == "permanent" and result.message_id is None
+    assert result.reason == f"HTTP 200 with an error: {body.decode()}"
+
+
+@pytest.mark.parametrize(
     "reply",
     [
-        Reply(200, b"<html>queued</html>", "text/html"),
+        Reply(200, b"<html>Access denied by policy</html>", "text/html"),
         Reply(200, b"{not json", "application/json"),
         Reply(202, b'["a", "list"]'),
-        Reply(200, b'{"status": "ok"}'),
-        Reply(200, b'{"id": {"nested": true}}'),
-        Reply(204, b""),
+        Reply(200, b'"sent"'),
         Reply(200, b"\xff\xfe\xfa", "application/json"),
     ],
 )
-async def test_2xx_with_an_odd_body_is_sent_without_an_id(
-    server: LoopbackHttpServer, gateway: HttpGateway, reply: Reply, caplog: pytest.LogCaptureFixture
+async def test_a_2xx_that_is_not_a_json_object_is_transient_outcome_unknown(
+    server: LoopbackHttpServer, gateway: HttpGateway, reply: Reply
 ) -> None:
     server.respond_with(lambda _request: reply)
-    with caplog.at_level(logging.WARNING, logger="pbx_sms.gateways.http"):
-        result = await gateway.send(SMS)
-    assert (result.outcome, result.message_id) == ("sent", None)
-    assert SMS.idempotency_key in caplog.text
+    result = await gateway.send(SMS)
+    assert result.outcome == "transient"
+    assert result.reason is not None and result.reason.startswith(f"HTTP {reply.status} but not a JSON object")
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 429, 408])
