@@ -16,6 +16,7 @@ exactly once.
 from __future__ import annotations
 
 import logging
+import re
 import ssl
 import string
 from collections import OrderedDict
@@ -37,6 +38,16 @@ DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 MAX_REMEMBERED_KEYS = 10_000
 
 
+# One address: no spaces, angle brackets or line breaks around a single @.
+ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
+# Rendered at start-up to check the recipient template makes an address.
+SAMPLE_SMS = OutgoingSms("00000000-0000-4000-8000-000000000000", "+48500100200", "Firma", "Text", 1, "gsm7")
+
+
+def has_line_break(value: str) -> bool:
+    return any(char in value for char in "\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+
+
 def template_fields(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
 
@@ -53,7 +64,7 @@ class SmtpSettings(BaseModel):
     password: SecretStr | None = None
     # A CA bundle to trust instead of the system's (a private relay with its own CA).
     ca_file: str | None = None
-    from_address: str = Field(pattern=r"^[^@\s<>]+@[^@\s<>]+$")
+    from_address: str = Field(pattern=ADDRESS.pattern)
     to_template: str = Field(min_length=1)
     subject_template: str = ""
     body_template: str = "{text}"
@@ -69,6 +80,26 @@ class SmtpSettings(BaseModel):
         if unknown:
             known = ", ".join("{" + name + "}" for name in sorted(PLACEHOLDERS))
             raise ValueError(f"unknown placeholder {{{sorted(unknown)[0]}}} (expected one of {known})")
+        return value
+
+    @field_validator("to_template", "subject_template")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        # Header values: a line break would end the header (and email refuses it when sending).
+        if has_line_break(value):
+            raise ValueError("must be one line (a line break cannot be part of an email header)")
+        return value
+
+    @field_validator("to_template")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        if "text" in template_fields(value):
+            raise ValueError("{text} cannot be part of an address (the SMS text is free text)")
+        sample = render(value, SAMPLE_SMS)
+        if not ADDRESS.fullmatch(sample):
+            raise ValueError(
+                f"expected an address template like {{to_digits}}@sms.example.com, got {sample!r} for {SAMPLE_SMS.to}"
+            )
         return value
 
     @model_validator(mode="after")
@@ -90,13 +121,31 @@ def message_id(sms: OutgoingSms, from_address: str) -> str:
     return f"<{sms.idempotency_key}@{from_address.rpartition('@')[2]}>"
 
 
+class UnsendableSms(ValueError):
+    """This SMS's values make an email that cannot be sent (the message names the setting)."""
+
+
+def header_value(setting: str, template: str, sms: OutgoingSms) -> str:
+    value = render(template, sms)
+    if has_line_break(value):
+        fields = ", ".join("{" + name + "}" for name in sorted(template_fields(template)))
+        raise UnsendableSms(
+            f"PBX_SMS_SMTP_{setting.upper()}: the value rendered from {fields} has a line break, "
+            "which cannot be part of an email header (not sent; use a placeholder without line breaks)"
+        )
+    return value
+
+
 def build_email(sms: OutgoingSms, config: SmtpSettings) -> EmailMessage:
-    """The email for one SMS (pure: no I/O)."""
+    """The email for one SMS (pure: no I/O); ``UnsendableSms`` when a header value has a line break."""
     email = EmailMessage()
     email["From"] = config.from_address
-    email["To"] = render(config.to_template, sms)
+    to = header_value("to_template", config.to_template, sms)
+    if not ADDRESS.fullmatch(to):
+        raise UnsendableSms(f"PBX_SMS_SMTP_TO_TEMPLATE: {to!r} is not an email address (not sent)")
+    email["To"] = to
     if config.subject_template:
-        email["Subject"] = render(config.subject_template, sms)
+        email["Subject"] = header_value("subject_template", config.subject_template, sms)
     email["Date"] = formatdate(localtime=False)
     email["Message-ID"] = message_id(sms, config.from_address)
     email.set_content(render(config.body_template, sms))
@@ -156,7 +205,11 @@ class SmtpGateway:
         if earlier is not None:
             log.info("smtp: key %s was already delivered as %s; not sent again", sms.idempotency_key, earlier)
             return SendResult.sent(earlier)
-        email = build_email(sms, self.config)
+        try:
+            email = build_email(sms, self.config)
+        except UnsendableSms as exc:
+            # The same SMS makes the same email every time: retrying cannot help.
+            return SendResult.permanent(str(exc))
         password = self.config.password.get_secret_value() if self.config.password else None
         try:
             await aiosmtplib.send(
@@ -172,8 +225,6 @@ class SmtpGateway:
             )
         except Exception as exc:
             result = result_for_error(exc)
-            if password:
-                result = _without(result, password)
             log.warning("smtp: %s (key %s): %s", result.outcome, sms.idempotency_key, result.reason)
             return result
         sent_id = str(email["Message-ID"])
@@ -184,13 +235,6 @@ class SmtpGateway:
 
     async def close(self) -> None:
         return None
-
-
-def _without(result: SendResult, secret: str) -> SendResult:
-    """A server echoing the AUTH exchange must not put the password in our reason."""
-    if result.reason and secret in result.reason:
-        return SendResult(result.outcome, result.message_id, result.reason.replace(secret, "***"))
-    return result
 
 
 # Entry point ``pbx_sms.gateways: smtp``.

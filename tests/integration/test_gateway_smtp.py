@@ -11,7 +11,7 @@ import socket
 import ssl
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -274,6 +274,53 @@ def test_settings_validation_names_the_variable() -> None:
     assert "username and password go together" in str(pair.value) and PASSWORD not in str(pair.value)
     with pytest.raises(GatewayConfigError, match="PBX_SMS_SMTP_TLS"):
         create(load_settings(environ={**base, "PBX_SMS_SMTP_TLS": "ssl3"}))
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "expected"),
+    [
+        ("SUBJECT_TEMPLATE", "SMS from {sender}\nBcc: victim@example.com", "must be one line"),
+        ("SUBJECT_TEMPLATE", "SMS\r", "must be one line"),
+        ("TO_TEMPLATE", "{to_digits}@sms.example.com\nBcc: victim@example.com", "must be one line"),
+        ("TO_TEMPLATE", "{to_digits} at sms.example.com", "expected an address template"),
+        ("TO_TEMPLATE", "{to_digits}", "expected an address template"),
+        ("TO_TEMPLATE", "{text}@sms.example.com", "{text} cannot be part of an address"),
+    ],
+)
+def test_header_templates_are_checked_at_start_up(setting: str, value: str, expected: str) -> None:
+    environ = {
+        "PBX_SMS_SMTP_HOST": "mail.example",
+        "PBX_SMS_SMTP_FROM_ADDRESS": "a@b.example",
+        "PBX_SMS_SMTP_TO_TEMPLATE": "{to}@x.example",
+        f"PBX_SMS_SMTP_{setting}": value,
+    }
+    with pytest.raises(GatewayConfigError) as caught:
+        create(load_settings(environ=environ))
+    assert f"environment variable PBX_SMS_SMTP_{setting}: " in str(caught.value)
+    assert expected in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("subject", "text", "sender"),
+    [("SMS: {text}", "Oddzwonimy.\nDziękujemy", "Firma"), ("SMS od {sender}", POLISH, "Fir\r\nBcc: x@y.example")],
+)
+async def test_a_line_break_in_a_rendered_header_is_a_permanent_explained_failure(
+    plain_relay: tuple[Relay, int], subject: str, text: str, sender: str
+) -> None:
+    relay, port = plain_relay
+    gw = SmtpGateway(settings_for(port, None, tls="none", username=None, password=None, subject_template=subject))
+    message = OutgoingSms(idempotency_key=KEY, to="+48500100200", sender=sender, text=text, parts=1, encoding="ucs2")
+    result = await gw.send(message)
+    assert result.outcome == "permanent"
+    assert result.reason is not None
+    assert result.reason.startswith("PBX_SMS_SMTP_SUBJECT_TEMPLATE: the value rendered from {")
+    assert "has a line break" in result.reason
+    assert relay.messages == []
+    # In the body a line break is just text.
+    plain = SmtpGateway(settings_for(port, None, tls="none", username=None, password=None))
+    other_key = "0b9f3f0c-8a41-4d57-9d0e-5c3a7e1f2b64"
+    assert (await plain.send(replace(message, idempotency_key=other_key, sender="Firma"))).outcome == "sent"
+    assert relay.messages[0][1].get_content().split() == text.split()
 
 
 def test_registered_as_entry_point() -> None:
