@@ -6,6 +6,9 @@ free slot) or the poll interval. Outcomes are written in batches by a flusher ta
 ``stop()`` stops claiming, lets in-flight sends finish (up to the gateway timeout), hands back the
 rest unsent and writes every outcome; ``abort()`` (a second signal) returns at once and leaves the
 leases to expire, so another worker sends those rows again with the same idempotency key.
+
+The database going away (pbx_sms.outbox.outage): claims and outcome writes back off, and the outage
+is logged when it starts, once a minute while it lasts and when it ends, not on every try.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pbx_sms.gateways.base import Gateway, SendResult
 from pbx_sms.outbox.config import WorkerConfig
 from pbx_sms.outbox.flow import Outbox
 from pbx_sms.outbox.model import ClaimScope, OutboxRow, Outcome, Released, RetryLater, Sent
+from pbx_sms.outbox.outage import REPORT_EVERY_S, DatabaseOutage, OutageLine, log_outage
 from pbx_sms.outbox.retry import decide_after_send
 
 log = logging.getLogger(__name__)
@@ -67,6 +71,7 @@ class OutboxWorker:
         rng: random.Random | None = None,
         listener: Callable[[Callable[[], None]], Coroutine[Any, Any, None]] | None = None,
         pbx: str | None = None,
+        outage_report_s: float = REPORT_EVERY_S,
     ) -> None:
         self.store = store
         self.gateway = gateway
@@ -92,6 +97,13 @@ class OutboxWorker:
         self._outcomes: list[Outcome] = []
         self._main: asyncio.Task[None] | None = None
         self._flush_stop = asyncio.Event()
+        # Ends the flusher's wait early: stopping, or the database back while it waits out a backoff.
+        self._flush_wake = asyncio.Event()
+        # Apart: a write that keeps failing (a bug) while claims work must not end and restart the
+        # claims' outage on every round, and the reverse.
+        self._write_lock = asyncio.Lock()
+        self._claim_outage = DatabaseOutage(report_every_s=outage_report_s)
+        self._write_outage = DatabaseOutage(report_every_s=outage_report_s)
 
     # --- control -------------------------------------------------------------------------------
 
@@ -169,6 +181,7 @@ class OutboxWorker:
             else:
                 # Not cancelled: a flush cut short would lose its batch while its thread still writes.
                 self._flush_stop.set()
+                self._flush_wake.set()
                 await flusher
             log.info(
                 "outbox worker %s stopped: %s",
@@ -178,6 +191,13 @@ class OutboxWorker:
             )
 
     async def _claim_and_start(self) -> None:
+        if self._write_outage.ongoing:
+            # Outcomes of sends made while the database was away are not written yet (or being
+            # written), and their leases may have run out meanwhile: a claim now could take such a
+            # row back and send it again. Write them first, and claim only once they are.
+            await self._flush()
+            if self._write_outage.ongoing:
+                return
         while not self._stopping:
             want = min(self.max_in_flight - len(self._in_flight), self.config.claim_batch)
             if want <= 0:
@@ -186,10 +206,11 @@ class OutboxWorker:
                 rows = await asyncio.to_thread(
                     self.store.claim_due, self.worker_id, self._clock(), want, self.lease_s, scope=self.claim_scope
                 )
-            except Exception:
+            except Exception as exc:
                 self.counters.write_errors += 1
-                log.exception("outbox worker %s: claiming failed; trying again", self.worker_id)
+                self._report(self._claim_outage.failed("claiming due SMS", exc, self._clock()), exc)
                 return
+            self._report(self._claim_outage.succeeded(self._clock()))
             self.counters.claimed += len(rows)
             for row in rows:
                 task = asyncio.create_task(self._send(row))
@@ -199,6 +220,9 @@ class OutboxWorker:
                 return
 
     async def _sleep(self) -> None:
+        if self._claim_outage.ongoing:
+            await self._pause(self._claim_outage.delay_s(self._rng))
+            return
         # Claim in rounds at least claim_interval_s apart: a steady stream of due rows is then a few
         # transactions per second with several rows each, not one per SMS.
         await asyncio.sleep(self.config.claim_interval_s)
@@ -206,8 +230,8 @@ class OutboxWorker:
         if len(self._in_flight) < self.max_in_flight:
             try:
                 next_due = await asyncio.to_thread(self.store.next_due_at, self.claim_scope)
-            except Exception:
-                log.exception("outbox worker %s: reading the next due time failed", self.worker_id)
+            except Exception as exc:
+                self._report(self._claim_outage.failed("reading the next due time", exc, self._clock()), exc)
                 next_due = None
             if next_due is not None:
                 wait_s = (next_due - self._clock()).total_seconds()
@@ -217,6 +241,17 @@ class OutboxWorker:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
                 await self._wakeup.wait()
+
+    async def _pause(self, delay_s: float) -> None:
+        """Wait out a database outage's backoff: only stop() ends it early (wake-ups cannot claim)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay_s):
+                while not self._stopping:
+                    await self._wakeup.wait()
+                    self._wakeup.clear()
+
+    def _report(self, line: OutageLine | None, error: BaseException | None = None) -> None:
+        log_outage(log, self.worker_id, line, error)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight.pop(task, None)
@@ -298,26 +333,43 @@ class OutboxWorker:
 
     async def _flush_forever(self) -> None:
         while not self._flush_stop.is_set():
+            wait_s = self.config.flush_interval_s
+            if self._write_outage.ongoing:
+                wait_s = max(wait_s, self._write_outage.delay_s(self._rng))
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.config.flush_interval_s):
-                    await self._flush_stop.wait()
+                async with asyncio.timeout(wait_s):
+                    await self._flush_wake.wait()
+            if not self._flush_stop.is_set():
+                self._flush_wake.clear()
             await self._flush()
         await self._flush()  # what came in during the last round
 
     async def _flush(self) -> None:
+        # One write at a time: a claim that waits for the outcomes to be written waits for this.
+        async with self._write_lock:
+            await self._write_outcomes()
+
+    async def _write_outcomes(self) -> None:
         if not self._outcomes:
             return
         batch, self._outcomes = self._outcomes, []
         try:
             await asyncio.to_thread(self.store.apply, self.worker_id, batch, self._clock())
+            back = self._write_outage.succeeded(self._clock())
+            if back is not None:
+                self._report(back)
+                # The flusher may be waiting out a long backoff: outcomes coming in now must not wait
+                # for it (their leases run on).
+                self._flush_wake.set()
             if any(isinstance(outcome, RetryLater | Released) for outcome in batch):
                 self._wakeup.set()  # a retry may be due before the loop meant to look again
-        except Exception:
+        except Exception as exc:
             # Keep them for the next flush; if this worker dies first, the leases expire and the
             # rows are sent again with the same idempotency key.
             self.counters.write_errors += 1
             self._outcomes[:0] = batch
-            log.exception("outbox worker %s: writing %d outcome(s) failed", self.worker_id, len(batch))
+            what = f"writing {len(self._outcomes)} outcome(s)"
+            self._report(self._write_outage.failed(what, exc, self._clock()), exc)
 
     async def _drain(self) -> None:
         """Hand back at once the rows still waiting for a send slot (nothing was sent for them); let
