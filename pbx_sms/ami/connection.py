@@ -129,7 +129,8 @@ class AmiConnection:
         self._refused_actions: set[str] = set()
         self._clock = clock
         self.backoff = ReconnectBackoff(config.reconnect_min_s, config.reconnect_max_s, rand)
-        self._status = ConnectionStatus(state=ConnectionState.STOPPED, since=clock())
+        started_s = clock()
+        self._status = ConnectionStatus(state=ConnectionState.STOPPED, since=started_s, down_since=started_s)
         # Shared by the parsers of every connection: the status counts over all of them.
         self._parser_stats = ParserStats()
         self._stop_requested = False
@@ -324,6 +325,11 @@ class AmiConnection:
         if state is not self._status.state:
             self._status.state = state
             self._status.since = self._clock()
+            # Reconnect attempts go CONNECTING → DOWN → CONNECTING: only coming up ends "down since".
+            if state is ConnectionState.UP:
+                self._status.down_since = None
+            elif self._status.down_since is None:
+                self._status.down_since = self._status.since
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,8 @@ class ConnectionStatus:
     malformed_messages: int = 0
     oversized_messages: int = 0
     retry_in_s: float | None = None
+    # Since when the connection has not been up (never up counts from the start); None while up.
+    down_since: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -49,4 +51,5 @@ class ConnectionStatus:
             "malformed_messages": self.malformed_messages,
             "oversized_messages": self.oversized_messages,
             "retry_in_s": self.retry_in_s,
+            "down_since": self.down_since,
         }

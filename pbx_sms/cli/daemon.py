@@ -21,6 +21,7 @@ def run(
     ] = None,
 ) -> None:
     """Run the daemon: AMI listener + outbox worker, until SIGTERM/SIGINT."""
+    from pbx_sms.daemon.endpoint import EndpointError
     from pbx_sms.daemon.run import run_daemon
     from pbx_sms.logs import setup_logging
 
@@ -34,7 +35,7 @@ def run(
         fail(f"PBX_SMS_LOG_LEVEL: unknown level {settings.logging.level!r} (expected DEBUG, INFO, WARNING or ERROR)")
     try:
         asyncio.run(run_daemon(settings))
-    except (ConfigError, GatewayConfigError) as exc:
+    except (ConfigError, GatewayConfigError, EndpointError) as exc:
         fail(str(exc))
 
 

@@ -12,6 +12,7 @@ from pbx_sms.config.loading import load_settings
 from pbx_sms.config.models import (
     AmiSettings,
     LoggingSettings,
+    MetricsSettings,
     OutboxSettings,
     RawSetting,
     Settings,
@@ -27,6 +28,7 @@ __all__ = [
     "AmiSettings",
     "ConfigError",
     "LoggingSettings",
+    "MetricsSettings",
     "OutboxSettings",
     "RawSetting",
     "Settings",

@@ -91,6 +91,17 @@ class OutboxSettings(_Section):
     retry_max_age_s: float | None = Field(None, gt=0)
 
 
+class MetricsSettings(_Section):
+    """The daemon's HTTP endpoint for Prometheus (/metrics) and health checks (/health)."""
+
+    enabled: bool = True
+    # Loopback by default: the metrics name no secret, but they are the PBX's traffic figures.
+    host: str = "127.0.0.1"
+    port: int = Field(9464, ge=1, le=65535)
+    # /health fails once the AMI connection has been down (or never up) this long.
+    health_ami_down_max_s: float = Field(120.0, gt=0)
+
+
 class LoggingSettings(_Section):
     format: Literal["text", "json"] = "text"
     level: str = "INFO"
@@ -120,6 +131,7 @@ class Settings(BaseSettings):
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     # By flat name ("http_url", "ami_send_secret"); the registry validates the chosen gateway's.
     gateway_settings: Mapping[str, RawSetting] = Field(default_factory=dict)
 

@@ -16,14 +16,23 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
+
+from prometheus_client import CollectorRegistry
 
 from pbx_sms.ami.listener import AmiListener
 from pbx_sms.config import Settings
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.clock import utc_now
+from pbx_sms.daemon.endpoint import Endpoint
+from pbx_sms.daemon.metrics import CallCounts, DaemonCollector, SendMetrics
+from pbx_sms.daemon.probes import Probe, database_answers, outbox_counts
+from pbx_sms.daemon.sd_notify import Notifier
+from pbx_sms.daemon.startup import open_database_when_up
 from pbx_sms.daemon.status import HEARTBEAT_INTERVAL_S, instance_name, write_heartbeat
+from pbx_sms.db.engine import Database
 from pbx_sms.db.url import safe_url
 from pbx_sms.gateways.registry import create_gateway
 from pbx_sms.intake.recorder import CallRecorder
@@ -43,15 +52,24 @@ PROCESS_BATCH_CALLS = 100
 
 
 class Daemon:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, database: Database | None = None, notifier: Notifier | None = None) -> None:
         self.settings = settings
-        self.database = open_database_from_settings(settings)
+        self.notifier = notifier or Notifier({})
+        self.database = database or open_database_from_settings(settings)
         self.gateway = create_gateway(settings)
         engine = self.database.engine
         outbox = SqlOutbox(engine)
+        # Per daemon, not prometheus-client's global registry: tests run several daemons in one process.
+        self.registry = CollectorRegistry()
+        self.call_counts = CallCounts()
         listener = partial(listen_for_new_rows, engine.url) if engine.dialect.name == "postgresql" else None
         self.worker = OutboxWorker(
-            outbox, self.gateway, WorkerConfig.from_settings(settings), listener=listener, pbx=settings.pbx_name
+            outbox,
+            self.gateway,
+            WorkerConfig.from_settings(settings),
+            listener=listener,
+            pbx=settings.pbx_name,
+            observer=SendMetrics(self.registry),
         )
         self.intake = CallIntake(
             self.database,
@@ -63,10 +81,27 @@ class Daemon:
             on_queued=self.worker.wake,
         )
         self._calls_recorded = asyncio.Event()
-        self.recorder = CallRecorder(partial(self.intake.record, source="ami"), self._calls_recorded.set)
+        self.recorder = CallRecorder(partial(self._record_calls, source="ami"), self._calls_recorded.set)
         self.listener = AmiListener.from_settings(settings, self._on_call)
         self.instance = instance_name()
         self.started_at = utc_now()
+        self.collector = DaemonCollector(
+            self.status_details, self.call_counts, started_at_s=self.started_at.timestamp()
+        )
+        self.registry.register(self.collector)
+        self.endpoint = (
+            Endpoint(
+                settings.metrics,
+                self.registry,
+                self.collector,
+                database_probe=Probe(partial(database_answers, engine)),
+                outbox_probe=Probe(partial(outbox_counts, engine)),
+                ami_status=lambda: self.status_details()["ami"],
+                ami_enabled=settings.ami.enabled,
+            )
+            if settings.metrics.enabled
+            else None
+        )
         self._stopping = asyncio.Event()
         # Set once the recorder has written the last call: processing then finishes and returns.
         self._recording_done = False
@@ -76,6 +111,12 @@ class Daemon:
 
     async def _on_call(self, call: CompletedCall) -> None:
         self.recorder.add(call)
+
+    def _record_calls(self, calls: Sequence[CompletedCall], source: str) -> list[CompletedCall]:
+        """Record calls in the call log (in the recorder's thread), counting the new ones for the metrics."""
+        new = self.intake.record(calls, source=source)
+        self.call_counts.add(new)
+        return new
 
     async def _process_recorded_calls(self) -> None:
         """Match and queue the recorded calls: the recorder's (woken at once), the AGI hook's, and
@@ -137,6 +178,21 @@ class Daemon:
             )
         except Exception as exc:
             log.warning("writing the status heartbeat failed: %s", exc)
+            self.notifier.status(f"running; the database does not answer ({type(exc).__name__})")
+            return
+        self.notifier.status(self.systemd_status(details))
+
+    def systemd_status(self, details: dict[str, Any]) -> str:
+        """The STATUS= line: what the daemon waits for, or that it runs."""
+        ami = details["ami"]
+        if ami["state"] == "disabled":
+            calls = "AMI disabled"
+        elif ami["state"] == "up":
+            calls = "AMI up"
+        else:
+            calls = f"waiting for Asterisk (AMI {ami['state']}: {ami.get('last_error') or 'connecting'})"
+        worker = details["worker"]
+        return f"running; {calls}; {details['calls']['recorded']} calls recorded, {worker['sent']} SMS sent"
 
     async def _heartbeat(self) -> None:
         while not self._stopping.is_set():
@@ -150,6 +206,7 @@ class Daemon:
     def stop(self) -> None:
         if not self._stopping.is_set():
             log.info("stopping: no new calls; finishing in-flight SMS (signal again to quit at once)")
+            self.notifier.stopping("stopping: finishing in-flight SMS")
         self._stopping.set()
         self.listener.stop()
 
@@ -175,6 +232,8 @@ class Daemon:
             self.settings.ami.port,
             "" if self.settings.ami.enabled else " (disabled)",
         )
+        if self.endpoint is not None:
+            await self.endpoint.start()
         worker = asyncio.create_task(self.worker.run(), name="outbox-worker")
         recorder = asyncio.create_task(self.recorder.run(), name="call-recorder")
         processing = asyncio.create_task(self._process_recorded_calls(), name="call-processing")
@@ -185,6 +244,7 @@ class Daemon:
         else:
             log.info("AMI listener disabled (PBX_SMS_AMI_ENABLED=false): calls come from the AGI hook only")
             listener = asyncio.create_task(self._stopping.wait(), name="ami-disabled")
+        self.notifier.ready(self.systemd_status(self.status_details()))
         try:
             # The listener returns only when stopped; the worker when stopped, aborted or crashed.
             await asyncio.wait({listener, worker}, return_when=asyncio.FIRST_COMPLETED)
@@ -206,6 +266,8 @@ class Daemon:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await self._write_heartbeat(stopped=True)
+            if self.endpoint is not None:
+                await self.endpoint.close()
             await self.gateway.close()
             self.database.close()
             log.info("pbx-sms stopped: %s; worker %s", self.intake_summary(), self.worker.counters)
@@ -222,7 +284,26 @@ class Daemon:
         )
 
 
-async def run_daemon(settings: Settings) -> None:
-    daemon = Daemon(settings)
-    daemon.install_signal_handlers()
-    await daemon.run()
+async def run_daemon(settings: Settings, notifier: Notifier | None = None) -> None:
+    """`pbx-sms run`: wait for the database, then run until stopped, systemd told and its watchdog fed throughout."""
+    notifier = notifier or Notifier()
+    watchdog = asyncio.create_task(notifier.feed_watchdog(), name="systemd-watchdog")
+    try:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        database = await open_database_when_up(settings, notifier, stop)
+        if database is None:
+            return
+        try:
+            daemon = Daemon(settings, database, notifier)
+        except BaseException:
+            database.close()
+            raise
+        daemon.install_signal_handlers()
+        await daemon.run()
+    finally:
+        watchdog.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watchdog

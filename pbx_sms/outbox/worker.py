@@ -32,6 +32,7 @@ from pbx_sms.outbox.config import WorkerConfig
 from pbx_sms.outbox.flow import Outbox
 from pbx_sms.outbox.model import ClaimScope, OutboxRow, Outcome, Released, RetryLater, Sent
 from pbx_sms.outbox.outage import REPORT_EVERY_S, DatabaseOutage, OutageLine, log_outage
+from pbx_sms.outbox.observe import SendAttempt, SendObserver
 from pbx_sms.outbox.retry import decide_after_send
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class OutboxWorker:
         listener: Callable[[Callable[[], None]], Coroutine[Any, Any, None]] | None = None,
         pbx: str | None = None,
         outage_report_s: float = REPORT_EVERY_S,
+        observer: SendObserver | None = None,
     ) -> None:
         self.store = store
         self.gateway = gateway
@@ -89,6 +91,7 @@ class OutboxWorker:
         self._clock = clock
         self._rng = rng or random.Random()
         self._listener = listener
+        self._observer = observer
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._in_flight: dict[asyncio.Task[None], OutboxRow] = {}
@@ -279,6 +282,7 @@ class OutboxWorker:
             self._outcomes.append(Released(row.id))
             return
         send_limit_s = min(self.gateway.timeout_s + GATEWAY_TIMEOUT_SLACK_S, lease_left_s)
+        started_at = self._clock()
         try:
             async with asyncio.timeout(send_limit_s):
                 result = await self.gateway.send(row.outgoing())
@@ -290,9 +294,11 @@ class OutboxWorker:
             # A bug in a gateway: keep the SMS (bounded retries) and say what happened.
             log.exception("gateway %s failed on SMS %d", self.gateway.name, row.id)
             result = SendResult.transient(f"gateway error: {type(exc).__name__}: {exc}")
+        ended_at = self._clock()
         outcome = decide_after_send(
-            row, result, self.gateway.name, now=self._clock(), policy=self.config.retry, rng=self._rng
+            row, result, self.gateway.name, now=ended_at, policy=self.config.retry, rng=self._rng
         )
+        self._observe(row, result, started_at, ended_at, outcome)
         if isinstance(outcome, Sent):
             self.counters.sent += 1
             log.info(
@@ -328,6 +334,23 @@ class OutboxWorker:
                 extra={"sms_id": row.id, "status": "failed", "reason": outcome.reason},
             )
         self._outcomes.append(outcome)
+
+    def _observe(
+        self, row: OutboxRow, result: SendResult, started_at: datetime, ended_at: datetime, outcome: Outcome
+    ) -> None:
+        if self._observer is None:
+            return
+        attempt = SendAttempt(
+            result=result.outcome,
+            duration_s=(ended_at - started_at).total_seconds(),
+            lateness_s=(started_at - row.due_at).total_seconds(),
+            outcome=outcome,
+        )
+        try:
+            self._observer(attempt)
+        except Exception:
+            # Counting must never cost an SMS its outcome.
+            log.exception("outbox worker %s: the send observer failed", self.worker_id)
 
     # --- recording outcomes --------------------------------------------------------------------
 

@@ -38,7 +38,8 @@ def test_unit_runs_the_daemon_unprivileged_restarting_with_secrets_from_the_env_
     assert single(service, "Restart") == "on-failure"
     assert single(service, "EnvironmentFile") == "/etc/pbx-sms/pbx-sms.env"
     assert single(service, "ExecStart") == f"{INSTALLED_CLI} run"
-    assert single(service, "ExecStartPre") == f"{INSTALLED_CLI} db upgrade"
+    # `run` upgrades the schema once the database answers; a pre-step would fail the start during an outage.
+    assert not [value for key, value in service if key == "ExecStartPre"]
     assert single(service, "NoNewPrivileges") == "yes"
     assert single(service, "StateDirectory") == "pbx-sms"
     assert single(service, "UMask") == "0007"  # owner and group pbx-sms, never others
@@ -46,6 +47,16 @@ def test_unit_runs_the_daemon_unprivileged_restarting_with_secrets_from_the_env_
     # No setting, let alone a secret, in the unit itself: only in the 0600 env file.
     assert not [value for key, value in service if key == "Environment"]
     assert "PBX_SMS_" not in UNIT.read_text().replace("/etc/pbx-sms/", "")
+
+
+def test_unit_is_notify_type_with_a_watchdog_and_a_start_timeout_the_daemon_can_extend() -> None:
+    service = parse_unit(UNIT.read_text())["Service"]
+    assert single(service, "Type") == "notify"
+    assert single(service, "NotifyAccess") == "main"
+    assert int(single(service, "WatchdogSec")) > 0
+    assert int(single(service, "TimeoutStartSec")) > 0
+    # Watchdog restarts are failures: Restart=on-failure covers them.
+    assert single(service, "Restart") == "on-failure"
 
 
 def systemd_analyze() -> str:

@@ -1,0 +1,143 @@
+"""Bounded database look-ups for /health and /metrics, and for waiting out an outage at start-up.
+
+Each runs in a daemon thread with a deadline: a database that hangs (a host that drops packets) costs a
+scrape its database series and makes /health say so, it never blocks the event loop, a shutdown, or piles
+up threads (a probe still running is not started again; the caller gets ``ProbeBusy``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from sqlalchemy import case, func, literal, select, text
+from sqlalchemy.engine import Connection, Engine
+
+from pbx_sms.core.reasons import Reason
+from pbx_sms.core.sms_status import FINAL_STATUSES, Status
+from pbx_sms.db.outbox_table import outbox_table
+
+T = TypeVar("T")
+
+PROBE_TIMEOUT_S = 2.0
+# Failure reasons are free text (the gateway's words): only their kind becomes a label value.
+REASON_PERMANENT = "permanent"
+REASON_GAVE_UP = "gave_up"
+REASON_OTHER = "other"
+REASON_NONE = "none"
+
+
+class ProbeBusy(Exception):
+    """The previous probe of this kind has not returned yet (the database hangs)."""
+
+
+async def in_daemon_thread(work: Callable[[], T], timeout_s: float | None) -> T:
+    """``work()`` in a thread of its own that exit does not wait for; TimeoutError after ``timeout_s``
+    (None: no deadline)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(value: T | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)  # type: ignore[arg-type]
+
+    def body() -> None:
+        try:
+            value = work()
+        except BaseException as exc:
+            # The loop may be closed when a hung probe finally returns: then nobody waits for it.
+            with _closed_loop_ignored():
+                loop.call_soon_threadsafe(settle, None, exc)
+            return
+        with _closed_loop_ignored():
+            loop.call_soon_threadsafe(settle, value, None)
+
+    threading.Thread(target=body, name="pbx-sms-probe", daemon=True).start()
+    async with asyncio.timeout(timeout_s):
+        return await future
+
+
+class _closed_loop_ignored:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, *_rest: object) -> bool:
+        return kind is RuntimeError
+
+
+class Probe(Generic[T]):
+    """One kind of look-up, at most one in flight."""
+
+    def __init__(self, work: Callable[[], T], timeout_s: float = PROBE_TIMEOUT_S) -> None:
+        self._work = work
+        self.timeout_s = timeout_s
+        self._running = False
+
+    async def __call__(self) -> T:
+        if self._running:
+            raise ProbeBusy(f"the previous query has not returned after {self.timeout_s:g} s")
+        self._running = True
+
+        def work() -> T:
+            try:
+                return self._work()
+            finally:
+                # In the probe's thread: a timed-out probe keeps the next one off until it returns.
+                self._running = False
+
+        return await in_daemon_thread(work, self.timeout_s)
+
+
+def _bounded(conn: Connection, timeout_s: float) -> None:
+    """PostgreSQL stops the statement itself after the deadline (SQLite reads never wait in WAL mode)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}")
+
+
+def database_answers(engine: Engine, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
+    with engine.begin() as conn:
+        _bounded(conn, timeout_s)
+        conn.execute(text("SELECT 1"))
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxCounts:
+    """Outbox rows by status and reason kind: the SMS still to send (depth) and those done with."""
+
+    depth: dict[str, int]
+    final: dict[tuple[str, str], int]
+
+
+def reason_kind_expression() -> object:
+    """Suppression and cancellation reasons as they are (a fixed vocabulary); failures by kind only."""
+    column = outbox_table.c.reason
+    return case(
+        (column.is_(None), literal(REASON_NONE)),
+        (column.in_([reason.value for reason in Reason]), column),
+        (column.like("permanent:%"), literal(REASON_PERMANENT)),
+        (column.like("gave up%"), literal(REASON_GAVE_UP)),
+        else_=literal(REASON_OTHER),
+    )
+
+
+def outbox_counts(engine: Engine, timeout_s: float = PROBE_TIMEOUT_S) -> OutboxCounts:
+    kind = reason_kind_expression().label("reason_kind")  # type: ignore[attr-defined]
+    statement = select(outbox_table.c.status, kind, func.count()).group_by(outbox_table.c.status, kind)
+    depth = {status.value: 0 for status in Status if status not in FINAL_STATUSES}
+    final: dict[tuple[str, str], int] = {}
+    with engine.begin() as conn:
+        _bounded(conn, timeout_s)
+        for status, reason, count in conn.execute(statement):
+            if status in FINAL_STATUSES:
+                final[(status, reason)] = final.get((status, reason), 0) + count
+            else:
+                depth[status] = depth.get(status, 0) + count
+    return OutboxCounts(depth, final)
