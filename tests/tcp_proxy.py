@@ -5,7 +5,9 @@
         proxy.cut()      # every connection dropped, new ones refused (the port is closed)
         proxy.restore()  # listening again on the same port
 
-It runs its own event loop in a thread, so blocking database drivers in other threads use it too.
+Its port is chosen when it is made (``proxy.port``), so a URL can name it before ``start()``: until
+then, and after ``cut()`` or ``stop()``, the port refuses connections. It runs its own event loop in a
+thread, so blocking database drivers in other threads and async tests on their own loop use it alike.
 """
 
 from __future__ import annotations
@@ -16,10 +18,16 @@ import socket
 import threading
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 class TcpProxy:
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
-        self.port = 0
+        self.port = free_port()
         self.connections = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -40,9 +48,6 @@ class TcpProxy:
         self._thread = threading.Thread(target=run, name="tcp-proxy", daemon=True)
         self._thread.start()
         ready.wait(5)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
         self.restore()
         return self
 
