@@ -17,6 +17,7 @@ from typing import Any
 from ami_server import FakeAmiServer
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
+from tcp_proxy import free_port
 from typer.testing import CliRunner
 
 from pbx_sms.cli.main import app
@@ -56,6 +57,8 @@ def daemon_env(database_url: str, ami_port: int, http_url: str, **settings: str)
         "outbox_poll_s": "0.2",
         "outbox_retry_base_s": "0.2",
         "log_level": "INFO",
+        # Its own port, so daemons running side by side (two PBXs, a restart) never share one.
+        "metrics_port": str(free_port()),
     } | settings
     return clean_environ() | {f"PBX_SMS_{key.upper()}": value for key, value in values.items()}
 

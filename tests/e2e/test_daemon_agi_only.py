@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from tcp_proxy import free_port
 from typer.testing import CliRunner
 
 from pbx_sms.cli.main import app
@@ -48,6 +49,7 @@ def test_agi_recorded_call_is_texted_by_a_daemon_without_ami(tmp_path: Path) -> 
         "PBX_SMS_AMI_PORT": "9",  # nothing listens there: it must not even try
         "PBX_SMS_GATEWAY": "log",
         "PBX_SMS_LOG_PATH": str(sms_log),
+        "PBX_SMS_METRICS_PORT": str(free_port()),
     }
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES, encoding="utf-8")
