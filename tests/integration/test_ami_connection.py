@@ -289,3 +289,27 @@ async def test_stop_logs_off_and_reports_stopping() -> None:
         assert recorder.downs == ["listener stopping"]
         assert connection.state is ConnectionState.STOPPED
         assert connection.status.to_json()["state"] == "stopped"
+
+
+async def test_down_since_counts_from_the_last_time_it_was_up_not_from_each_reconnect_attempt() -> None:
+    """What /health judges: failed attempts (CONNECTING → DOWN → CONNECTING ...) keep the first time it went down."""
+    clock_s = [1000.0]
+    sessions: list[AmiSession] = []
+
+    async def handler(session: AmiSession) -> None:
+        sessions.append(session)
+        await asyncio.sleep(3600)
+
+    server = await FakeAmiServer(secret=SECRET, handler=handler).start()
+    async with running(make_config(server), clock=lambda: clock_s[0]) as (connection, recorder):
+        await asyncio.wait_for(connection.wait_up(), 5)
+        assert connection.status.down_since is None
+        clock_s[0] = 2000.0
+        await server.close()  # Asterisk goes away: every reconnect attempt fails from now on
+        await eventually(lambda: recorder.downs != [])
+        await eventually(lambda: connection.status.failed_attempts >= 3)
+        clock_s[0] = 3000.0
+        await eventually(lambda: connection.status.failed_attempts >= 5)
+        status = connection.status
+        assert status.state is not ConnectionState.UP
+        assert status.down_since == 2000.0
