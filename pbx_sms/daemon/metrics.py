@@ -250,8 +250,8 @@ class DaemonCollector(Collector):
             depth.add_metric([status], count)
         yield depth
         final = GaugeMetricFamily(
-            PREFIX + "outbox_final_sms",
-            "SMS in the outbox (the SMS log, as pruned) done with, by final status and reason kind.",
+            PREFIX + "sms_last_24h",
+            "SMS queued in the last 24 hours and done with, by final status and reason kind.",
             labels=["status", "reason"],
         )
         for (status, reason), count in sorted(self.outbox.final.items()):

@@ -11,9 +11,10 @@ import asyncio
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
-from sqlalchemy import case, func, literal, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from pbx_sms.core.reasons import Reason
@@ -108,36 +109,51 @@ def database_answers(engine: Engine, timeout_s: float = PROBE_TIMEOUT_S) -> bool
     return True
 
 
+# Done-with SMS are counted over a window, not the whole SMS log (kept for months until pruned): the
+# look-up then costs a day's traffic, through the created_at index, whatever the log's size.
+FINAL_WINDOW = timedelta(hours=24)
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxCounts:
-    """Outbox rows by status and reason kind: the SMS still to send (depth) and those done with."""
+    """SMS still to send, by status (depth), and those queued in the last FINAL_WINDOW that are done
+    with, by final status and reason kind."""
 
     depth: dict[str, int]
     final: dict[tuple[str, str], int]
 
 
-def reason_kind_expression() -> object:
+_KNOWN_REASONS = frozenset(reason.value for reason in Reason)
+
+
+def reason_kind(reason: str | None) -> str:
     """Suppression and cancellation reasons as they are (a fixed vocabulary); failures by kind only."""
-    column = outbox_table.c.reason
-    return case(
-        (column.is_(None), literal(REASON_NONE)),
-        (column.in_([reason.value for reason in Reason]), column),
-        (column.like("permanent:%"), literal(REASON_PERMANENT)),
-        (column.like("gave up%"), literal(REASON_GAVE_UP)),
-        else_=literal(REASON_OTHER),
-    )
+    if reason is None:
+        return REASON_NONE
+    if reason in _KNOWN_REASONS:
+        return reason
+    if reason.startswith("permanent:"):
+        return REASON_PERMANENT
+    if reason.startswith("gave up"):
+        return REASON_GAVE_UP
+    return REASON_OTHER
 
 
-def outbox_counts(engine: Engine, timeout_s: float = PROBE_TIMEOUT_S) -> OutboxCounts:
-    kind = reason_kind_expression().label("reason_kind")  # type: ignore[attr-defined]
-    statement = select(outbox_table.c.status, kind, func.count()).group_by(outbox_table.c.status, kind)
-    depth = {status.value: 0 for status in Status if status not in FINAL_STATUSES}
+def outbox_counts(engine: Engine, now: datetime, timeout_s: float = PROBE_TIMEOUT_S) -> OutboxCounts:
+    table = outbox_table
+    open_statuses = [status.value for status in Status if status not in FINAL_STATUSES]
+    depth_query = select(table.c.status, func.count()).where(table.c.status.in_(open_statuses)).group_by(table.c.status)
+    # The day's rows through the created_at index, grouped here: in SQL, SQLite's planner walks the whole
+    # log in status order for the GROUP BY instead (100k rows: 160 ms rather than a day's few ms).
+    final_query = select(table.c.status, table.c.reason).where(table.c.created_at >= now - FINAL_WINDOW)
+    depth = dict.fromkeys(open_statuses, 0)
     final: dict[tuple[str, str], int] = {}
     with engine.begin() as conn:
         _bounded(conn, timeout_s)
-        for status, reason, count in conn.execute(statement):
+        for status, count in conn.execute(depth_query):
+            depth[status] = count
+        for status, reason in conn.execute(final_query):
             if status in FINAL_STATUSES:
-                final[(status, reason)] = final.get((status, reason), 0) + count
-            else:
-                depth[status] = depth.get(status, 0) + count
+                key = (status, reason_kind(reason))
+                final[key] = final.get(key, 0) + 1
     return OutboxCounts(depth, final)

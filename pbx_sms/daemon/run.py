@@ -95,7 +95,7 @@ class Daemon:
                 self.registry,
                 self.collector,
                 database_probe=Probe(partial(database_answers, engine)),
-                outbox_probe=Probe(partial(outbox_counts, engine)),
+                outbox_probe=Probe(lambda: outbox_counts(engine, utc_now())),
                 ami_status=lambda: self.status_details()["ami"],
                 ami_enabled=settings.ami.enabled,
             )

@@ -206,11 +206,11 @@ async def test_metrics_while_the_busy_hour_replays_match_the_call_log_and_the_sm
     stored = Counter(outbox)
     assert sent == stored[("sent", None)] > 10
     assert total(samples, "pbx_sms_sms_attempts_total", outcome="sent") == sent
-    assert total(samples, "pbx_sms_outbox_final_sms", status="sent", reason="none") == sent
+    assert total(samples, "pbx_sms_sms_last_24h", status="sent", reason="none") == sent
     suppressed = {reason: count for (state, reason), count in stored.items() if state == "suppressed"}
     assert suppressed, "the busy hour should suppress some SMS (min_interval, anonymous callers)"
     for reason, count in suppressed.items():
-        assert total(samples, "pbx_sms_outbox_final_sms", status="suppressed", reason=reason) == count
+        assert total(samples, "pbx_sms_sms_last_24h", status="suppressed", reason=reason) == count
     assert total(samples, "pbx_sms_outbox_depth", status="queued") == 0
     assert total(samples, "pbx_sms_sms_send_duration_seconds_count") == sent
     assert total(samples, "pbx_sms_sms_send_lateness_seconds_count") == sent
@@ -237,7 +237,7 @@ async def test_gateway_errors_are_counted_by_kind_and_failures_by_reason_kind(
 
         async def failure_counted() -> bool:
             _text, samples = await running.scrape()
-            return total(samples, "pbx_sms_outbox_final_sms", status="failed", reason="permanent") == 1
+            return total(samples, "pbx_sms_sms_last_24h", status="failed", reason="permanent") == 1
 
         await wait_for(failure_counted, "the failure in the outbox")
         _text, samples = await running.scrape()
@@ -306,7 +306,7 @@ async def test_health_fails_and_the_outbox_series_go_absent_while_the_database_i
     assert report["database"].startswith("unreachable") and "database unreachable" in report["reason"]
     assert report["ami"] == "disabled"
     assert total(samples, "pbx_sms_database_up") == 0.0
-    assert "pbx_sms_outbox_depth" not in samples and "pbx_sms_outbox_final_sms" not in samples
+    assert "pbx_sms_outbox_depth" not in samples and "pbx_sms_sms_last_24h" not in samples
     assert "pbx_sms_calls_completed_total" in text  # the daemon's own counters are still there
 
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from pbx_sms.daemon.endpoint import database_problem, judge_health
-from pbx_sms.daemon.probes import ProbeBusy
+from pbx_sms.daemon.probes import ProbeBusy, reason_kind
 from pbx_sms.daemon.startup import outage_reason
 
 UP = {"state": "up", "down_since": None}
@@ -54,3 +54,18 @@ def test_the_waiting_line_takes_the_drivers_first_line_without_sqlalchemys_wrapp
     original = Exception('connection failed: connection to server at "127.0.0.1", port 1 failed: refused\n\tIs it up?')
     error = OperationalError("select", {}, original)
     assert outage_reason(error) == 'connection failed: connection to server at "127.0.0.1", port 1 failed: refused'
+
+
+@pytest.mark.parametrize(
+    ("reason", "kind"),
+    [
+        (None, "none"),
+        ("daily_cap_reached", "daily_cap_reached"),
+        ("min_interval", "min_interval"),
+        ("permanent: HTTP 400: invalid number +48600111222", "permanent"),
+        ("gave up after 10 attempts: timeout", "gave_up"),
+        ("something a gateway said about +48600111222", "other"),
+    ],
+)
+def test_outbox_reasons_become_label_values_from_a_fixed_vocabulary(reason: str | None, kind: str) -> None:
+    assert reason_kind(reason) == kind
