@@ -233,7 +233,12 @@ class Daemon:
             "" if self.settings.ami.enabled else " (disabled)",
         )
         if self.endpoint is not None:
-            await self.endpoint.start()
+            try:
+                await self.endpoint.start()
+            except BaseException:
+                await self.gateway.close()
+                self.database.close()
+                raise
         worker = asyncio.create_task(self.worker.run(), name="outbox-worker")
         recorder = asyncio.create_task(self.recorder.run(), name="call-recorder")
         processing = asyncio.create_task(self._process_recorded_calls(), name="call-processing")

@@ -357,3 +357,36 @@ def test_every_metric_the_grafana_dashboard_uses_is_one_the_daemon_exposes(tmp_p
     exposed |= {f"{family.name}_total" for family in text_string_to_metric_families(text) if family.type == "counter"}
     unknown = sorted(dashboard_metric_names() - exposed)
     assert unknown == [], f"the dashboard uses metrics the daemon does not expose: {unknown}"
+
+
+async def test_a_metrics_port_in_use_stops_the_start_with_a_clear_error(tmp_path: Path) -> None:
+    import socket
+
+    from pbx_sms.daemon.endpoint import EndpointError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {"PBX_SMS_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "PBX_SMS_METRICS_PORT": str(port)}
+        daemon = Daemon(load_settings(None, env | {"PBX_SMS_AMI_ENABLED": "false"}))
+        with pytest.raises(EndpointError) as raised:
+            await daemon.run()
+    message = str(raised.value)
+    assert f"cannot listen on 127.0.0.1:{port}" in message
+    assert "PBX_SMS_METRICS_PORT" in message and "PBX_SMS_METRICS_ENABLED=false" in message
+
+
+def test_the_systemd_status_line_says_what_the_daemon_waits_for(tmp_path: Path) -> None:
+    daemon = Daemon(load_settings(None, {"PBX_SMS_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}))
+    try:
+        details = daemon.status_details()
+        details["ami"] |= {"state": "down", "last_error": "cannot connect to 127.0.0.1:5038: Connection refused"}
+        assert daemon.systemd_status(details) == (
+            "running; waiting for Asterisk (AMI down: cannot connect to 127.0.0.1:5038: Connection refused); "
+            "0 calls recorded, 0 SMS sent"
+        )
+        details["ami"]["state"] = "up"
+        assert daemon.systemd_status(details).startswith("running; AMI up; 0 calls recorded")
+    finally:
+        daemon.database.close()
