@@ -178,9 +178,11 @@ class Daemon:
             )
         except Exception as exc:
             log.warning("writing the status heartbeat failed: %s", exc)
-            self.notifier.status(f"running; the database does not answer ({type(exc).__name__})")
+            if not self._stopping.is_set():
+                self.notifier.status(f"running; the database does not answer ({type(exc).__name__})")
             return
-        self.notifier.status(self.systemd_status(details))
+        if not self._stopping.is_set():  # STOPPING=1 has said it all
+            self.notifier.status(self.systemd_status(details))
 
     def systemd_status(self, details: dict[str, Any]) -> str:
         """The STATUS= line: what the daemon waits for, or that it runs."""

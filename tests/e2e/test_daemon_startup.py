@@ -111,6 +111,7 @@ async def test_with_postgresql_unreachable_it_waits_then_starts_once_it_answers(
     ready = systemd.seen("READY")[0]
     assert ready["STATUS"].startswith("running; AMI disabled")
     assert systemd.seen("STOPPING", "1")
+    assert systemd.seen("STATUS")[-1]["STATUS"].startswith("stopping"), "no 'running' status after STOPPING=1"
 
 
 async def test_sigterm_while_waiting_for_the_database_stops_at_once_without_a_traceback(
