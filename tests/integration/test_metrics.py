@@ -390,3 +390,54 @@ def test_the_systemd_status_line_says_what_the_daemon_waits_for(tmp_path: Path) 
         assert daemon.systemd_status(details).startswith("running; AMI up; 0 calls recorded")
     finally:
         daemon.database.close()
+
+
+async def test_a_hanging_database_costs_a_scrape_its_outbox_series_within_the_bound_and_piles_up_nothing(
+    tmp_path: Path,
+) -> None:
+    """The outbox look-up hangs (a database host that drops packets): each scrape still answers within the
+    probe's bound, without the outbox series, and a second scrape does not start a second hung query."""
+    import threading
+    import time
+
+    from pbx_sms.daemon.probes import OutboxCounts, Probe
+
+    release = threading.Event()
+    started: list[float] = []
+
+    def hanging() -> OutboxCounts:
+        started.append(time.monotonic())
+        release.wait(30)
+        return OutboxCounts({"queued": 0}, {})
+
+    settings = load_settings(
+        None,
+        {
+            "PBX_SMS_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+            "PBX_SMS_AMI_ENABLED": "false",
+            "PBX_SMS_METRICS_PORT": str(free_port()),
+        },
+    )
+    daemon = Daemon(settings)
+    assert daemon.endpoint is not None
+    daemon.endpoint._outbox_probe = Probe(hanging, timeout_s=0.5)
+    running = RunningDaemon(daemon)
+    try:
+        await running.listening()
+        began = time.monotonic()
+        _text, first = await running.scrape()
+        _text, second = await running.scrape()
+        took_s = time.monotonic() - began
+        release.set()
+        await wait_for(lambda: not daemon.endpoint._outbox_probe._running, "the hung query returned")  # type: ignore[union-attr]
+        _text, third = await running.scrape()
+    finally:
+        release.set()
+        await running.stop()
+    assert took_s < 5, "two scrapes must not wait for a hung database"
+    assert len(started) == 2, "the second scrape must not start another query while the first hangs"
+    for samples in (first, second):
+        assert total(samples, "pbx_sms_database_up") == 0.0
+        assert "pbx_sms_outbox_depth" not in samples
+        assert "pbx_sms_sms_attempts_total" in samples
+    assert total(third, "pbx_sms_database_up") == 1.0 and "pbx_sms_outbox_depth" in third
