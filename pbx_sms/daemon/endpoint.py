@@ -66,6 +66,51 @@ def judge_health(
     return Health(not problems, body)
 
 
+async def listen(app: web.Application, settings: MetricsSettings) -> tuple[web.AppRunner, int]:
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    host, port = settings.host, settings.port
+    try:
+        # Bound here rather than by aiohttp: the error is ours to word, and the port is known.
+        sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    except OSError as exc:
+        raise EndpointError(
+            f"metrics endpoint: cannot listen on {host}:{port}: {exc.strerror or exc} "
+            "(set PBX_SMS_METRICS_HOST/PBX_SMS_METRICS_PORT, or PBX_SMS_METRICS_ENABLED=false)"
+        ) from None
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
+    return runner, int(sock.getsockname()[1])
+
+
+class WaitingEndpoint:
+    """The endpoint while start-up waits for the database: /health answers 503 saying what it waits for
+    (rather than the port refusing connections), /metrics 503 (nothing to count yet)."""
+
+    def __init__(self, settings: MetricsSettings, waiting_for: Callable[[], str]) -> None:
+        self.settings = settings
+        self._waiting_for = waiting_for
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/health", self._health)
+        app.router.add_get("/metrics", self._metrics)
+        self._runner, self.port = await listen(app, self.settings)
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _health(self, _request: web.Request) -> web.Response:
+        body = {"status": "starting", "database": "not open yet", "reason": self._waiting_for()}
+        return web.json_response(body, status=503)
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        return web.Response(status=503, text=f"starting: {self._waiting_for()}\n")
+
+
 class Endpoint:
     def __init__(
         self,
@@ -95,21 +140,8 @@ class Endpoint:
         app = web.Application()
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/health", self._health)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        host, port = self.settings.host, self.settings.port
-        try:
-            # Bound here, not by aiohttp, so port 0 (tests) tells which port it got.
-            sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
-        except OSError as exc:
-            raise EndpointError(
-                f"metrics endpoint: cannot listen on {host}:{port}: {exc.strerror or exc} "
-                "(set PBX_SMS_METRICS_HOST/PBX_SMS_METRICS_PORT, or PBX_SMS_METRICS_ENABLED=false)"
-            ) from None
-        await runner.setup()
-        await web.SockSite(runner, sock).start()
-        self._runner = runner
-        self.port = int(sock.getsockname()[1])
-        log.info("metrics and health on http://%s:%d/metrics and /health", host, self.port)
+        self._runner, self.port = await listen(app, self.settings)
+        log.info("metrics and health on http://%s:%d/metrics and /health", self.settings.host, self.port)
 
     async def close(self) -> None:
         if self._runner is not None:

@@ -26,7 +26,7 @@ from pbx_sms.ami.listener import AmiListener
 from pbx_sms.config import Settings
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.clock import utc_now
-from pbx_sms.daemon.endpoint import Endpoint
+from pbx_sms.daemon.endpoint import Endpoint, WaitingEndpoint
 from pbx_sms.daemon.metrics import CallCounts, DaemonCollector, SendMetrics
 from pbx_sms.daemon.probes import Probe, database_answers, outbox_counts
 from pbx_sms.daemon.sd_notify import Notifier
@@ -300,7 +300,18 @@ async def run_daemon(settings: Settings, notifier: Notifier | None = None) -> No
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        database = await open_database_when_up(settings, notifier, stop)
+        waiting = (
+            WaitingEndpoint(settings.metrics, lambda: notifier.last_status or "starting")
+            if settings.metrics.enabled
+            else None
+        )
+        if waiting is not None:
+            await waiting.start()
+        try:
+            database = await open_database_when_up(settings, notifier, stop)
+        finally:
+            if waiting is not None:
+                await waiting.close()
         if database is None:
             return
         try:

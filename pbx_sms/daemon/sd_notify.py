@@ -58,6 +58,11 @@ class Notifier:
     def enabled(self) -> bool:
         return self._address is not None
 
+    @property
+    def last_status(self) -> str | None:
+        """The last STATUS= text (kept also outside systemd: /health says it while starting)."""
+        return self._last_status
+
     def send(self, **fields: str) -> None:
         """One message: ``send(READY="1", STATUS="…")`` → ``READY=1\\nSTATUS=…``."""
         if self._address is None:

@@ -69,7 +69,8 @@ async def open_database_when_up(
     reminded_at = waiting_since
     try:
         while True:
-            notifier.status(f"opening the database {name}")
+            if attempt == 0:  # retries keep the waiting line: it says what is wrong
+                notifier.status(f"opening the database {name}")
             opening = asyncio.ensure_future(in_daemon_thread(lambda: open_database(settings), timeout_s=None))
             stopping = asyncio.ensure_future(stop.wait())
             await asyncio.wait({opening, stopping}, return_when=asyncio.FIRST_COMPLETED)

@@ -73,12 +73,12 @@ def run_env(database_url: str, notify: Path, metrics_port: int) -> dict[str, str
     return clean_environ() | settings | {"NOTIFY_SOCKET": str(notify), "WATCHDOG_USEC": "400000"}
 
 
-async def health(port: int) -> int:
+async def health(port: int) -> tuple[int, dict[str, str]]:
     async with (
         aiohttp.ClientSession() as session,
         session.get(f"http://127.0.0.1:{port}/health", timeout=aiohttp.ClientTimeout(total=10)) as response,
     ):
-        return response.status
+        return response.status, await response.json()
 
 
 async def test_with_postgresql_unreachable_it_waits_then_starts_once_it_answers(
@@ -95,9 +95,12 @@ async def test_with_postgresql_unreachable_it_waits_then_starts_once_it_answers(
             await wait_until(lambda: systemd.seen("STATUS", "waiting for the database"), 30, "STATUS: waiting")
             assert systemd.seen("EXTEND_TIMEOUT_USEC"), "the start timeout must be pushed back while waiting"
             assert not systemd.seen("READY"), "not ready before the database answers"
+            status, waiting_health = await health(metrics_port)
+            assert status == 503 and waiting_health["status"] == "starting", waiting_health
+            assert "waiting for the database" in waiting_health["reason"] and DB_PASSWORD not in str(waiting_health)
             await proxy.start()
             await wait_until(lambda: systemd.seen("READY", "1"), 60, "READY=1 once the database answers")
-            assert await health(metrics_port) == 200
+            assert (await health(metrics_port))[0] == 200
             assert await daemon.terminate() == 0, daemon.output[-3000:]
         finally:
             await proxy.close()
