@@ -31,8 +31,8 @@ from pbx_sms.gateways.base import Gateway, SendResult
 from pbx_sms.outbox.config import WorkerConfig
 from pbx_sms.outbox.flow import Outbox
 from pbx_sms.outbox.model import ClaimScope, OutboxRow, Outcome, Released, RetryLater, Sent
+from pbx_sms.outbox.observe import SendAttempt, SendObserver, log_outcome
 from pbx_sms.outbox.outage import REPORT_EVERY_S, DatabaseOutage, OutageLine, log_outage
-from pbx_sms.outbox.observe import SendAttempt, SendObserver
 from pbx_sms.outbox.retry import decide_after_send
 
 log = logging.getLogger(__name__)
@@ -301,38 +301,11 @@ class OutboxWorker:
         self._observe(row, result, started_at, ended_at, outcome)
         if isinstance(outcome, Sent):
             self.counters.sent += 1
-            log.info(
-                "SMS %d to %s sent via %s (message id %s)",
-                row.id,
-                row.to,
-                outcome.gateway,
-                outcome.message_id,
-                extra={
-                    "sms_id": row.id,
-                    "status": "sent",
-                    "gateway": outcome.gateway,
-                    "message_id": outcome.message_id,
-                },
-            )
         elif isinstance(outcome, RetryLater):
             self.counters.retried += 1
-            log.info(
-                "SMS %d to %s: %s; retry at %s",
-                row.id,
-                row.to,
-                outcome.error,
-                outcome.due_at.isoformat(),
-                extra={"sms_id": row.id, "status": "queued", "error": outcome.error, "retry_at": outcome.due_at},
-            )
         else:
             self.counters.failed += 1
-            log.warning(
-                "SMS %d to %s failed: %s",
-                row.id,
-                row.to,
-                outcome.reason,
-                extra={"sms_id": row.id, "status": "failed", "reason": outcome.reason},
-            )
+        log_outcome(row, outcome)
         self._outcomes.append(outcome)
 
     def _observe(

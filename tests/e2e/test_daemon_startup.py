@@ -85,7 +85,7 @@ async def test_with_postgresql_unreachable_it_waits_then_starts_once_it_answers(
     tmp_path: Path, systemd: FakeSystemd
 ) -> None:
     upstream = make_url(POSTGRES_URL)
-    proxy = TcpProxy(upstream.port or 5432)  # not started: the port refuses connections
+    proxy = TcpProxy("127.0.0.1", upstream.port or 5432)  # not started: the port refuses connections
     url = upstream.set(host="127.0.0.1", port=proxy.port, password=DB_PASSWORD).render_as_string(hide_password=False)
     metrics_port = free_port()
     async with DaemonProcess(run_env(url, systemd.path, metrics_port), tmp_path, "daemon") as daemon:
@@ -98,12 +98,12 @@ async def test_with_postgresql_unreachable_it_waits_then_starts_once_it_answers(
             status, waiting_health = await health(metrics_port)
             assert status == 503 and waiting_health["status"] == "starting", waiting_health
             assert "waiting for the database" in waiting_health["reason"] and DB_PASSWORD not in str(waiting_health)
-            await proxy.start()
+            proxy.start()
             await wait_until(lambda: systemd.seen("READY", "1"), 60, "READY=1 once the database answers")
             assert (await health(metrics_port))[0] == 200
             assert await daemon.terminate() == 0, daemon.output[-3000:]
         finally:
-            await proxy.close()
+            proxy.stop()
     output = daemon.output
     waiting = [line for line in output.splitlines() if "unreachable" in line]
     assert len(waiting) == 1, waiting  # one line, not one per retry

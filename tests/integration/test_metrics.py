@@ -283,9 +283,8 @@ async def test_health_fails_and_the_outbox_series_go_absent_while_the_database_i
 ) -> None:
     """PostgreSQL behind a proxy that is cut: /health says 503 with the reason, /metrics still answers."""
     upstream = make_url(POSTGRES_URL)
-    proxy = await TcpProxy(upstream.port or 5432).start()
+    proxy = TcpProxy("127.0.0.1", upstream.port or 5432).start()
     database_url = upstream.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    # In a thread: the proxy runs on this loop.
     (await asyncio.to_thread(open_database, database_url)).close()
     settings = load_settings(None, settings_env(database_url, free_port(), http_server.url, ami_enabled="false"))
     running = RunningDaemon(await asyncio.to_thread(Daemon, settings))
@@ -294,13 +293,13 @@ async def test_health_fails_and_the_outbox_series_go_absent_while_the_database_i
         assert (await running.get("/health"))[0] == 200
         _text, samples = await running.scrape()
         assert "pbx_sms_outbox_depth" in samples
-        await proxy.close()  # the database goes away: refused, open connections cut
+        proxy.cut()  # the database goes away: refused, open connections cut
         status, body = await running.get("/health")
         text, samples = await running.scrape()
     finally:
-        await proxy.start()  # so the daemon's last heartbeat and shutdown find it again
+        proxy.restore()  # so the daemon's last heartbeat and shutdown find it again
         await running.stop()
-        await proxy.close()
+        proxy.stop()
     report = json.loads(body)
     assert status == 503 and report["status"] == "failing", body
     assert report["database"].startswith("unreachable") and "database unreachable" in report["reason"]
