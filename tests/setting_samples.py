@@ -33,6 +33,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "PBX_SMS_OUTBOUND_PREFIX": ("0", "0"),
     "PBX_SMS_MAX_OPEN_CALLS": ("500", 500),
     "PBX_SMS_MAX_CALL_AGE_S": ("3600", 3600.0),
+    "PBX_SMS_MAX_CHANNELS_PER_CALL": ("200", 200),
     "PBX_SMS_LOG_FORMAT": ("json", "json"),
     "PBX_SMS_LOG_LEVEL": ("DEBUG", "DEBUG"),
     "PBX_SMS_METRICS_ENABLED": ("false", False),

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from pbx_sms.ami.call_state import CallState, CdrRecord, ChannelState
 from pbx_sms.ami.parser import AmiMessage
+from pbx_sms.core.asterisk import DIAL_ANSWERED
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ OTHER_VAR = "PBXSMS_OTHER"
 # arrive before that leg's Newchannel.  Such a Cdr waits this long (tracker time) for its channel.
 EARLY_CDR_WAIT_S = 5.0
 MAX_EARLY_CDRS = 1_000
+# Asterisk has a dozen DialStatus values.
+MAX_DIAL_STATUSES = 32
 
 
 @dataclass(slots=True)
@@ -41,6 +44,8 @@ class TrackerStats:
     orphan_cdrs: int = 0
     unknown_channel_events: int = 0
     malformed_events: int = 0
+    # Events of legs beyond max_channels_per_call, and Cdrs beyond it, not used.
+    untracked_leg_events: int = 0
 
 
 @dataclass(slots=True)
@@ -54,8 +59,11 @@ class CallRegistry:
     """Open calls by Linkedid (insertion order = age order: the first is the oldest), with the
     indexes the event handlers need, and the deadlines at which finished calls are due."""
 
-    def __init__(self, cdr_grace_s: float, stats: TrackerStats, make_room: Callable[[], None]) -> None:
+    def __init__(
+        self, cdr_grace_s: float, stats: TrackerStats, make_room: Callable[[], None], max_channels_per_call: int
+    ) -> None:
         self.cdr_grace_s = cdr_grace_s
+        self.max_channels_per_call = max_channels_per_call
         self.stats = stats
         # Called before a call is opened, to keep the number of open calls bounded.
         self._make_room = make_room
@@ -108,7 +116,7 @@ class CallRegistry:
         if current is None:
             # A channel whose Newchannel we missed joins its call, known or heard of only now.
             call = self.call_heard_of_late(linkedid or uniqueid, event_s)
-            if call is None:
+            if call is None or not self.has_room(call, uniqueid):
                 return None
             channel = self.add_channel(call, uniqueid, message.get("Channel"), event_s)
         else:
@@ -136,13 +144,50 @@ class CallRegistry:
             call.other_var = message.chan_vars.get(OTHER_VAR, "").strip()
         return call, channel
 
+    def has_room(self, call: CallState, uniqueid: str) -> bool:
+        """Whether a channel new to ``call`` may be tracked: not beyond max_channels_per_call.  The
+        events of a leg beyond it are not used (counted; logged once per call)."""
+        if len(call.channels) < self.max_channels_per_call:
+            return True
+        self.stats.untracked_leg_events += 1
+        if not call.over_leg_limit:
+            call.over_leg_limit = True
+            log.warning(
+                "call %s: legs beyond max_channels_per_call=%d are not tracked (from channel %s on); the call "
+                "is classified from its caller's events and the legs tracked",
+                call.linkedid,
+                self.max_channels_per_call,
+                uniqueid[:64],
+            )
+        return False
+
+    def may_note_leg(self, call: CallState, legs: set[str], uniqueid: str) -> bool:
+        """Whether a dialled leg may be added to one of the call's sets of legs: not one beyond the
+        bound, and the set itself bounded (DialBegins naming legs never announced)."""
+        limit = self.max_channels_per_call
+        return uniqueid in call.channels or (len(call.channels) < limit and len(legs) < limit)
+
+    def note_dial_end(self, call: CallState, raw_status: str, dest_uniqueid: str, event_s: float) -> None:
+        """A dial attempt by one of the call's channels ended (DialEnd): ANSWER is a person answering."""
+        status = raw_status.strip().upper()
+        if dest_uniqueid and self.may_note_leg(call, call.ended_legs, dest_uniqueid):
+            call.ended_legs.add(dest_uniqueid)
+        # Only which statuses were seen matters; a stream may invent any number of them.
+        if status and status not in call.dial_statuses and len(call.dial_statuses) < MAX_DIAL_STATUSES:
+            call.dial_statuses.append(status)
+        if status == DIAL_ANSWERED:
+            if call.person_answer_at_s is None or event_s < call.person_answer_at_s:
+                call.person_answer_at_s = event_s
+            if dest_uniqueid and self.may_note_leg(call, call.answered_legs, dest_uniqueid):
+                call.answered_legs.add(dest_uniqueid)
+
     def known_channel(self, uniqueid: str) -> ChannelState | None:
         linkedid = self.call_of_channel.get(uniqueid) if uniqueid else None
         return self.calls[linkedid].channels.get(uniqueid) if linkedid else None
 
     def add_channel(self, call: CallState, uniqueid: str, name: str, event_s: float) -> ChannelState:
         channel = ChannelState(uniqueid=uniqueid, name=name, created_at_s=event_s)
-        call.channels[uniqueid] = channel
+        call.add(channel)
         self.call_of_channel[uniqueid] = call.linkedid
         call.started_at_s = min(call.started_at_s, event_s)
         early = self.early_cdrs.pop(uniqueid, None)
@@ -171,8 +216,8 @@ class CallRegistry:
                     channel.stale = True
 
     def _move_channel(self, channel: ChannelState, source: CallState, target: CallState) -> CallState:
-        del source.channels[channel.uniqueid]
-        target.channels[channel.uniqueid] = channel
+        source.remove(channel)
+        target.add(channel)
         self.call_of_channel[channel.uniqueid] = target.linkedid
         for legs_attr in ("dialled_legs", "ended_legs", "answered_legs"):
             legs: set[str] = getattr(source, legs_attr)
@@ -207,7 +252,7 @@ class CallRegistry:
             for channel in gone:
                 channel.stale = False
                 self.leave_bridge(channel, self.lost_at_s)
-                channel.hung_up_at_s = self.lost_at_s
+                call.hang_up(channel, self.lost_at_s)
             if gone:
                 call.ended_at_s = max(call.ended_at_s or self.lost_at_s, self.lost_at_s)
                 touched.append(call)
@@ -292,13 +337,13 @@ class CallRegistry:
         """Attach a Cdr to its call (the one it names, else its channel's); the call, when known."""
         linkedid = self.call_of_channel.get(record.uniqueid)
         if linkedid is not None:
-            self.calls[linkedid].cdrs.append(record)
+            self._attach_cdr(self.calls[linkedid], record)
             return self.calls[linkedid]
         if record.linkedid:
             # Mapped LinkedID: the Cdr names its call even when none of its channel events was seen.
             call = self.call_heard_of_late(record.linkedid, event_s)
             if call is not None:
-                call.cdrs.append(record)
+                self._attach_cdr(call, record)
             return call
         # Not known (yet): the channel's Newchannel may still be on its way.  If not, its call was
         # already emitted (grace too short for batch-mode CDRs) or ended before we listened.
@@ -307,6 +352,12 @@ class CallRegistry:
             self.stats.orphan_cdrs += len(self.early_cdrs.pop(oldest)[1])
         self.early_cdrs.setdefault(record.uniqueid, (now_s, []))[1].append(record)
         return None
+
+    def _attach_cdr(self, call: CallState, record: CdrRecord) -> None:
+        if len(call.cdrs) < self.max_channels_per_call:
+            call.cdrs.append(record)
+        else:
+            self.stats.untracked_leg_events += 1
 
     def expire_early_cdrs(self, now_s: float) -> None:
         while self.early_cdrs:

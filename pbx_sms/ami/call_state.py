@@ -86,7 +86,7 @@ class CallState:
     did_var: str = ""
     # PBXSMS_OTHER: the caller (in) or the number dialled without any trunk prefix (out).
     other_var: str = ""
-    # Outcomes of dial attempts made by a caller channel (not Originate-level), in order.
+    # Outcomes of dial attempts made by a caller channel (not Originate-level), each once, in order.
     dial_statuses: list[str] = field(default_factory=list)
     dialled_legs: set[str] = field(default_factory=set)
     ended_legs: set[str] = field(default_factory=set)
@@ -105,10 +105,28 @@ class CallState:
     # meanwhile); True when it spanned a lost AMI connection.  Together they make its evidence.
     seen_from_start: bool = True
     spans_gap: bool = False
+    # Legs beyond max_channels_per_call were seen (and not tracked): logged once per call.
+    over_leg_limit: bool = False
+    # Channels not hung up, kept as a count so that a hang-up costs the same with 20,000 legs as with 2:
+    # channels are added, moved and hung up only through the methods below.
+    open_channels: int = field(init=False, default=0)
 
-    @property
-    def open_channels(self) -> int:
-        return sum(1 for channel in self.channels.values() if not channel.hung_up)
+    def __post_init__(self) -> None:
+        self.open_channels = sum(1 for channel in self.channels.values() if not channel.hung_up)
+
+    def add(self, channel: ChannelState) -> None:
+        self.channels[channel.uniqueid] = channel
+        self.open_channels += not channel.hung_up
+
+    def remove(self, channel: ChannelState) -> None:
+        del self.channels[channel.uniqueid]
+        self.open_channels -= not channel.hung_up
+
+    def hang_up(self, channel: ChannelState, at_s: float) -> None:
+        """The channel (one of this call's) hung up at ``at_s``; the first hang-up counts."""
+        if channel.hung_up_at_s is None:
+            channel.hung_up_at_s = at_s
+            self.open_channels -= 1
 
     @property
     def fully_seen(self) -> bool:

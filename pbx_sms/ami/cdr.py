@@ -16,6 +16,9 @@ from pbx_sms.ami.parser import AmiMessage
 from pbx_sms.core.asterisk import CDR_ANSWERED
 
 CDR_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+# No call lasts longer (the tracker drops calls open for max_call_age_s, hours): a duration beyond it
+# in a Cdr or CoreShowChannel is garbage, and unbounded it would date a call before year 1.
+MAX_DURATION_S = 30 * 86_400
 
 
 def cdr_record(message: AmiMessage) -> CdrRecord | None:
@@ -41,7 +44,7 @@ def span_s(cdrs: Iterable[CdrRecord]) -> float | None:
     ends = [cdr.ended_at for cdr in cdrs if cdr.ended_at is not None]
     if not starts or not ends or max(ends) < min(starts):
         return None
-    return (max(ends) - min(starts)).total_seconds()
+    return min((max(ends) - min(starts)).total_seconds(), MAX_DURATION_S)
 
 
 def person_talk_s(cdrs: Iterable[CdrRecord], linkedid: str) -> int:
@@ -59,24 +62,26 @@ def person_talk_s(cdrs: Iterable[CdrRecord], linkedid: str) -> int:
     starts = [cdr.answered_at for cdr in answered if cdr.answered_at is not None]
     ends = [cdr.ended_at for cdr in answered if cdr.ended_at is not None]
     if starts and ends and max(ends) >= max(starts):
-        return math.floor((max(ends) - max(starts)).total_seconds())
+        return min(math.floor((max(ends) - max(starts)).total_seconds()), MAX_DURATION_S)
     return max((cdr.billable_s for cdr in answered if cdr.destination_channel), default=0)
 
 
 def seconds_or_zero(raw: str) -> int:
+    """A Cdr's whole seconds, within [0, MAX_DURATION_S]; 0 when unusable."""
     try:
-        return max(0, int(raw.strip()))
-    except ValueError:
+        return min(max(0, int(raw.strip())), MAX_DURATION_S)
+    except ValueError:  # also a number of more than 4,300 digits (Python's int() limit)
         return 0
 
 
 def clock_duration_s(raw: str) -> int:
     """An ``HH:MM:SS`` duration (CoreShowChannel's Duration) in seconds; 0 when unusable."""
     parts = raw.strip().split(":")
-    if len(parts) != 3 or not all(part.isdigit() for part in parts):
+    # isdigit() alone also passes "²" (int() refuses it) and digit strings too long for int().
+    if len(parts) != 3 or not all(part.isascii() and part.isdigit() and len(part) <= 9 for part in parts):
         return 0
     hours, minutes, seconds = (int(part) for part in parts)
-    return hours * 3600 + minutes * 60 + seconds
+    return min(hours * 3600 + minutes * 60 + seconds, MAX_DURATION_S)
 
 
 def _local_time(raw: str) -> datetime | None:

@@ -60,6 +60,8 @@ class ListenerStatus:
     unknown_channel_events: int
     malformed_events: int
     orphan_cdrs: int
+    # Events dated at their receipt because their Timestamp was absurd (year 10000, days off...).
+    bad_timestamps: int
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +77,7 @@ class ListenerStatus:
             "unknown_channel_events": self.unknown_channel_events,
             "malformed_events": self.malformed_events,
             "orphan_cdrs": self.orphan_cdrs,
+            "bad_timestamps": self.bad_timestamps,
         }
 
 
@@ -126,6 +129,7 @@ class AmiListener:
             unknown_channel_events=tracker.unknown_channel_events,
             malformed_events=tracker.malformed_events,
             orphan_cdrs=tracker.orphan_cdrs,
+            bad_timestamps=self.tracker.bad_timestamps,
         )
 
     def stop(self) -> None:

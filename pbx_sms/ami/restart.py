@@ -19,7 +19,9 @@ EARLY_RESTART_SEQUENCE_DROP = 8
 def uniqueid_sequence(uniqueid: str) -> int | None:
     """The sequence number of a Uniqueid, or None when it has none."""
     _, dot, sequence = uniqueid.rpartition(".")
-    return int(sequence) if dot and sequence.isdigit() else None
+    # isdigit() alone also passes "²" (int() refuses it) and digit strings too long for int().
+    usable = dot and sequence.isascii() and sequence.isdigit() and len(sequence) <= 18
+    return int(sequence) if usable else None
 
 
 class RestartDetector:

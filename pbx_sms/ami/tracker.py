@@ -29,10 +29,9 @@ from pbx_sms.ami.cdr import cdr_record, clock_duration_s, seconds_or_zero
 from pbx_sms.ami.classify import classify_call
 from pbx_sms.ami.parser import AmiMessage
 from pbx_sms.ami.restart import RestartDetector
+from pbx_sms.ami.tracker_config import EventClock
 from pbx_sms.ami.tracker_config import TrackerConfig as TrackerConfig
-from pbx_sms.ami.tracker_config import event_time_s
 from pbx_sms.ami.tracker_config import timestamp_s as timestamp_s
-from pbx_sms.core.asterisk import DIAL_ANSWERED
 from pbx_sms.core.call import CompletedCall
 
 log = logging.getLogger(__name__)
@@ -69,10 +68,13 @@ class CallTracker:
     def __init__(self, config: TrackerConfig) -> None:
         self.config = config
         self.stats = TrackerStats()
-        self._registry = registry = CallRegistry(config.cdr_grace_s, self.stats, self._make_room)
+        self._registry = registry = CallRegistry(
+            config.cdr_grace_s, self.stats, self._make_room, config.max_channels_per_call
+        )
         self._restarts = RestartDetector()
         # Calls emitted early to make room for a new one, handed out by the event that opened it.
         self._made_room: list[CompletedCall] = []
+        self._event_clock = EventClock()
         # Read on every event, so bound once (the registry empties these containers, never replaces them).
         self._calls = registry.calls
         self._deadlines = registry.deadlines
@@ -107,6 +109,11 @@ class CallTracker:
         return self.stats.dropped
 
     @property
+    def bad_timestamps(self) -> int:
+        """Events dated at their receipt because their Timestamp was absurd."""
+        return self._event_clock.refused
+
+    @property
     def tracked_channels(self) -> int:
         return len(self._registry.call_of_channel)
 
@@ -125,7 +132,7 @@ class CallTracker:
         completed = self.tick(now_s)
         handler = self._handlers.get(message.event or "")
         if handler is not None:
-            event_s = event_time_s(message, now_s)
+            event_s = self._event_clock.event_time_s(message, now_s)
             self._registry.last_event_s = max(self._registry.last_event_s, event_s)
             completed.extend(handler(message, event_s, now_s))
             if self._made_room:
@@ -215,7 +222,7 @@ class CallTracker:
             else:
                 # A new leg of a call that began before we listened is followed from here on.
                 call = registry.call_heard_of_late(linkedid, event_s)
-            if call is None:
+            if call is None or not registry.has_room(call, uniqueid):
                 return completed
             registry.add_channel(call, uniqueid, message.get("Channel"), event_s)
         self._channel_from(message, event_s)
@@ -234,7 +241,9 @@ class CallTracker:
             return []  # Originate-level dial: no caller channel, nobody of the call rings yet
         found = self._channel_from(message, event_s)
         if found is not None and dest_uniqueid:
-            found[0].dialled_legs.add(dest_uniqueid)
+            call = found[0]
+            if self._registry.may_note_leg(call, call.dialled_legs, dest_uniqueid):
+                call.dialled_legs.add(dest_uniqueid)
         return []
 
     def _on_dial_end(self, message: AmiMessage, event_s: float, now_s: float) -> list[CompletedCall]:
@@ -243,18 +252,7 @@ class CallTracker:
         found = self._channel_from(message, event_s)
         if found is None:
             return []
-        call = found[0]
-        status = message.get("DialStatus").strip().upper()
-        dest_uniqueid = message.get("DestUniqueid")
-        if dest_uniqueid:
-            call.ended_legs.add(dest_uniqueid)
-        if status:
-            call.dial_statuses.append(status)
-        if status == DIAL_ANSWERED:
-            if call.person_answer_at_s is None or event_s < call.person_answer_at_s:
-                call.person_answer_at_s = event_s
-            if dest_uniqueid:
-                call.answered_legs.add(dest_uniqueid)
+        self._registry.note_dial_end(found[0], message.get("DialStatus"), message.get("DestUniqueid"), event_s)
         return []
 
     def _on_bridge_enter(self, message: AmiMessage, event_s: float, now_s: float) -> list[CompletedCall]:
@@ -285,8 +283,8 @@ class CallTracker:
         if found is None:
             return []
         call, channel = found
-        if channel.hung_up_at_s is None:
-            channel.hung_up_at_s = event_s
+        if not channel.hung_up:
+            call.hang_up(channel, event_s)
             channel.hangup_cause = message.get("Cause").strip()
         self._registry.leave_bridge(channel, event_s)
         call.ended_at_s = max(call.ended_at_s or event_s, event_s)
@@ -307,7 +305,7 @@ class CallTracker:
             channel = self._registry.add_channel(call, record.uniqueid, message.get("Channel"), started_s)
             channel.note_location(message.get("DestinationContext"), message.get("Destination"))
             channel.note_caller(message.get("Source").strip())
-            channel.hung_up_at_s = event_s
+            call.hang_up(channel, event_s)
             call.ended_at_s = max(call.ended_at_s or event_s, event_s)
         if call.emit_deadline_s is None:
             self._schedule_if_finished(call, now_s)

@@ -59,6 +59,9 @@ class TrackingSettings(_Section):
     outbound_prefix: str = ""
     max_open_calls: int = Field(10_000, ge=1)
     max_call_age_s: float = Field(6 * 3600, gt=0)
+    # Channels (legs) tracked per call; more (a queue retrying for hours, a forged stream) are not
+    # tracked, so one call's state and per-event work stay bounded.
+    max_channels_per_call: int = Field(5_000, ge=2)
 
     @field_validator("inbound_contexts", "outbound_contexts", mode="before")
     @classmethod

@@ -33,6 +33,7 @@ SETTING_PATHS: dict[str, tuple[str, ...]] = {
     "outbound_prefix": ("tracking", "outbound_prefix"),
     "max_open_calls": ("tracking", "max_open_calls"),
     "max_call_age_s": ("tracking", "max_call_age_s"),
+    "max_channels_per_call": ("tracking", "max_channels_per_call"),
     "log_format": ("logging", "format"),
     "log_level": ("logging", "level"),
     "metrics_enabled": ("metrics", "enabled"),
