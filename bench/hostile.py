@@ -57,7 +57,7 @@ def garbage_stream(total_bytes: int, read_bytes: int) -> tuple[float, int, int]:
     while fed < total_bytes:
         parser.feed(chunk)
         fed += len(chunk)
-        largest = max(largest, parser.buffered_bytes if hasattr(parser, "buffered_bytes") else len(parser._buffer))
+        largest = max(largest, parser.buffered_bytes)
     return time.process_time() - started, largest, parser.stats.oversized
 
 

@@ -3,17 +3,46 @@
 The parser keeps bytes (never text) until a whole message has arrived, so a UTF-8
 character split across two TCP reads is decoded intact.  Unwanted events are
 dropped after reading only their first line, which keeps a ``read=all`` stream cheap.
+A message arriving in many small reads is searched for its end only in the new bytes, so its cost
+is linear in its size; a message over max_message_bytes is dropped (logged, counted) and the parser
+resynchronises on the next blank line.
+
+Control characters never leave the parser: Asterisk ends every line with CR LF (manager.c,
+manager_channels.c) and escapes (ast_escape_c: BEL BS FF LF CR TAB VT only, not ESC) caller and
+connected-line names and channel variables alone; a caller ID number, a Cdr field or a UserEvent can
+carry a bare LF, ESC or NUL, which would forge a line in a log or drive a terminal.  Such characters (C0 and C1 controls, DEL, a CR or LF not part of a CR LF, the
+Unicode line and paragraph separators) are escaped in keys and values as ``\\n``, ``\\r``,
+``\\t`` or ``\\xNN`` / ``\\uNNNN``.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
 
 BANNER_PREFIX = b"Asterisk Call Manager/"
 MESSAGE_END = b"\r\n\r\n"
 EVENT_PREFIX = b"Event: "
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024
+# The banner is one short line; a stream opening with the prefix and no line end is not Asterisk.
+MAX_BANNER_BYTES = 256
+# What may not survive parsing (see the module docstring); a CR LF between lines is not matched.
+_CONTROL = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]|\r(?!\n)|(?<!\r)\n")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# The quick test, on the raw bytes: C0 controls and DEL once the CR LF line ends are taken out; the
+# lead bytes of C1 controls (U+0080-U+009F: C2 80-9F) and of the line and paragraph separators
+# (U+2028/9: E2 80 A8/A9).
+_C0_BYTES = bytes([*range(0x20), 0x7F])
+_C1_OR_SEPARATOR = re.compile("[\x80-\x9f\u2028\u2029]")
+
+
+def escape_control(match: re.Match[str]) -> str:
+    char = match.group()
+    return _ESCAPES.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
 
 
 @dataclass(slots=True)
@@ -46,9 +75,25 @@ class ParserStats:
     oversized: int = 0
 
 
+def escape_text(text: str) -> str:
+    """``text`` with its control characters escaped (see the module docstring)."""
+    return _CONTROL.sub(escape_control, text) if _CONTROL.search(text) is not None else text
+
+
+def _has_control(block: bytes, text: str) -> bool:
+    """Whether a message (its bytes and their text) holds a character to escape: a test a few times
+    cheaper than the regular expression over every message, which shows in the events per second."""
+    without_line_ends = block.replace(b"\r\n", b"")
+    return len(without_line_ends.translate(None, _C0_BYTES)) != len(without_line_ends) or (
+        (b"\xc2" in block or b"\xe2\x80" in block) and _C1_OR_SEPARATOR.search(text) is not None
+    )
+
+
 def parse_message(block: bytes) -> AmiMessage:
     """Parse one message body (no terminating blank line) into an AmiMessage."""
     text = block.decode("utf-8", "replace")
+    if _has_control(block, text):
+        text = _CONTROL.sub(escape_control, text)
     fields: dict[str, str] = {}
     chan_vars: dict[str, str] = {}
     repeated: dict[str, list[str]] = {}
@@ -87,35 +132,43 @@ class AmiStreamParser:
             None if wanted_events is None else frozenset(e.encode() for e in wanted_events)
         )
         self._max_message_bytes = max_message_bytes
-        self._buffer = b""
+        # The start of a message not complete yet; searched for its end only where new bytes came.
+        self._pending = bytearray()
         self._discarding = False
         self.banner: str | None = None
         self._banner_checked = False
         # Given: shared with the parsers of earlier connections, so the counts cover all of them.
         self.stats = ParserStats() if stats is None else stats
 
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes held for a message not complete yet (at most max_message_bytes and a little)."""
+        return len(self._pending)
+
     def reset(self) -> None:
         """Forget partial input, e.g. after the connection was dropped."""
-        self._buffer = b""
+        self._pending = bytearray()
         self._discarding = False
         self.banner = None
         self._banner_checked = False
 
     def feed(self, data: bytes) -> list[AmiMessage]:
-        buffer = self._buffer + data if self._buffer else data
-        if not self._banner_checked:
-            if len(buffer) < len(BANNER_PREFIX) and BANNER_PREFIX.startswith(buffer):
-                self._buffer = buffer
+        pending = self._pending
+        if pending:
+            # A terminator may straddle the old bytes and the new: look from 3 bytes back.
+            search_from = max(0, len(pending) - 3)
+            pending += data
+            if self._banner_checked and pending.find(MESSAGE_END, search_from) < 0:
+                self._bound_pending()
                 return []
-            self._banner_checked = True
-            if buffer.startswith(BANNER_PREFIX):
-                end = buffer.find(b"\r\n")
-                if end < 0:
-                    self._banner_checked = False
-                    self._buffer = buffer
-                    return []
-                self.banner = buffer[len(BANNER_PREFIX) : end].decode("ascii", "replace")
-                buffer = buffer[end + 2 :]
+            buffer = bytes(pending)
+            pending.clear()
+        else:
+            buffer = data
+        if not self._banner_checked:
+            buffer = self._read_banner(buffer)
+            if not self._banner_checked:
+                return []
         messages: list[AmiMessage] = []
         start = 0
         wanted = self._wanted
@@ -142,15 +195,49 @@ class AmiStreamParser:
                 self._take(buffer, start, end, wanted, messages)
             start = end + 4
         self.stats.skipped += skipped
-        rest = buffer[start:]
-        if len(rest) > self._max_message_bytes:
-            if not self._discarding:  # one oversized message may span many reads: count it once
-                self.stats.oversized += 1
-            self._discarding = True
-            # Keep the last 3 bytes: they may be the start of the terminator.
-            rest = rest[-3:]
-        self._buffer = rest
+        if start < len(buffer):
+            pending += memoryview(buffer)[start:]
+            self._bound_pending()
         return messages
+
+    def _read_banner(self, buffer: bytes) -> bytes:
+        """The stream after the banner line, once it is whole (else keeps it pending)."""
+        if len(buffer) < len(BANNER_PREFIX) and BANNER_PREFIX.startswith(buffer):
+            self._pending += buffer
+            return b""
+        if buffer.startswith(BANNER_PREFIX):
+            end = buffer.find(b"\r\n", 0, MAX_BANNER_BYTES)
+            if end < 0:
+                if len(buffer) < MAX_BANNER_BYTES:
+                    self._pending += buffer
+                    return b""
+                return self._banner_done(buffer)  # no line end where a banner has one: not a banner
+            self.banner = escape_text(buffer[len(BANNER_PREFIX) : end].decode("ascii", "replace"))
+            return self._banner_done(buffer[end + 2 :])
+        return self._banner_done(buffer)
+
+    def _banner_done(self, rest: bytes) -> bytes:
+        self._banner_checked = True
+        return rest
+
+    def _bound_pending(self) -> None:
+        """Keep what waits for its end within max_message_bytes: beyond, the message is dropped."""
+        pending = self._pending
+        if len(pending) <= self._max_message_bytes:
+            return
+        if not self._discarding:  # one oversized message may span many reads: count it once
+            self._dropped_oversized()
+        self._discarding = True
+        # Keep the last 3 bytes: they may be the start of the terminator.
+        del pending[:-3]
+
+    def _dropped_oversized(self) -> None:
+        self.stats.oversized += 1
+        log.warning(
+            "AMI message over %d bytes (max_message_bytes) dropped (%d so far); reading on from the next one",
+            self._max_message_bytes,
+            self.stats.oversized,
+        )
 
     def _take(
         self,
@@ -167,7 +254,7 @@ class AmiStreamParser:
             return
         if end - start > self._max_message_bytes:
             # Arrived whole within one read: as oversized as one that arrived in pieces.
-            self.stats.oversized += 1
+            self._dropped_oversized()
             return
         if wanted is not None and buffer.startswith(EVENT_PREFIX, start):
             line_end = buffer.find(b"\r\n", start, end)
@@ -186,6 +273,6 @@ def parse_stream(data: bytes, wanted_events: Iterable[str] | None = None) -> lis
     """Parse a whole recorded AMI byte stream (banner included) at once."""
     parser = AmiStreamParser(wanted_events, max_message_bytes=max(len(data), DEFAULT_MAX_MESSAGE_BYTES))
     messages = parser.feed(data)
-    if parser._buffer.strip():
+    if parser._pending.strip():
         messages.extend(parser.feed(MESSAGE_END))
     return messages

@@ -61,20 +61,8 @@ def timestamp_s(message: AmiMessage) -> float | None:
     return value if 0 < value < MAX_TIMESTAMP_S else None  # NaN compares False: refused too
 
 
-def event_time_s(message: AmiMessage, now_s: float) -> tuple[float, bool]:
-    """(when the event happened, whether its Timestamp was refused): the Timestamp when usable and
-    within MAX_TIMESTAMP_SKEW_S of ``now_s`` (the time of receipt), else ``now_s``.  A missing
-    Timestamp (Asterisk's timestampevents=no) is not refused: receipt is the only clock there is."""
-    if "Timestamp" not in message.fields:
-        return now_s, False
-    value = timestamp_s(message)
-    if value is None or abs(value - now_s) > MAX_TIMESTAMP_SKEW_S:
-        return now_s, True
-    return value, False
-
-
 class EventClock:
-    """event_time_s for the tracker, counting the Timestamps it refuses and logging them: the first,
+    """The tracker's reading of event times, counting the Timestamps it refuses and logging them: the first,
     then one line a minute (tracker time) at most, since a broken clock dates every event."""
 
     LOG_INTERVAL_S = 60.0
@@ -84,17 +72,23 @@ class EventClock:
         self._logged_at_s = -math.inf
 
     def event_time_s(self, message: AmiMessage, now_s: float) -> float:
-        event_s, refused = event_time_s(message, now_s)
-        if refused:
-            self.refused += 1
-            if now_s - self._logged_at_s >= self.LOG_INTERVAL_S:
-                self._logged_at_s = now_s
-                log.warning(
-                    "AMI %s event with an absurd Timestamp %r (unusable, or more than %.0f s from its receipt): "
-                    "dated at its receipt instead (%d such events so far)",
-                    message.event,
-                    message.get("Timestamp")[:40],
-                    MAX_TIMESTAMP_SKEW_S,
-                    self.refused,
-                )
-        return event_s
+        """When the event happened: its Timestamp when usable (timestamp_s) and within
+        MAX_TIMESTAMP_SKEW_S of ``now_s`` (the time of receipt), else ``now_s``.  A missing Timestamp
+        (Asterisk's timestampevents=no) is not refused: receipt is the only clock there is."""
+        if "Timestamp" not in message.fields:
+            return now_s
+        value = timestamp_s(message)
+        if value is not None and abs(value - now_s) <= MAX_TIMESTAMP_SKEW_S:
+            return value
+        self.refused += 1
+        if now_s - self._logged_at_s >= self.LOG_INTERVAL_S:
+            self._logged_at_s = now_s
+            log.warning(
+                "AMI %s event with an absurd Timestamp %r (unusable, or more than %.0f s from its receipt): "
+                "dated at its receipt instead (%d such events so far)",
+                message.event,
+                message.get("Timestamp")[:40],
+                MAX_TIMESTAMP_SKEW_S,
+                self.refused,
+            )
+        return now_s
