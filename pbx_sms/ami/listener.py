@@ -1,7 +1,8 @@
 """The live AMI listener: connection → call tracker → ``on_call(CompletedCall)``.
 
 Three tasks share one event loop, so the tracker (pure, not thread-safe) is only ever touched
-from loop callbacks:
+from loop callbacks (the timer and the delivery run under a TaskSupervisor: a failure is logged,
+counted and the task restarted; an event the tracker fails on is logged, counted and skipped):
 
 - the connection feeds each event to the tracker as it is parsed (tracker time = wall clock);
 - a timer sleeps until the tracker's next deadline and ticks it, so the last call of a quiet
@@ -32,6 +33,7 @@ from pbx_sms.ami.status import ConnectionStatus
 from pbx_sms.ami.tracker import WANTED_EVENTS, CallTracker, TrackerConfig
 from pbx_sms.config import Settings
 from pbx_sms.core.call import CompletedCall
+from pbx_sms.core.tasks import TaskFailed, TaskSupervisor
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ OnCall = Callable[[CompletedCall], Awaitable[None]]
 RESYNC_ACTION = {"Action": "CoreShowChannels"}
 # How long a graceful stop waits for on_call to take the calls already completed.
 DRAIN_TIMEOUT_S = 10.0
+EVENT_ERROR_LOG_INTERVAL_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,8 @@ class ListenerStatus:
     unknown_channel_events: int
     malformed_events: int
     orphan_cdrs: int
+    # Events the tracker raised on (a bug met by odd input): logged and skipped.
+    event_errors: int
     # Events dated at their receipt because their Timestamp was absurd (year 10000, days off...).
     bad_timestamps: int
 
@@ -78,6 +83,7 @@ class ListenerStatus:
             "malformed_events": self.malformed_events,
             "orphan_cdrs": self.orphan_cdrs,
             "bad_timestamps": self.bad_timestamps,
+            "event_errors": self.event_errors,
         }
 
 
@@ -89,8 +95,15 @@ class AmiListener:
         on_call: OnCall,
         *,
         clock: Callable[[], float] = time.time,
+        supervisor: TaskSupervisor | None = None,
     ) -> None:
+        """``supervisor``: the daemon's, so a task failing for good stops the daemon; without one the
+        listener has its own, and run() stops and raises TaskFailed."""
         self.tracker = tracker
+        self._owns_supervisor = supervisor is None
+        self.supervisor = TaskSupervisor(self._task_failed) if supervisor is None else supervisor
+        self.event_errors = 0
+        self._event_error_logged_s = -math.inf
         self._on_call = on_call
         self._clock = clock
         self.connection = AmiConnection(
@@ -109,9 +122,11 @@ class AmiListener:
         self.failed_deliveries = 0
 
     @classmethod
-    def from_settings(cls, settings: Settings, on_call: OnCall) -> AmiListener:
+    def from_settings(
+        cls, settings: Settings, on_call: OnCall, supervisor: TaskSupervisor | None = None
+    ) -> AmiListener:
         tracker = CallTracker(TrackerConfig.from_settings(settings))
-        return cls(ConnectionConfig.from_settings(settings), tracker, on_call)
+        return cls(ConnectionConfig.from_settings(settings), tracker, on_call, supervisor=supervisor)
 
     @property
     def status(self) -> ListenerStatus:
@@ -129,6 +144,7 @@ class AmiListener:
             unknown_channel_events=tracker.unknown_channel_events,
             malformed_events=tracker.malformed_events,
             orphan_cdrs=tracker.orphan_cdrs,
+            event_errors=self.event_errors,
             bad_timestamps=self.tracker.bad_timestamps,
         )
 
@@ -140,8 +156,8 @@ class AmiListener:
     async def run(self) -> None:
         if self._stop_requested:
             return
-        timer = asyncio.create_task(self._run_timer(), name="ami-tracker-timer")
-        delivery = asyncio.create_task(self._deliver(), name="ami-call-delivery")
+        timer = self.supervisor.start("ami-tracker-timer", self._run_timer)
+        delivery = self.supervisor.start("ami-call-delivery", self._deliver)
         try:
             await self.connection.run()
         finally:
@@ -165,11 +181,30 @@ class AmiListener:
                 status.failed_deliveries,
                 status.dropped_calls,
             )
+        if self._owns_supervisor and self.supervisor.fatal is not None:
+            raise self.supervisor.fatal
 
     # ---- connection callbacks (synchronous, in the event loop) -----------------------------
 
+    def _task_failed(self, failure: TaskFailed) -> None:
+        self.stop()
+
     def _event_received(self, message: AmiMessage) -> None:
-        self._enqueue(self.tracker.feed(message, self._clock()))
+        now_s = self._clock()
+        try:
+            completed = self.tracker.feed(message, now_s)
+        except Exception:
+            # Not up into the protocol: asyncio would drop the connection, and every call with it.
+            self.event_errors += 1
+            if now_s - self._event_error_logged_s >= EVENT_ERROR_LOG_INTERVAL_S:
+                self._event_error_logged_s = now_s
+                log.exception(
+                    "the call tracker failed on an AMI %s event (%d such events so far, logged once a minute); skipped",
+                    message.event,
+                    self.event_errors,
+                )
+            return
+        self._enqueue(completed)
         deadline_s = self.tracker.next_deadline_s()
         if deadline_s is not None and deadline_s < self._timer_until_s:
             self._wake.set()

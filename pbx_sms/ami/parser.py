@@ -10,9 +10,9 @@ resynchronises on the next blank line.
 Control characters never leave the parser: Asterisk ends every line with CR LF (manager.c,
 manager_channels.c) and escapes (ast_escape_c: BEL BS FF LF CR TAB VT only, not ESC) caller and
 connected-line names and channel variables alone; a caller ID number, a Cdr field or a UserEvent can
-carry a bare LF, ESC or NUL, which would forge a line in a log or drive a terminal.  Such characters (C0 and C1 controls, DEL, a CR or LF not part of a CR LF, the
-Unicode line and paragraph separators) are escaped in keys and values as ``\\n``, ``\\r``,
-``\\t`` or ``\\xNN`` / ``\\uNNNN``.
+carry a bare LF, ESC or NUL, which would forge a line in a log or drive a terminal.  Such characters
+(C0 and C1 controls, DEL, a CR or LF not part of a CR LF, the Unicode line and paragraph separators)
+are escaped in keys and values as ``\\n``, ``\\r``, ``\\t`` or ``\\xNN`` / ``\\uNNNN``.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import typer
 from pbx_sms.cli.context import fail, state
 from pbx_sms.config import ConfigError
 from pbx_sms.core.sms_status import Status
+from pbx_sms.core.tasks import TaskFailed
 from pbx_sms.gateways.base import GatewayConfigError
 
 
@@ -35,7 +36,7 @@ def run(
         fail(f"PBX_SMS_LOG_LEVEL: unknown level {settings.logging.level!r} (expected DEBUG, INFO, WARNING or ERROR)")
     try:
         asyncio.run(run_daemon(settings))
-    except (ConfigError, GatewayConfigError, EndpointError) as exc:
+    except (ConfigError, GatewayConfigError, EndpointError, TaskFailed) as exc:
         fail(str(exc))
 
 
@@ -75,6 +76,17 @@ def render_status(report: dict[str, Any]) -> str:
             lines.append(
                 f"  calls: {calls.get('completed_calls', 0)} completed, {calls.get('open_calls', 0)} open, "
                 f"{calls.get('dropped_calls', 0)} dropped"
+                + (
+                    f", {calls['bad_timestamps']} events dated at receipt (absurd Timestamp)"
+                    if calls.get("bad_timestamps")
+                    else ""
+                )
+            )
+        tasks = daemon.get("tasks") or {}
+        if tasks:
+            lines.append(
+                "  task failures: "
+                + ", ".join(f"{name} {c['failures']} (restarted {c['restarts']})" for name, c in sorted(tasks.items()))
             )
     calls = report["calls"]
     evidence = ", ".join(f"{kind} {count}" for kind, count in sorted(calls["by_evidence"].items()))

@@ -8,6 +8,10 @@ Shutdown: the first SIGTERM/SIGINT stops the listener (calls already complete ar
 processed), then the worker (no new claims, in-flight sends finish or are handed back); a second signal aborts
 at once and leaves the leases of unfinished sends to expire, so a restart sends them again under
 the same idempotency key.
+
+Every task runs under one TaskSupervisor (pbx_sms.core.tasks): a failure is logged and counted
+(`status`: tasks), and the task restarted, or, for the listener and the worker (not safe to restart
+in place), the daemon stops as above and `pbx-sms run` exits 1 with one line naming the task.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from pbx_sms.daemon.metrics import CallCounts, DaemonCollector, SendMetrics
 from pbx_sms.daemon.probes import Probe, database_answers, outbox_counts
 from pbx_sms.daemon.sd_notify import Notifier
 from pbx_sms.daemon.startup import open_database_when_up
+from pbx_sms.core.tasks import TaskFailed, TaskSupervisor
 from pbx_sms.daemon.status import HEARTBEAT_INTERVAL_S, instance_name, write_heartbeat
 from pbx_sms.db.engine import Database
 from pbx_sms.db.url import safe_url
@@ -82,7 +87,8 @@ class Daemon:
         )
         self._calls_recorded = asyncio.Event()
         self.recorder = CallRecorder(partial(self._record_calls, source="ami"), self._calls_recorded.set)
-        self.listener = AmiListener.from_settings(settings, self._on_call)
+        self.supervisor = TaskSupervisor(self._task_failed)
+        self.listener = AmiListener.from_settings(settings, self._on_call, self.supervisor)
         self.instance = instance_name()
         self.started_at = utc_now()
         self.collector = DaemonCollector(
@@ -160,6 +166,7 @@ class Daemon:
             "worker": vars(self.worker.counters).copy(),
             "gateway": self.gateway.name,
             "intake_errors": self.intake_errors,
+            "tasks": self.supervisor.counters(),
         }
 
     async def _write_heartbeat(self, stopped: bool = False) -> None:
@@ -205,6 +212,9 @@ class Daemon:
 
     # --- lifecycle -----------------------------------------------------------------------------
 
+    def _task_failed(self, failure: TaskFailed) -> None:
+        self.stop()
+
     def stop(self) -> None:
         if not self._stopping.is_set():
             log.info("stopping: no new calls; finishing in-flight SMS (signal again to quit at once)")
@@ -241,13 +251,14 @@ class Daemon:
                 await self.gateway.close()
                 self.database.close()
                 raise
-        worker = asyncio.create_task(self.worker.run(), name="outbox-worker")
-        recorder = asyncio.create_task(self.recorder.run(), name="call-recorder")
-        processing = asyncio.create_task(self._process_recorded_calls(), name="call-processing")
-        background = [asyncio.create_task(self._heartbeat(), name="heartbeat")]
-        listener: asyncio.Task[object]
+        start = self.supervisor.start
+        worker = start("outbox-worker", self.worker.run, restart=False)
+        recorder = start("call-recorder", self.recorder.run)
+        processing = start("call-processing", self._process_recorded_calls)
+        background = [start("heartbeat", self._heartbeat)]
+        listener: asyncio.Task[object] | asyncio.Task[None]
         if self.settings.ami.enabled:
-            listener = asyncio.create_task(self.listener.run(), name="ami-listener")
+            listener = start("ami-listener", self.listener.run, restart=False)
         else:
             log.info("AMI listener disabled (PBX_SMS_AMI_ENABLED=false): calls come from the AGI hook only")
             listener = asyncio.create_task(self._stopping.wait(), name="ami-disabled")
@@ -278,10 +289,8 @@ class Daemon:
             await self.gateway.close()
             self.database.close()
             log.info("pbx-sms stopped: %s; worker %s", self.intake_summary(), self.worker.counters)
-        for ended in (listener, worker, recorder, processing):
-            error = None if ended.cancelled() else ended.exception()
-            if error is not None:
-                raise error
+        if self.supervisor.fatal is not None:
+            raise self.supervisor.fatal
 
     def intake_summary(self) -> str:
         status = self.listener.status
