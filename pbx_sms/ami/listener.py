@@ -63,6 +63,8 @@ class ListenerStatus:
     unknown_channel_events: int
     malformed_events: int
     orphan_cdrs: int
+    # Events of legs beyond max_channels_per_call (and Cdrs beyond it), not used.
+    untracked_leg_events: int
     # Events the tracker raised on (a bug met by odd input): logged and skipped.
     event_errors: int
     # Events dated at their receipt because their Timestamp was absurd (year 10000, days off...).
@@ -84,6 +86,7 @@ class ListenerStatus:
             "orphan_cdrs": self.orphan_cdrs,
             "bad_timestamps": self.bad_timestamps,
             "event_errors": self.event_errors,
+            "untracked_leg_events": self.untracked_leg_events,
         }
 
 
@@ -145,6 +148,7 @@ class AmiListener:
             malformed_events=tracker.malformed_events,
             orphan_cdrs=tracker.orphan_cdrs,
             event_errors=self.event_errors,
+            untracked_leg_events=tracker.untracked_leg_events,
             bad_timestamps=self.tracker.bad_timestamps,
         )
 

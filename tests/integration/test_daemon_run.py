@@ -35,7 +35,11 @@ def test_the_status_details_carry_the_listener_tracker_parser_and_intake_counter
         "longest_unrecorded_s",
         "reported_twice",
         "processing_errors",
+        "bad_timestamps",
+        "event_errors",
+        "untracked_leg_events",
     }
+    assert details["tasks"] == {}  # failures and restarts per task, once one failed
     assert details["ami"] == {"state": "disabled", "last_error": None}  # ami_enabled=False
 
 
