@@ -8,9 +8,11 @@ import time
 from dataclasses import replace
 
 import pytest
+from paths import FIXTURES
 from tracker_world import T0, Pbx, at, event, only
 
 from pbx_sms.ami.parser import AmiMessage
+from pbx_sms.ami.replay import replay_calls
 from pbx_sms.ami.tracker import CallTracker, TrackerConfig
 from pbx_sms.core.call import CompletedCall
 
@@ -184,3 +186,12 @@ def test_an_answer_by_a_leg_beyond_the_bound_still_makes_the_call_answered() -> 
     assert (call.status, call.talk_s) == ("answered", 15)
     # The caller and 3 legs tracked; the other 7 legs' Newchannel and Hangup, and the answering leg's BridgeEnter.
     assert tracker.stats.untracked_leg_events == 2 * 7 + 1
+
+
+def test_a_replay_with_a_year_10000_timestamp_completes_its_calls() -> None:
+    data = (FIXTURES / "in_answered.callcdr.ami").read_bytes()
+    # The call's last Hangup, which dates its end.
+    stamp = data.index(b"Timestamp: ", data.rindex(b"Event: Hangup")) + len(b"Timestamp: ")
+    broken = data[:stamp] + b"253402300800.000000" + data[data.index(b"\r\n", stamp) :]
+    expected = [(c.call_id, c.status, c.talk_s) for c in replay_calls(data, TrackerConfig())]
+    assert [(c.call_id, c.status, c.talk_s) for c in replay_calls(broken, TrackerConfig())] == expected
