@@ -33,7 +33,7 @@ from pbx_sms.ami.status import ConnectionStatus
 from pbx_sms.ami.tracker import WANTED_EVENTS, CallTracker, TrackerConfig
 from pbx_sms.config import Settings
 from pbx_sms.core.call import CompletedCall
-from pbx_sms.core.tasks import TaskFailed, TaskSupervisor
+from pbx_sms.tasks import TaskFailed, TaskSupervisor
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import typer
 from pbx_sms.cli.context import fail, state
 from pbx_sms.config import ConfigError
 from pbx_sms.core.sms_status import Status
-from pbx_sms.core.tasks import TaskFailed
 from pbx_sms.gateways.base import GatewayConfigError
+from pbx_sms.tasks import TaskFailed
 
 
 def run(

@@ -9,7 +9,7 @@ processed), then the worker (no new claims, in-flight sends finish or are handed
 at once and leaves the leases of unfinished sends to expire, so a restart sends them again under
 the same idempotency key.
 
-Every task runs under one TaskSupervisor (pbx_sms.core.tasks): a failure is logged and counted
+Every task runs under one TaskSupervisor (pbx_sms.tasks): a failure is logged and counted
 (`status`: tasks), and the task restarted, or, for the listener and the worker (not safe to restart
 in place), the daemon stops as above and `pbx-sms run` exits 1 with one line naming the task.
 """
@@ -35,7 +35,6 @@ from pbx_sms.daemon.metrics import CallCounts, DaemonCollector, SendMetrics
 from pbx_sms.daemon.probes import Probe, database_answers, outbox_counts
 from pbx_sms.daemon.sd_notify import Notifier
 from pbx_sms.daemon.startup import open_database_when_up
-from pbx_sms.core.tasks import TaskFailed, TaskSupervisor
 from pbx_sms.daemon.status import HEARTBEAT_INTERVAL_S, instance_name, write_heartbeat
 from pbx_sms.db.engine import Database
 from pbx_sms.db.url import safe_url
@@ -48,6 +47,7 @@ from pbx_sms.outbox.wakeup import listen_for_new_rows
 from pbx_sms.outbox.worker import OutboxWorker, gateway_is_local
 from pbx_sms.storage.config_cache import ConfigCache
 from pbx_sms.storage.database import open_database_from_settings
+from pbx_sms.tasks import TaskFailed, TaskSupervisor
 
 log = logging.getLogger("pbx_sms.daemon")
 

@@ -25,8 +25,8 @@ from pbx_sms.ami.listener import AmiListener
 from pbx_sms.ami.tracker import CallTracker, TrackerConfig
 from pbx_sms.config import AmiSettings, Settings
 from pbx_sms.core.call import CompletedCall
-from pbx_sms.core.tasks import RestartPolicy, TaskFailed, TaskSupervisor
 from pbx_sms.daemon.run import Daemon
+from pbx_sms.tasks import RestartPolicy, TaskFailed, TaskSupervisor
 
 TIMEOUT_S = 20.0
 FAST = RestartPolicy(restart_delay_s=0.01, max_restart_delay_s=0.01, max_failures=3)

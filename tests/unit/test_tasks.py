@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from pbx_sms.core.tasks import RestartPolicy, TaskFailed, TaskSupervisor
+from pbx_sms.tasks import RestartPolicy, TaskFailed, TaskSupervisor
 
 FAST = RestartPolicy(restart_delay_s=0.001, max_restart_delay_s=0.001, max_failures=3, failure_window_s=60)
 
