@@ -75,8 +75,8 @@ class TimedRecorder:
         self.waits_s: list[float] = []
         self.recorder = CallRecorder(self._record, lambda: None)
 
-    def _record(self, batch: Sequence[CompletedCall]) -> None:
-        self._intake.record(batch, "ami")
+    def _record(self, batch: Sequence[CompletedCall], source: str) -> None:
+        self._intake.record(batch, source)
         committed_s = time.monotonic()
         self.waits_s.extend(committed_s - self.handed_s[call.call_id] for call in batch)
 

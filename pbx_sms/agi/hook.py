@@ -2,8 +2,9 @@
 
 Asterisk runs the script from a hangup handler on the caller's channel; the channel is not
 destroyed until the script ends. So the hook:
-- reads the AGI environment (pyst2), maps the arguments (pure, ``pbx_sms.hangup.mapping``) and writes
-  one row to the call log with ``record_call`` — the daemon matches rules and queues SMS later;
+- reads the AGI environment and maps it to a call exactly as the daemon's FastAGI server does (pure,
+  ``pbx_sms.hangup.request``), and writes one row to the call log with ``record_call`` — the daemon
+  matches rules and queues SMS later;
 - imports the database stack only once it has a call to write;
 - bounds every wait: database connect and statement timeouts, and a hard deadline for the whole
   script after which it exits 0 whatever it is doing;
@@ -11,7 +12,8 @@ destroyed until the script ends. So the hook:
   arguments) is logged to syslog and stderr and to the Asterisk log (AGI VERBOSE), and the exit
   status is 0.
 The first report of a call wins: if the AMI listener recorded the same Linkedid already, nothing
-is added.
+is added. This is the fallback for a PBX where the daemon does not run: with the daemon there, the
+dialplan's FastAGI hook (pbx_sms.fastagi) costs no process per call.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Engine
@@ -54,10 +56,14 @@ class HookProblem(Exception):
     """Something that stops the hook from recording a call; the message is the log line."""
 
 
+class _SessionEnded(HookProblem):
+    """Asterisk closed the session: nobody to send the outcome to."""
+
+
 def main(
     argv: Sequence[str] | None = None,
-    stdin: TextIO | None = None,
-    stdout: TextIO | None = None,
+    stdin: BinaryIO | None = None,
+    stdout: BinaryIO | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> int:
     """Run one AGI session. Always returns 0 (Asterisk must never see the hook fail)."""
@@ -68,11 +74,14 @@ def main(
     signal.setitimer(signal.ITIMER_REAL, DEADLINE_S)
     env = os.environ if environ is None else environ
     _setup_logging(env)
-    agi = None
+    agi_in = stdin or sys.stdin.buffer
+    agi_out = stdout or sys.stdout.buffer
+    session_open = True
     message, level = "nothing done", logging.ERROR
     try:
-        agi = _open_agi(stdin or sys.stdin, stdout or sys.stdout)
-        message, level = _run(agi.env, env)
+        message, level = _run(_read_environment(agi_in), env)
+    except _SessionEnded as exc:
+        message, level, session_open = str(exc), logging.WARNING, False
     except HookProblem as exc:
         message, level = str(exc), logging.WARNING
     except Exception as exc:  # the hook must never fail the call, whatever went wrong
@@ -82,23 +91,36 @@ def main(
     # One line: an AGI command ends at a newline, and one syslog record per call reads best.
     line = " ".join(f"{message} ({elapsed_ms:.0f} ms)".split())
     log.log(level, "%s", line)
-    if agi is not None:
-        _verbose(agi, line, VERBOSE_OK_LEVEL if level <= logging.INFO else VERBOSE_PROBLEM_LEVEL)
+    if session_open:
+        _verbose(agi_in, agi_out, line, VERBOSE_OK_LEVEL if level <= logging.INFO else VERBOSE_PROBLEM_LEVEL)
     signal.setitimer(signal.ITIMER_REAL, 0)
     return 0
 
 
+def _read_environment(agi_in: BinaryIO) -> dict[str, str]:
+    """The AGI environment, read as the FastAGI server reads it (same bounds, same refusals)."""
+    from pbx_sms.hangup.request import MAX_LINE_BYTES, AgiRequestError, EnvironmentReader
+
+    reader = EnvironmentReader()
+    try:
+        # One byte over the bound: a longer line is refused, not read on without end.
+        while not reader.feed(agi_in.readline(MAX_LINE_BYTES + 1)):
+            pass
+        return reader.environment()
+    except AgiRequestError as exc:
+        if reader.ended:
+            raise _SessionEnded(f"call not recorded: {exc}") from None
+        raise HookProblem(f"call not recorded: {exc}") from None
+
+
 def _run(agi_env: Mapping[str, str], env: Mapping[str, str]) -> tuple[str, int]:
-    from pbx_sms.hangup.mapping import ArgumentError, arguments_from_agi_env, map_call, parse_arguments
+    from pbx_sms.hangup.request import outcome_of_request
 
     settings = _load_settings(env)
-    try:
-        args = parse_arguments(arguments_from_agi_env(agi_env), channel_caller=agi_env.get("agi_callerid", ""))
-    except ArgumentError as exc:
-        raise HookProblem(f"call not recorded: {exc}") from None
-    outcome = map_call(args, settings.country, settings.tracking.internal_max_digits)
+    outcome = outcome_of_request(agi_env, settings.country, settings.tracking.internal_max_digits)
+    linkedid = agi_env.get("agi_arg_1", "")[:64] or "?"
     for note in outcome.notes:
-        log.info("%s: %s", args.linkedid or "?", note)
+        log.info("%s: %s", linkedid, note)
     if outcome.call is None:
         raise HookProblem(f"call not recorded: {outcome.reason}")
     call = outcome.call
@@ -196,27 +218,14 @@ def _first_line(exc: Exception) -> str:
     return text[0] if text else type(original).__name__
 
 
-def _open_agi(stdin: TextIO, stdout: TextIO) -> Any:
-    from asterisk.agi import AGI
-
-    # pyst2 writes its debug chatter (the whole environment) to stderr: keep it out of the logs.
-    return AGI(stdin=stdin, stdout=stdout, stderr=_Discard())
-
-
-class _Discard:
-    def write(self, _text: str) -> int:
-        return 0
-
-    def flush(self) -> None:
-        pass
-
-
-def _verbose(agi: Any, line: str, level: int) -> None:
+def _verbose(agi_in: BinaryIO, agi_out: BinaryIO, line: str, level: int) -> None:
     """The outcome in Asterisk's own log; a dead channel may refuse it, which changes nothing."""
-    text = "pbx-sms: " + line.replace("\\", "/").replace('"', "'")
+    from pbx_sms.hangup.request import MAX_LINE_BYTES, verbose_command
+
     try:
-        agi.send_command("VERBOSE", f'"{text}"', level)
-        agi.stdin.readline()
+        agi_out.write(verbose_command(f"pbx-sms: {line}", level).encode())
+        agi_out.flush()
+        agi_in.readline(MAX_LINE_BYTES)
     except Exception:
         log.debug("AGI VERBOSE failed", exc_info=True)
 

@@ -11,6 +11,7 @@ from pbx_sms.config.errors import ConfigError, describe_error
 from pbx_sms.config.loading import load_settings
 from pbx_sms.config.models import (
     AmiSettings,
+    FastAgiSettings,
     LoggingSettings,
     MetricsSettings,
     OutboxSettings,
@@ -27,6 +28,7 @@ __all__ = [
     "ENV_PREFIX",
     "AmiSettings",
     "ConfigError",
+    "FastAgiSettings",
     "LoggingSettings",
     "MetricsSettings",
     "OutboxSettings",

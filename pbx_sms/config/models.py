@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import socket
 from collections.abc import Mapping
 from functools import reduce
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from pbx_sms.config.names import SETTING_PATHS
@@ -45,6 +46,65 @@ class AmiSettings(_Section):
     ping_timeout_s: float = Field(5.0, gt=0)
     reconnect_min_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(60.0, gt=0)
+
+
+class FastAgiSettings(_Section):
+    """The daemon's FastAGI server for the dialplan's hangup hook (pbx_sms.fastagi).
+
+    FastAGI has no authentication, and a forged hangup report is an SMS sent where the forger wants:
+    beyond loopback it needs the source networks allowed and a shared secret in the agi:// path.
+    """
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    # 0: a free port chosen at start-up (tests).
+    port: int = Field(4573, ge=0, le=65535)
+    # Empty: loopback peers only.
+    allow: tuple[IPvAnyNetwork, ...] = ()
+    secret: SecretStr = SecretStr("")
+
+    @field_validator("allow", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        if isinstance(value, list | tuple):
+            for part in value:
+                try:
+                    ipaddress.ip_network(str(part))
+                except ValueError:
+                    raise ValueError(
+                        f"{str(part)[:50]!r} is not a network: expected addresses or networks like "
+                        "192.0.2.7, 10.0.0.0/8, fd00::/8 (host bits zero), separated by commas"
+                    ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _wide_listening_needs_allow_and_secret(self) -> FastAgiSettings:
+        if not self.enabled or is_loopback_host(self.host):
+            return self
+        missing = [
+            name
+            for name, value in (("PBX_SMS_FASTAGI_ALLOW", self.allow), ("PBX_SMS_FASTAGI_SECRET", self.secret))
+            if not value
+        ]
+        if missing:
+            raise ValueError(
+                f"FastAGI host {self.host!r} is not a loopback address: listening there needs "
+                f"{' and '.join(missing)} (the source networks and the shared secret of the agi:// path), "
+                "or PBX_SMS_FASTAGI_HOST=127.0.0.1"
+            )
+        return self
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` names only this machine (a name other than localhost may resolve anywhere)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class TrackingSettings(_Section):
@@ -135,6 +195,7 @@ class Settings(BaseSettings):
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    fastagi: FastAgiSettings = Field(default_factory=FastAgiSettings)
     # By flat name ("http_url", "ami_send_secret"); the registry validates the chosen gateway's.
     gateway_settings: Mapping[str, RawSetting] = Field(default_factory=dict)
 

@@ -38,6 +38,7 @@ from pbx_sms.daemon.startup import open_database_when_up
 from pbx_sms.daemon.status import HEARTBEAT_INTERVAL_S, instance_name, write_heartbeat
 from pbx_sms.db.engine import Database
 from pbx_sms.db.url import safe_url
+from pbx_sms.fastagi import FastAgiCounters, FastAgiServer
 from pbx_sms.gateways.registry import create_gateway
 from pbx_sms.intake.recorder import CallRecorder
 from pbx_sms.intake.service import CallIntake
@@ -86,9 +87,15 @@ class Daemon:
             on_queued=self.worker.wake,
         )
         self._calls_recorded = asyncio.Event()
-        self.recorder = CallRecorder(partial(self._record_calls, source="ami"), self._calls_recorded.set)
+        self.recorder = CallRecorder(self._record_calls, self._calls_recorded.set)
         self.supervisor = TaskSupervisor(self._task_failed)
         self.listener = AmiListener.from_settings(settings, self._on_call, self.supervisor)
+        # The dialplan's hangup hook, into the same recorder as the listener's calls.
+        self.fastagi = (
+            FastAgiServer.from_settings(settings, partial(self.recorder.add, source="agi"))
+            if settings.fastagi.enabled
+            else None
+        )
         self.instance = instance_name()
         self.started_at = utc_now()
         self.collector = DaemonCollector(
@@ -116,7 +123,7 @@ class Daemon:
     # --- calls in ------------------------------------------------------------------------------
 
     async def _on_call(self, call: CompletedCall) -> None:
-        self.recorder.add(call)
+        self.recorder.add(call, "ami")
 
     def _record_calls(self, calls: Sequence[CompletedCall], source: str) -> list[CompletedCall]:
         """Record calls in the call log (in the recorder's thread), counting the new ones for the metrics."""
@@ -167,6 +174,7 @@ class Daemon:
             "gateway": self.gateway.name,
             "intake_errors": self.intake_errors,
             "tasks": self.supervisor.counters(),
+            "fastagi": (self.fastagi.counters if self.fastagi else FastAgiCounters()).to_json(),
         }
 
     async def _write_heartbeat(self, stopped: bool = False) -> None:
@@ -244,13 +252,17 @@ class Daemon:
             self.settings.ami.port,
             "" if self.settings.ami.enabled else " (disabled)",
         )
-        if self.endpoint is not None:
-            try:
+        try:
+            if self.endpoint is not None:
                 await self.endpoint.start()
-            except BaseException:
-                await self.gateway.close()
-                self.database.close()
-                raise
+            if self.fastagi is not None:
+                await self.fastagi.start()
+        except BaseException:
+            if self.endpoint is not None:
+                await self.endpoint.close()
+            await self.gateway.close()
+            self.database.close()
+            raise
         start = self.supervisor.start
         worker = start("outbox-worker", self.worker.run, restart=False)
         recorder = start("call-recorder", self.recorder.run)
@@ -269,6 +281,9 @@ class Daemon:
         finally:
             # Whatever ended first, stop and await both (listener first: its completed calls are still
             # recorded and reach the outbox), so the database and gateway never close under a running worker.
+            # FastAGI before both: the calls it handed over are recorded like the listener's.
+            if self.fastagi is not None:
+                await self.fastagi.stop()
             self.stop()
             await asyncio.wait({listener})
             self.recorder.stop()

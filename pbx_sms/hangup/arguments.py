@@ -11,6 +11,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 AGI_SCRIPT_NAME = "pbx-sms-hangup.agi"
+# The daemon's FastAGI server answers this path (agi://HOST:PORT/pbx-sms-hangup[/SECRET]).
+FASTAGI_SCRIPT_NAME = "pbx-sms-hangup"
+FASTAGI_DEFAULT_URL = f"agi://127.0.0.1:4573/{FASTAGI_SCRIPT_NAME}"
 
 
 class AgiArgument(NamedTuple):
@@ -43,6 +46,6 @@ AGI_ARGUMENTS: tuple[AgiArgument, ...] = (
 ARGUMENT_NAMES: tuple[str, ...] = tuple(argument.name for argument in AGI_ARGUMENTS)
 
 
-def dialplan_agi_line() -> str:
-    """The AGI() application call the hangup handler runs."""
-    return f"AGI({AGI_SCRIPT_NAME}," + ",".join(argument.dialplan for argument in AGI_ARGUMENTS) + ")"
+def dialplan_agi_line(target: str = AGI_SCRIPT_NAME) -> str:
+    """The AGI() application call the hangup handler runs: the spawned script, or a FastAGI URL."""
+    return f"AGI({target}," + ",".join(argument.dialplan for argument in AGI_ARGUMENTS) + ")"

@@ -32,12 +32,16 @@ MAX_BATCH_CALLS = 1000
 RETRY = Backoff(0.5, 30.0, Jitter.NONE)
 MAX_OTHER_ERRORS = 3
 
-RecordCalls = Callable[[Sequence[CompletedCall]], object]
+# (calls, source): the source ("ami", "agi") says who reported them.
+RecordCalls = Callable[[Sequence[CompletedCall], str], object]
+DEFAULT_SOURCE = "ami"
 
 
 class CallRecorder:
     """Owns the completed calls not yet in the call log; ``record`` (synchronous, run in a thread)
-    writes one batch; ``on_recorded`` is told after each written batch."""
+    writes one batch of one source; ``on_recorded`` is told after each written batch. Calls of the
+    AMI listener and of the FastAGI server share it: a batch holding both is written as one
+    ``record`` per source, in the order each source first appears in it."""
 
     def __init__(
         self,
@@ -51,7 +55,7 @@ class CallRecorder:
         self._on_recorded = on_recorded
         self._monotonic = monotonic
         self._sleep = sleep
-        self._pending: list[tuple[float, CompletedCall]] = []
+        self._pending: list[tuple[float, CompletedCall, str]] = []
         self._arrived = asyncio.Event()
         self._stopping = False
         self.record_errors = 0
@@ -65,8 +69,8 @@ class CallRecorder:
         """Completed calls not in the call log yet (the batch being written included)."""
         return len(self._pending)
 
-    def add(self, call: CompletedCall) -> None:
-        self._pending.append((self._monotonic(), call))
+    def add(self, call: CompletedCall, source: str = DEFAULT_SOURCE) -> None:
+        self._pending.append((self._monotonic(), call, source))
         self._arrived.set()
 
     def stop(self) -> None:
@@ -84,19 +88,23 @@ class CallRecorder:
                 continue
             # Taken off only once written: until then they count as unrecorded.
             batch = self._pending[:MAX_BATCH_CALLS]
-            await self._write([call for _, call in batch])
+            by_source: dict[str, list[CompletedCall]] = {}
+            for _, call, source in batch:
+                by_source.setdefault(source, []).append(call)
+            for source, calls in by_source.items():
+                await self._write(calls, source)
             del self._pending[: len(batch)]
             done_s = self._monotonic()
             self.max_wait_s = max(self.max_wait_s, done_s - batch[0][0])
             self.batches += 1
             self._on_recorded()
 
-    async def _write(self, batch: list[CompletedCall]) -> None:
+    async def _write(self, batch: list[CompletedCall], source: str) -> None:
         outages = 0
         other_errors = 0
         while True:
             try:
-                await asyncio.to_thread(self._record, batch)
+                await asyncio.to_thread(self._record, batch, source)
                 return
             except Exception as exc:
                 self.record_errors += 1
@@ -104,7 +112,7 @@ class CallRecorder:
                     # Not the database being away: the same error would come back every time.
                     other_errors += 1
                     if other_errors >= MAX_OTHER_ERRORS:
-                        await self._write_one_by_one(batch, exc)
+                        await self._write_one_by_one(batch, source, exc)
                         return
                 if self._stopping:
                     self.dropped += len(batch)
@@ -118,13 +126,13 @@ class CallRecorder:
                 log.warning("%d calls not recorded yet (%s); retrying in %g s", len(batch), exc, delay_s)
                 await self._sleep(delay_s)
 
-    async def _write_one_by_one(self, batch: list[CompletedCall], error: Exception) -> None:
+    async def _write_one_by_one(self, batch: list[CompletedCall], source: str, error: Exception) -> None:
         if len(batch) == 1:
             log.error("call %s cannot be recorded (%s); dropped: %s", batch[0].call_id, error, _as_json(batch[0]))
             self.dropped += 1
             return
         for call in batch:
-            await self._write([call])
+            await self._write([call], source)
 
 
 def _as_json(call: CompletedCall) -> str:

@@ -59,6 +59,8 @@ def daemon_env(database_url: str, ami_port: int, http_url: str, **settings: str)
         "log_level": "INFO",
         # Its own port, so daemons running side by side (two PBXs, a restart) never share one.
         "metrics_port": str(free_port()),
+        # A free port: daemons of parallel tests must not compete for 4573.
+        "fastagi_port": "0",
     } | settings
     return clean_environ() | {f"PBX_SMS_{key.upper()}": value for key, value in values.items()}
 

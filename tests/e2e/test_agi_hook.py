@@ -1,8 +1,8 @@
 """The AGI hangup hook run as Asterisk runs it: a subprocess speaking AGI on stdin/stdout.
 
-The test plays Asterisk: it sends the agi_* environment and a blank line, answers every command
-with "200 result=1", and checks what landed in the call log (SQLite and PostgreSQL), that the
-hook exits 0 whatever happens, and how long it takes.
+The test plays Asterisk (tests/fake_asterisk.py): it sends the agi_* environment and a blank line,
+answers every command with "200 result=1", and checks what landed in the call log (SQLite and
+PostgreSQL), that the hook exits 0 whatever happens, and how long it takes.
 """
 
 from __future__ import annotations
@@ -11,108 +11,23 @@ import os
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from paths import ROOT
+from fake_asterisk import END, SCRIPT, START, VENV_PYTHON, AgiRun, agi_values, run_hook
 from sqlalchemy import select
 
 from pbx_sms.agi.hook import DEADLINE_S
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.db.engine import make_engine
-from pbx_sms.hangup import AGI_ARGUMENTS
 from pbx_sms.intake.calls import calls, count_calls, record_call
 from pbx_sms.storage.database import open_database
 
-SCRIPT = ROOT / "agi-bin" / "pbx-sms-hangup.agi"
-VENV_PYTHON = Path(sys.executable)
-START = 1_700_000_000
-END = START + 125
 # The hook normally needs well under a second; the bound leaves room for a loaded test machine.
 QUICK_S = DEADLINE_S
-
-
-@dataclass
-class AgiRun:
-    returncode: int
-    commands: list[str]
-    stderr: str
-    wall_s: float
-
-
-def agi_values(**overrides: str) -> list[str]:
-    values = {
-        "linkedid": "1700000000.42",
-        "direction": "in",
-        "start_epoch": str(START),
-        "end_epoch": str(END),
-        "dial_status": "ANSWER",
-        "answered_time": "61",
-        "queue_status": "",
-        "member_interface": "",
-        "answered_epoch": "",
-        "hangup_cause": "16",
-        "did": "+48221234567",
-        "other_party": "602345678",
-    }
-    values.update(overrides)
-    return [values[argument.name] for argument in AGI_ARGUMENTS]
-
-
-def run_hook(
-    settings: dict[str, str],
-    args: list[str],
-    python: Path = VENV_PYTHON,
-    cwd: Path | None = None,
-) -> AgiRun:
-    """Run the script as Asterisk does and answer its AGI commands."""
-    env_lines = [
-        "agi_request: pbx-sms-hangup.agi",
-        "agi_channel: PJSIP/trunk-00000042",
-        "agi_language: en",
-        "agi_type: PJSIP",
-        "agi_uniqueid: 1700000000.42",
-        "agi_version: 20.5.0",
-        "agi_callerid: 602345678",
-        "agi_calleridname: unknown",
-        "agi_context: pbxsms-hangup",
-        "agi_extension: s",
-        "agi_priority: 2",
-        "agi_enhanced: 0.0",
-        "agi_threadid: 139872",
-        *(f"agi_arg_{index}: {value}" for index, value in enumerate(args, start=1)),
-    ]
-    child_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd or Path.cwd()), **settings}
-    started = time.monotonic()
-    process = subprocess.Popen(
-        [str(python), str(SCRIPT), *args],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=child_env,
-        cwd=cwd,
-    )
-    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
-    process.stdin.write("\n".join(env_lines) + "\n\n")
-    process.stdin.flush()
-    commands = []
-    for line in process.stdout:
-        commands.append(line.rstrip("\n"))
-        process.stdin.write("200 result=1\n")
-        process.stdin.flush()
-    returncode = process.wait(timeout=DEADLINE_S + 10)
-    wall_s = time.monotonic() - started
-    stderr = process.stderr.read()
-    process.stdin.close()
-    process.stdout.close()
-    process.stderr.close()
-    return AgiRun(returncode, commands, stderr, wall_s)
 
 
 @pytest.fixture

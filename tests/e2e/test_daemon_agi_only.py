@@ -47,6 +47,7 @@ def test_agi_recorded_call_is_texted_by_a_daemon_without_ami(tmp_path: Path) -> 
         "PBX_SMS_DATABASE_URL": url,
         "PBX_SMS_AMI_ENABLED": "false",
         "PBX_SMS_AMI_PORT": "9",  # nothing listens there: it must not even try
+        "PBX_SMS_FASTAGI_PORT": "0",  # a free port: parallel tests must not compete for 4573
         "PBX_SMS_GATEWAY": "log",
         "PBX_SMS_LOG_PATH": str(sms_log),
         "PBX_SMS_METRICS_PORT": str(free_port()),

@@ -35,14 +35,16 @@ class FlakyLog:
         self.errors = list(errors)
         self.attempts = 0
         self.batches: list[list[str]] = []
+        self.sources: list[str] = []
 
-    def record(self, batch: Sequence[CompletedCall]) -> None:
+    def record(self, batch: Sequence[CompletedCall], source: str) -> None:
         self.attempts += 1
         if self.errors:
             raise self.errors.pop(0)
         if any(item.call_id == "bad" for item in batch):
             raise ValueError("bad call")
         self.batches.append([item.call_id for item in batch])
+        self.sources.append(source)
 
     @property
     def recorded(self) -> list[str]:
@@ -134,7 +136,7 @@ async def test_calls_completed_during_a_write_go_into_the_next_batch_together() 
     release = threading.Event()
     batches: list[list[str]] = []
 
-    def slow_record(batch: Sequence[CompletedCall]) -> None:
+    def slow_record(batch: Sequence[CompletedCall], _source: str) -> None:
         writing.set()
         release.wait(5)
         batches.append([item.call_id for item in batch])
@@ -151,3 +153,14 @@ async def test_calls_completed_during_a_write_go_into_the_next_batch_together() 
     await asyncio.wait_for(recording, 10)
     assert [len(batch) for batch in batches] == [1, 50]
     assert recorder.max_wait_s > 0
+
+
+async def test_a_batch_of_both_sources_is_one_write_per_source_in_order_of_first_appearance() -> None:
+    log = FlakyLog()
+    recorder = CallRecorder(log.record, lambda: None)
+    for call_id, source in (("a1", "agi"), ("m1", "ami"), ("a2", "agi"), ("m2", "ami")):
+        recorder.add(call(call_id), source)
+    recorder.stop()
+    await asyncio.wait_for(recorder.run(), 10)
+    assert (log.batches, log.sources) == ([["a1", "a2"], ["m1", "m2"]], ["agi", "ami"])
+    assert recorder.unrecorded == 0
