@@ -172,11 +172,15 @@ class FastAgiServer:
             self.counters.refused += 1
             log.warning("FastAGI connection from %s refused: not in PBX_SMS_FASTAGI_ALLOW", peer)
             return
+        request = EnvironmentReader()
         try:
-            env = await self._read_request(reader)
+            env = await self._read_request(reader, request)
         except AgiRequestError as exc:
             self.counters.errors += 1
             log.warning("FastAGI request from %s, call not recorded: %s", peer, exc)
+            if not request.ended:
+                # Asterisk is still there (the spawned hook answers these too).
+                await self._reply(reader, writer, f"call not recorded: {exc}", VERBOSE_PROBLEM_LEVEL)
             return
         name, secret = split_script_path(env.get("agi_network_script", ""))
         if name != FASTAGI_SCRIPT_NAME:
@@ -207,13 +211,13 @@ class FastAgiServer:
         log.debug("FastAGI request from %s: call %s handed to the call log: %s", peer, call.call_id, summary)
         await self._reply(reader, writer, f"call {call.call_id} handed to the call log: {summary}", VERBOSE_OK_LEVEL)
 
-    async def _read_request(self, reader: asyncio.StreamReader) -> dict[str, str]:
-        request = EnvironmentReader()
+    async def _read_request(self, reader: asyncio.StreamReader, request: EnvironmentReader) -> dict[str, str]:
         try:
             async with asyncio.timeout(self._read_timeout_s):
                 while not request.feed(await _read_line(reader)):
                     pass
         except TimeoutError:
+            request.ended = True  # a peer this slow gets no answer either
             raise AgiRequestError(f"no complete AGI request within {self._read_timeout_s:g} s") from None
         return request.environment()
 
@@ -235,7 +239,7 @@ async def _read_line(reader: asyncio.StreamReader) -> bytes:
     try:
         return await reader.readline()
     except ValueError:
-        # The stream's limit: the line is longer than MAX_LINE_BYTES.
-        raise AgiRequestError(f"an AGI environment line is longer than {MAX_LINE_BYTES} bytes") from None
-    except OSError as exc:
-        raise AgiRequestError(f"the connection failed mid-request ({type(exc).__name__})") from None
+        # The stream's limit: the line is longer than MAX_LINE_BYTES (EnvironmentReader says so).
+        return b"x" * (MAX_LINE_BYTES + 1)
+    except OSError:
+        return b""  # the connection failed: the same as Asterisk closing it

@@ -164,7 +164,8 @@ async def test_an_argument_with_a_line_break_cannot_override_an_earlier_one(worl
     # The caller ID "x\nagi_arg_2: out" would, read into a dict, turn an inbound call outbound.
     args = agi_values(did="+48221234567\nagi_arg_2: out")
     exchange = await fastagi_request(world.server.port, args)
-    assert exchange.commands == []  # refused before it was a call: nothing to report
+    [command] = exchange.commands
+    assert "call not recorded: AGI environment line 34: agi_arg_2 given twice" in command
     await wait_until(lambda: world.counters()["errors"] == 1, "the request refused")
     await assert_still_serving(world)
     assert set(world.rows()) == {"1700000099.1"}
