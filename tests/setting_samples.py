@@ -6,6 +6,7 @@ fails until it has one.
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
 SID = "AC" + "0123456789abcdef" * 2
@@ -40,6 +41,15 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "PBX_SMS_METRICS_HOST": ("0.0.0.0", "0.0.0.0"),
     "PBX_SMS_METRICS_PORT": ("9500", 9500),
     "PBX_SMS_HEALTH_AMI_DOWN_MAX_S": ("30", 30.0),
+    "PBX_SMS_FASTAGI_ENABLED": ("false", False),
+    # A loopback address: anything wider needs the allow list and the secret as well.
+    "PBX_SMS_FASTAGI_HOST": ("::1", "::1"),
+    "PBX_SMS_FASTAGI_PORT": ("4574", 4574),
+    "PBX_SMS_FASTAGI_ALLOW": (
+        "192.0.2.7, 10.0.0.0/8,fd00::/8",
+        (IPv4Network("192.0.2.7/32"), IPv4Network("10.0.0.0/8"), IPv6Network("fd00::/8")),
+    ),
+    "PBX_SMS_FASTAGI_SECRET": ("0123456789abcdef-fastagi", "0123456789abcdef-fastagi"),
     "PBX_SMS_OUTBOX_MAX_IN_FLIGHT": ("32", 32),
     "PBX_SMS_OUTBOX_CLAIM_BATCH": ("16", 16),
     "PBX_SMS_OUTBOX_CLAIM_INTERVAL_S": ("0.05", 0.05),

@@ -18,6 +18,7 @@ from pbx_sms.core.timezones import validate_timezone
 
 # The digits an extension dials before an outside number.
 OUTBOUND_PREFIX = re.compile(r"[0-9]{0,4}")
+FASTAGI_SECRET = re.compile(r"[A-Za-z0-9._~-]{16,128}")
 SECRET_SUFFIXES = ("secret", "token", "password", "api_key", "auth_token")
 
 # A gateway's setting as read: TOML gives scalars (or lists of them), the environment strings.
@@ -77,6 +78,14 @@ class FastAgiSettings(_Section):
                         f"{str(part)[:50]!r} is not a network: expected addresses or networks like "
                         "192.0.2.7, 10.0.0.0/8, fd00::/8 (host bits zero), separated by commas"
                     ) from None
+        return value
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_fits_a_path(cls, value: SecretStr) -> SecretStr:
+        # It travels in the dialplan's agi:// URL: a "/" or "," would cut it, a short one is guessed.
+        if value.get_secret_value() and not FASTAGI_SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError("expected 16 to 128 letters, digits or - . _ ~ (e.g. the output of `openssl rand -hex 16`)")
         return value
 
     @model_validator(mode="after")

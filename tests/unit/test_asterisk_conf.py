@@ -17,10 +17,10 @@ from typing import get_args
 import pytest
 from paths import ROOT
 
-from pbx_sms.config import Settings
+from pbx_sms.config import FastAgiSettings, Settings
 from pbx_sms.gateways.ami import STATUS_EVENT, AmiSendSettings, dongle_action, messagesend_action
 from pbx_sms.gateways.base import OutgoingSms
-from pbx_sms.hangup import AGI_ARGUMENTS, AGI_SCRIPT_NAME, dialplan_agi_line
+from pbx_sms.hangup import AGI_ARGUMENTS, AGI_SCRIPT_NAME, FASTAGI_DEFAULT_URL, FASTAGI_SCRIPT_NAME, dialplan_agi_line
 
 CONF_DIR = ROOT / "asterisk-conf"
 DIALPLAN = CONF_DIR / "extensions_pbx_sms.conf"
@@ -40,7 +40,7 @@ ASTERISK_VARIABLES = frozenset(
 # Read-only functions the snippets may use.
 ASTERISK_FUNCTIONS = frozenset({"CHANNEL", "CALLERID", "SHARED"})
 # Set by the operator in their own [globals] (documented at the top of the snippet).
-OPERATOR_GLOBALS = frozenset({"PBXSMS_AGI"})
+OPERATOR_GLOBALS = frozenset({"PBXSMS_AGI", "PBXSMS_AGI_URL"})
 
 
 class ConfError(ValueError):
@@ -275,18 +275,94 @@ def test_every_subroutine_returns() -> None:
         assert last.app == "Return", f"[{context}] must end with Return() (it runs as a Gosub)"
 
 
-def test_agi_line_passes_the_arguments_in_the_order_the_hook_parses() -> None:
+def test_agi_lines_pass_the_arguments_in_the_order_the_hook_parses() -> None:
     steps = dialplan_steps(parse_conf(DIALPLAN))
-    [agi] = [step for step in steps if step.app == "AGI"]
-    assert agi.context == "pbxsms-hangup"
-    assert f"AGI({agi.args})" == dialplan_agi_line()
-    script, *arguments = split_top_level(agi.args)
-    assert script == AGI_SCRIPT_NAME
-    assert arguments == [argument.dialplan for argument in AGI_ARGUMENTS]
-    assert arguments[-1] == "${PBXSMS_OTHER}"  # the free-text one last: commas in it are rejoined
-    # The script is not signalled away from its database write.
-    before = [step for step in steps if step.context == "pbxsms-hangup" and step.priority < agi.priority]
+    agis = [step for step in steps if step.app == "AGI"]
+    assert {step.context for step in agis} == {"pbxsms-hangup"}
+    targets = []
+    for agi in agis:
+        target, *arguments = split_top_level(agi.args)
+        assert f"AGI({agi.args})" == dialplan_agi_line(target)
+        assert arguments == [argument.dialplan for argument in AGI_ARGUMENTS]
+        assert arguments[-1] == "${PBXSMS_OTHER}"  # the free-text one last: commas in it are rejoined
+        targets.append(target)
+    assert sorted(targets) == sorted([FASTAGI_DEFAULT_URL, "${PBXSMS_AGI_URL}", AGI_SCRIPT_NAME])
+    # The hook is not signalled away from its work.
+    first = min(agis, key=lambda step: step.priority)
+    before = [step for step in steps if step.context == "pbxsms-hangup" and step.priority < first.priority]
     assert any(step.app == "Set" and step.args == "AGISIGHUP=no" for step in before)
+
+
+def test_the_default_fastagi_url_is_where_the_daemon_listens_by_default() -> None:
+    defaults = FastAgiSettings()
+    assert FASTAGI_DEFAULT_URL == f"agi://{defaults.host}:{defaults.port}/{FASTAGI_SCRIPT_NAME}"
+
+
+# A small dialplan walker for the pbx-sms contexts: Set, GotoIf with "${VAR}" = / != "text" clauses
+# joined by &, Set(CHANNEL(hangup_handler_push)=...), AGI() and Return().
+CLAUSE = re.compile(r'^"\$\{(?P<var>[A-Z_]+)\}" (?P<op>!?=) "(?P<text>[^"]*)"$')
+
+
+def condition_holds(condition: str, variables: dict[str, str]) -> bool:
+    inner = condition.strip().removeprefix("$[").removesuffix("]")
+    results = []
+    for clause in inner.split(" & "):
+        match = CLAUSE.match(clause.strip())
+        assert match is not None, f"the walker cannot read {clause!r}"
+        equal = variables.get(match["var"], "") == match["text"]
+        results.append(equal if match["op"] == "=" else not equal)
+    return all(results)
+
+
+def run_context(steps: list[Step], context: str, variables: dict[str, str]) -> list[Step]:
+    """The steps run from priority 1 of ``context`` until Return()."""
+    own = sorted((step for step in steps if step.context == context), key=lambda step: step.priority)
+    labels = {step.label: index for index, step in enumerate(own) if step.label}
+    ran, index = [], 0
+    while own[index].app != "Return":
+        step = own[index]
+        ran.append(step)
+        if step.app == "GotoIf":
+            condition, _, target = step.args.partition("?")
+            if condition_holds(condition, variables):
+                index = labels[target]
+                continue
+        elif step.app == "Set" and not step.args.startswith(("CHANNEL(", "SHARED(")):
+            name, _, value = step.args.partition("=")
+            variables[name.lstrip("_")] = value
+        index += 1
+    return ran
+
+
+@pytest.mark.parametrize(
+    ("globals_", "expected"),
+    [
+        ({}, None),
+        ({"PBXSMS_AGI": "no"}, None),
+        ({"PBXSMS_AGI": "yes"}, FASTAGI_DEFAULT_URL),
+        ({"PBXSMS_AGI": "yes", "PBXSMS_AGI_URL": "agi://192.0.2.10:4573/pbx-sms-hangup/s3cr3t"}, "${PBXSMS_AGI_URL}"),
+        ({"PBXSMS_AGI": "script"}, AGI_SCRIPT_NAME),
+        ({"PBXSMS_AGI": "script", "PBXSMS_AGI_URL": "agi://192.0.2.10:4573/pbx-sms-hangup"}, AGI_SCRIPT_NAME),
+    ],
+)
+def test_the_pbxsms_agi_global_chooses_fastagi_or_the_spawned_script(
+    globals_: dict[str, str], expected: str | None
+) -> None:
+    steps = dialplan_steps(parse_conf(DIALPLAN))
+    tagged = run_context(steps, "pbxsms-tag-common", dict(globals_))
+    pushed = any(step.args.startswith("CHANNEL(hangup_handler_push)=pbxsms-hangup") for step in tagged)
+    assert pushed == (expected is not None)
+    if expected is None:
+        return
+    ran = run_context(steps, "pbxsms-hangup", dict(globals_))
+    [agi] = [step for step in ran if step.app == "AGI"]
+    assert split_top_level(agi.args)[0] == expected
+
+
+def test_the_readme_documents_both_hook_modes() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "PBXSMS_AGI=yes" in readme and "PBXSMS_AGI=script" in readme and "PBXSMS_AGI_URL" in readme
+    assert FASTAGI_DEFAULT_URL in readme
 
 
 def test_tagging_sets_every_variable_the_hook_and_the_listener_read() -> None:
