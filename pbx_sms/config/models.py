@@ -85,7 +85,7 @@ class FastAgiSettings(_Section):
     def _secret_fits_a_path(cls, value: SecretStr) -> SecretStr:
         # It travels in the dialplan's agi:// URL: a "/" or "," would cut it, a short one is guessed.
         if value.get_secret_value() and not FASTAGI_SECRET.fullmatch(value.get_secret_value()):
-            raise ValueError("expected 16 to 128 letters, digits or - . _ ~ (e.g. the output of `openssl rand -hex 16`)")
+            raise ValueError("expected 16 to 128 letters, digits or - . _ ~ (e.g. from `openssl rand -hex 16`)")
         return value
 
     @model_validator(mode="after")

@@ -112,6 +112,21 @@ def test_caller_id_with_commas_stays_one_value(migrated_url: str) -> None:
     assert row["other_party"] == "60234,5678"
 
 
+def test_control_characters_in_the_caller_id_reach_the_asterisk_log_escaped(migrated_url: str) -> None:
+    run = run_hook({"PBX_SMS_DATABASE_URL": migrated_url}, agi_values(other_party="Evil\x1b[2J\x07"))
+    assert run.returncode == 0, run.stderr
+    [command] = run.commands
+    assert "\x1b" not in command and "\x07" not in command
+    assert "Evil\\\\x1b[2J\\\\x07" in command  # \x1b as text, its backslash escaped for parse_args
+
+
+def test_an_argument_with_a_line_break_is_refused_not_read_as_another_argument(migrated_url: str) -> None:
+    # ${PBXSMS_DID} = "+48221234567\nagi_arg_2: out" would otherwise turn the inbound call outbound.
+    run = run_hook({"PBX_SMS_DATABASE_URL": migrated_url}, agi_values(did="+48221234567\nagi_arg_2: out"))
+    assert_gave_up_quietly(run, "agi_arg_2 given twice (an argument containing a line break?)")
+    assert call_rows(migrated_url) == []
+
+
 def test_settings_from_the_config_file_asterisk_points_to(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'calls.db'}"
     open_database(url).close()

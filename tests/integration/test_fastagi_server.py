@@ -123,7 +123,7 @@ async def assert_still_serving(world: World, linkedid: str = "1700000099.1") -> 
 
 async def test_a_hangup_in_the_middle_of_the_request_ends_the_session_without_spinning(world: World) -> None:
     half = request_bytes(environment_lines(agi_values())[:10], end=b"\nagi_chan")
-    reader, writer = await asyncio.open_connection("127.0.0.1", world.server.port)
+    _reader, writer = await asyncio.open_connection("127.0.0.1", world.server.port)
     writer.write(half)
     await writer.drain()
     writer.close()  # Asterisk's side gone mid-environment: the server's reads now return b""

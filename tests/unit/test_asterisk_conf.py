@@ -295,7 +295,7 @@ def test_agi_lines_pass_the_arguments_in_the_order_the_hook_parses() -> None:
 
 def test_the_default_fastagi_url_is_where_the_daemon_listens_by_default() -> None:
     defaults = FastAgiSettings()
-    assert FASTAGI_DEFAULT_URL == f"agi://{defaults.host}:{defaults.port}/{FASTAGI_SCRIPT_NAME}"
+    assert f"agi://{defaults.host}:{defaults.port}/{FASTAGI_SCRIPT_NAME}" == FASTAGI_DEFAULT_URL
 
 
 # A small dialplan walker for the pbx-sms contexts: Set, GotoIf with "${VAR}" = / != "text" clauses
