@@ -28,6 +28,7 @@ from pbx_sms.fastagi.access import peer_address, peer_allowed, secret_matches, s
 from pbx_sms.hangup.arguments import FASTAGI_SCRIPT_NAME
 from pbx_sms.hangup.request import (
     MAX_LINE_BYTES,
+    MAX_REQUEST_BYTES,
     AgiRequestError,
     EnvironmentReader,
     outcome_of_request,
@@ -42,6 +43,7 @@ READ_TIMEOUT_S = 5.0
 REPLY_TIMEOUT_S = 1.0
 # A channel hanging up during the session may make Asterisk send HANGUP before its answer.
 MAX_REPLY_LINES = 3
+READ_CHUNK_BYTES = 16 * 1024
 # Every session ends within the timeouts above, so this many at once is a flood, not a PBX.
 MAX_SESSIONS = 256
 # On stop, sessions under way get this long to finish (their calls are handed over already or not at all).
@@ -214,12 +216,19 @@ class FastAgiServer:
     async def _read_request(self, reader: asyncio.StreamReader, request: EnvironmentReader) -> dict[str, str]:
         try:
             async with asyncio.timeout(self._read_timeout_s):
-                while not request.feed(await _read_line(reader)):
-                    pass
+                data = await _read_to_empty_line(reader)
         except TimeoutError:
             request.ended = True  # a peer this slow gets no answer either
             raise AgiRequestError(f"no complete AGI request within {self._read_timeout_s:g} s") from None
-        return request.environment()
+        # Read in chunks (one read for ~35 lines, not one each), then each line through the same
+        # bounds as the spawned hook's reads, the end of input (b"") last.
+        lines = data.split(b"\n")
+        for line in lines[:-1]:
+            if request.feed(line + b"\n"):
+                return request.environment()
+        request.feed(lines[-1])
+        request.feed(b"")
+        raise AssertionError("unreachable: EnvironmentReader.feed(b'') raises")
 
     async def _reply(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, text: str, level: int) -> None:
         """The outcome in Asterisk's log; Asterisk gone by now changes nothing."""
@@ -235,11 +244,30 @@ class FastAgiServer:
             log.debug("FastAGI: no answer to VERBOSE (%s)", type(exc).__name__)
 
 
-async def _read_line(reader: asyncio.StreamReader) -> bytes:
-    try:
-        return await reader.readline()
-    except ValueError:
-        # The stream's limit: the line is longer than MAX_LINE_BYTES (EnvironmentReader says so).
-        return b"x" * (MAX_LINE_BYTES + 1)
-    except OSError:
-        return b""  # the connection failed: the same as Asterisk closing it
+async def _read_to_empty_line(reader: asyncio.StreamReader) -> bytes:
+    """The request up to and with its empty line, in as few reads as it arrived in; what came
+    before the end of input if that came first; at most about MAX_REQUEST_BYTES."""
+    data = b""
+    while len(data) <= MAX_REQUEST_BYTES:
+        try:
+            chunk = await reader.read(READ_CHUNK_BYTES)
+        except OSError:
+            chunk = b""  # the connection failed: the same as Asterisk closing it
+        if not chunk:
+            return data
+        searched_from = max(0, len(data) - 2)
+        data += chunk
+        end = _empty_line_end(data, searched_from)
+        if end is not None:
+            # Asterisk sends nothing more before the first command; anything that came is dropped.
+            return data[:end]
+    return data
+
+
+def _empty_line_end(data: bytes, start: int) -> int | None:
+    if data.startswith(b"\n"):
+        return 1
+    if data.startswith(b"\r\n"):
+        return 2
+    ends = [found + len(separator) for separator in (b"\n\n", b"\n\r\n") if (found := data.find(separator, start)) >= 0]
+    return min(ends) if ends else None

@@ -148,7 +148,7 @@ def verbose_command(text: str, level: int) -> str:
     Control characters are shown as ``\\xNN`` (a newline would end the command and start another),
     and quotes and backslashes escaped the way res_agi.c's parse_args reads them.
     """
-    shown = "".join(_visible(char) for char in text)
+    shown = text if text.isprintable() else "".join(_visible(char) for char in text)
     if len(shown) > MAX_VERBOSE_CHARS:
         shown = shown[: MAX_VERBOSE_CHARS - 3] + "..."
     quoted = shown.replace("\\", "\\\\").replace('"', '\\"')
