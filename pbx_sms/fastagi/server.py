@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -118,7 +119,7 @@ class FastAgiServer:
             self._server = await asyncio.start_server(self._session, host, port, limit=MAX_LINE_BYTES)
         except OSError as exc:
             raise FastAgiListenError(
-                f"cannot listen for FastAGI on {host}:{port}: {exc.strerror or exc} "
+                f"cannot listen for FastAGI on {host}:{port}: {os.strerror(exc.errno) if exc.errno else exc} "
                 "(PBX_SMS_FASTAGI_HOST, PBX_SMS_FASTAGI_PORT; PBX_SMS_FASTAGI_ENABLED=false turns it off)"
             ) from None
         allowed = ", ".join(map(str, self._settings.allow)) or "loopback only"

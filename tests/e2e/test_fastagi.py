@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import sqlite3
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from fake_asterisk import agi_values, environment_lines, fastagi_request, run_ho
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from e2e.daemon import DaemonProcess, DatabaseView, clean_environ, wait_until
+from e2e.daemon import PBX_SMS, DaemonProcess, DatabaseView, clean_environ, wait_until
 from pbx_sms.db.calls_table import calls_table
 from pbx_sms.storage.database import open_database
 
@@ -175,3 +177,51 @@ async def test_a_hangup_mid_request_leaves_the_daemon_serving(daemon: tuple[Daem
     exchange = await fastagi_request(port, agi_values(linkedid="4.1"))
     assert "handed to the call log" in exchange.commands[0]
     assert exchange.wall_s < ANSWER_BOUND_S
+
+
+async def test_a_call_handed_over_just_before_sigterm_is_still_recorded(
+    database_url: str, daemon: tuple[DaemonProcess, int]
+) -> None:
+    process, port = daemon
+    exchange = await fastagi_request(port, agi_values(linkedid="5.1"))
+    assert "handed to the call log" in exchange.commands[0]
+    assert await process.terminate() == 0  # at once: FastAGI stops first, the recorder writes what it holds
+    view = DatabaseView(database_url)
+    try:
+        assert "5.1" in pbx_rows(view, FASTAGI_PBX)
+    finally:
+        view.close()
+
+
+def run_exits(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PBX_SMS, "run"], env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+def test_listening_beyond_loopback_without_allow_list_and_secret_is_refused_at_start_up(tmp_path: Path) -> None:
+    env = clean_environ() | {
+        "PBX_SMS_DATABASE_URL": f"sqlite:///{tmp_path / 'pbx-sms.db'}",
+        "PBX_SMS_AMI_ENABLED": "false",
+        "PBX_SMS_FASTAGI_HOST": "0.0.0.0",
+        "PBX_SMS_FASTAGI_ALLOW": "192.0.2.0/24",
+    }
+    result = run_exits(env, tmp_path)
+    assert result.returncode != 0
+    assert "FastAGI host '0.0.0.0' is not a loopback address: listening there needs PBX_SMS_FASTAGI_SECRET" in (
+        result.stdout + result.stderr
+    )
+
+
+def test_a_port_in_use_is_a_clear_start_up_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        env = clean_environ() | {
+            "PBX_SMS_DATABASE_URL": f"sqlite:///{tmp_path / 'pbx-sms.db'}",
+            "PBX_SMS_AMI_ENABLED": "false",
+            "PBX_SMS_FASTAGI_PORT": str(port),
+        }
+        result = run_exits(env, tmp_path)
+    assert result.returncode != 0
+    assert f"cannot listen for FastAGI on 127.0.0.1:{port}: Address already in use (" in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr

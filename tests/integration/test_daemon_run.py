@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pbx_sms.config import AmiSettings, Settings
+from pbx_sms.config import AmiSettings, FastAgiSettings, Settings
 from pbx_sms.daemon.run import Daemon
 
 
@@ -51,3 +51,20 @@ def test_the_status_details_show_the_ami_connection_when_it_is_enabled(tmp_path:
         daemon.database.close()
     assert ami["state"] == "stopped"
     assert {"skipped_events", "malformed_messages", "oversized_messages", "events", "connects"} <= set(ami)
+
+
+def test_the_status_details_count_fastagi_requests_under_the_names_the_metrics_read(daemon: Daemon) -> None:
+    assert daemon.fastagi is not None  # on by default
+    daemon.fastagi.counters.requests = 3
+    daemon.fastagi.counters.refused = 1
+    assert daemon.status_details()["fastagi"] == {"requests": 3, "recorded": 0, "refused": 1, "errors": 0}
+
+
+def test_with_fastagi_disabled_its_counters_stay_zero(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'pbx-sms.db'}", fastagi=FastAgiSettings(enabled=False))
+    daemon = Daemon(settings)
+    try:
+        assert daemon.fastagi is None
+        assert daemon.status_details()["fastagi"] == {"requests": 0, "recorded": 0, "refused": 0, "errors": 0}
+    finally:
+        daemon.database.close()
