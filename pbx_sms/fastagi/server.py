@@ -188,7 +188,11 @@ class FastAgiServer:
         name, secret = split_script_path(env.get("agi_network_script", ""))
         if name != FASTAGI_SCRIPT_NAME:
             self.counters.errors += 1
-            reason = f"FastAGI path {name[:64]!r} is not {FASTAGI_SCRIPT_NAME!r}: call not recorded"
+            # Not shown: a path written the wrong way round would put the secret first.
+            reason = (
+                f"the agi:// path is not agi://HOST:PORT/{FASTAGI_SCRIPT_NAME} or .../{FASTAGI_SCRIPT_NAME}/SECRET: "
+                "call not recorded"
+            )
             log.warning("FastAGI request from %s: %s", peer, reason)
             await self._reply(reader, writer, reason, VERBOSE_PROBLEM_LEVEL)
             return

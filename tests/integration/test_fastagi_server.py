@@ -230,8 +230,10 @@ async def test_with_a_secret_only_requests_carrying_it_are_recorded(
     assert SECRET not in caplog.text and SECRET[:-1] not in caplog.text
 
 
-async def test_an_unknown_path_is_not_recorded(world: World) -> None:
-    exchange = await fastagi_request(world.server.port, agi_values(), script="something-else")
+async def test_an_unknown_path_is_not_recorded_nor_shown(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    # The secret first, the script name second: the wrong way round.
+    exchange = await fastagi_request(world.server.port, agi_values(), script=f"{SECRET}/pbx-sms-hangup")
     [command] = exchange.commands
-    assert "FastAGI path 'something-else' is not 'pbx-sms-hangup'" in command
+    assert "the agi:// path is not agi://HOST:PORT/pbx-sms-hangup or .../pbx-sms-hangup/SECRET" in command
     assert world.counters()["errors"] == 1 and world.rows() == {}
+    assert SECRET not in command and SECRET not in caplog.text
