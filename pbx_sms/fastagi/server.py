@@ -225,15 +225,9 @@ class FastAgiServer:
         except TimeoutError:
             request.ended = True  # a peer this slow gets no answer either
             raise AgiRequestError(f"no complete AGI request within {self._read_timeout_s:g} s") from None
-        # Read in chunks (one read for ~35 lines, not one each), then each line through the same
-        # bounds as the spawned hook's reads, the end of input (b"") last.
-        lines = data.split(b"\n")
-        for line in lines[:-1]:
-            if request.feed(line + b"\n"):
-                return request.environment()
-        request.feed(lines[-1])
-        request.feed(b"")
-        raise AssertionError("unreachable: EnvironmentReader.feed(b'') raises")
+        # Read in chunks (one read for ~35 lines, not one each), then through the same bounds as
+        # the spawned hook's reads.
+        return request.feed_request(data)
 
     async def _reply(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, text: str, level: int) -> None:
         """The outcome in Asterisk's log; Asterisk gone by now changes nothing."""

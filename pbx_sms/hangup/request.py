@@ -38,8 +38,8 @@ LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 # The outcome as Asterisk logs it: bounded well below its 8 KiB command buffer.
 MAX_VERBOSE_CHARS = 1000
 
-_LINE = re.compile(r"(agi_[a-z0-9_]+): (.*)", re.DOTALL)
-_ARGUMENT = re.compile(r"agi_arg_([0-9]+)")
+# group 2: N of agi_arg_N.
+_LINE = re.compile(r"(agi_(?:arg_([0-9]+)|[a-z0-9_]+)): (.*)", re.DOTALL)
 
 
 class AgiRequestError(ValueError):
@@ -78,6 +78,31 @@ class EnvironmentReader:
         self._lines.append(raw[:-1].decode("utf-8", errors="replace"))
         return False
 
+    def feed_request(self, data: bytes) -> dict[str, str]:
+        """A whole request as read (the FastAGI server reads it in chunks): the same bounds and errors
+        as feeding it line by line and then b"", in one pass when it is well within them."""
+        lines = data.split(b"\n")
+        if (
+            not self._lines
+            # The request's one empty line is its last.
+            and data.endswith(b"\n\n")
+            and data.find(b"\n\n") == len(data) - 2
+            and not data.startswith(b"\n")
+            and len(data) <= MAX_REQUEST_BYTES
+            and len(lines) - 2 <= MAX_ENV_LINES
+            and max(map(len, lines)) < MAX_LINE_BYTES
+            and b"\r" not in data
+        ):
+            # "\n" is never part of a UTF-8 sequence: decoding the block is decoding each line.
+            self._lines = data[:-2].decode("utf-8", errors="replace").split("\n")
+            return self.environment()
+        for line in lines[:-1]:
+            if self.feed(line + b"\n"):
+                return self.environment()
+        self.feed(lines[-1])
+        self.feed(b"")
+        raise AssertionError("unreachable: feed(b'') raises")
+
     def environment(self) -> dict[str, str]:
         return parse_environment(self._lines)
 
@@ -93,14 +118,13 @@ def parse_environment(lines: Sequence[str]) -> dict[str, str]:
                 f"AGI environment line {number} is not 'agi_name: value' "
                 "(garbage, or an argument containing a line break)"
             )
-        name, value = match[1], match[2]
+        name, argument, value = match.groups()
         if name in env:
             raise AgiRequestError(
                 f"AGI environment line {number}: {name} given twice (an argument containing a line break?)"
             )
-        argument = _ARGUMENT.fullmatch(name)
         if argument is not None:
-            if int(argument[1]) != next_argument:
+            if int(argument) != next_argument:
                 raise AgiRequestError(
                     f"AGI environment line {number}: {name} where agi_arg_{next_argument} was due "
                     "(an argument containing a line break?)"

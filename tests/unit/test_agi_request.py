@@ -252,3 +252,56 @@ def test_secrets_match_only_exactly() -> None:
     assert secret_matches("0123456789abcdef", "0123456789abcdef")
     for given_secret in ("0123456789abcdeF", "0123456789abcde", "0123456789abcdef0", ""):
         assert not secret_matches(given_secret, "0123456789abcdef")
+
+
+def line_by_line(data: bytes) -> dict[str, str] | str:
+    reader = EnvironmentReader()
+    try:
+        lines = data.split(b"\n")
+        for line in lines[:-1]:
+            if reader.feed(line + b"\n"):
+                return reader.environment()
+        reader.feed(lines[-1])
+        reader.feed(b"")
+    except AgiRequestError as exc:
+        return str(exc)
+    raise AssertionError("unreachable")
+
+
+def all_at_once(data: bytes) -> dict[str, str] | str:
+    try:
+        return EnvironmentReader().feed_request(data)
+    except AgiRequestError as exc:
+        return str(exc)
+
+
+GOOD = ("\n".join(environment_lines(agi_values())) + "\n\n").encode()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        GOOD,
+        GOOD.replace(b"\n\n", b"\r\n\r\n"),
+        GOOD[:-1],
+        GOOD[:100],
+        b"\n",
+        b"",
+        b"agi_x: " + b"y" * MAX_LINE_BYTES + b"\n\n",
+        b"agi_x: y\n" * (MAX_ENV_LINES + 1) + b"\n",
+        (b"agi_x: " + b"y" * 8000 + b"\n") * 9 + b"\n",
+        b"agi_arg_1: a\nagi_arg_1: b\n\n",
+        b"agi_a: b\n\nagi_arg_1: x\n\n",
+        b"\nagi_a: b\n\n",
+        b"agi_arg_1: caf\xe9\n\n",
+        bytes(range(256)) + b"\n\n",
+    ],
+)
+def test_a_request_read_at_once_is_read_as_line_by_line(data: bytes) -> None:
+    assert all_at_once(data) == line_by_line(data)
+
+
+@given(st.lists(st.sampled_from([b"agi_arg_1: x", b"agi_arg_2: y", b"agi_a: b", b"", b"\r", b"junk", b"\xff"])))
+def test_any_request_read_at_once_is_read_as_line_by_line(parts: list[bytes]) -> None:
+    data = b"\n".join(parts)
+    assert all_at_once(data) == line_by_line(data)
