@@ -28,6 +28,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "PBX_SMS_AMI_RECONNECT_MIN_S": ("0.25", 0.25),
     "PBX_SMS_AMI_RECONNECT_MAX_S": ("30", 30.0),
     "PBX_SMS_CDR_GRACE_S": ("1.5", 1.5),
+    "PBX_SMS_HOOK_WAIT_S": ("4.5", 4.5),
     "PBX_SMS_INBOUND_CONTEXTS": ("from-trunk,from-sip", ("from-trunk", "from-sip")),
     "PBX_SMS_OUTBOUND_CONTEXTS": ("from-office", ("from-office",)),
     "PBX_SMS_INTERNAL_MAX_DIGITS": ("4", 4),

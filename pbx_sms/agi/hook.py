@@ -11,9 +11,12 @@ destroyed until the script ends. So the hook:
 - never fails the call: every problem (pbx-sms not configured, database down, schema missing, bad
   arguments) is logged to syslog and stderr and to the Asterisk log (AGI VERBOSE), and the exit
   status is 0.
-The first report of a call wins: if the AMI listener recorded the same Linkedid already, nothing
-is added. This is the fallback for a PBX where the daemon does not run: with the daemon there, the
+The hook's view of a call (evidence ``hook`` or ``hint``) is recorded next to the AMI listener's when
+both report it; the better evidence becomes the call's truth, whichever came first (pbx_sms.core.views),
+and the daemon waits a moment for the listener's view before acting on the hook's.
+This is the fallback for a PBX where the daemon does not run: with the daemon there, the
 dialplan's FastAGI hook (pbx_sms.fastagi) costs no process per call.
+Installing: README, "Installing into Asterisk" (and "The AGI hangup hook").
 """
 
 from __future__ import annotations
@@ -127,7 +130,7 @@ def _run(agi_env: Mapping[str, str], env: Mapping[str, str]) -> tuple[str, int]:
     summary = f"{call.direction} {call.number or '-'} {call.other_party}, {call.status}, talk {call.talk_s} s"
     if _record(settings.database_url, settings.pbx_name, call):
         return f"call {call.call_id} recorded: {summary}", logging.INFO
-    return f"call {call.call_id} already recorded (AMI reported it first): {summary}", logging.INFO
+    return f"call {call.call_id} recorded as a second view (AMI reported it first): {summary}", logging.INFO
 
 
 def _load_settings(env: Mapping[str, str]) -> Settings:

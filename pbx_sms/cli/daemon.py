@@ -81,6 +81,8 @@ def render_status(report: dict[str, Any]) -> str:
                     if calls.get("bad_timestamps")
                     else ""
                 )
+                # Calls both the hook and AMI reported, and whose two views would be texted differently.
+                + (f", {calls['views_disagreed']} with disagreeing views" if "views_disagreed" in calls else "")
             )
         tasks = daemon.get("tasks") or {}
         if tasks:

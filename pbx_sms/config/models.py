@@ -120,6 +120,9 @@ class TrackingSettings(_Section):
     """How calls are recognised (see pbx_sms.ami) without the PBXSMS_* channel variables."""
 
     cdr_grace_s: float = Field(0.5, ge=0)
+    # How long a call only the hangup hook reported waits for the AMI tracker's (better) view before its
+    # SMS are planned, while AMI is connected; bounded so a lost view cannot hold a call for long.
+    hook_wait_s: float = Field(3.0, ge=0, le=60)
     inbound_contexts: tuple[str, ...] = ("from-trunk", "from-pstn")
     outbound_contexts: tuple[str, ...] = ("from-internal",)
     internal_max_digits: int = Field(5, ge=1, le=15)

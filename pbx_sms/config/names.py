@@ -27,6 +27,7 @@ SETTING_PATHS: dict[str, tuple[str, ...]] = {
     "ami_reconnect_min_s": ("ami", "reconnect_min_s"),
     "ami_reconnect_max_s": ("ami", "reconnect_max_s"),
     "cdr_grace_s": ("tracking", "cdr_grace_s"),
+    "hook_wait_s": ("tracking", "hook_wait_s"),
     "inbound_contexts": ("tracking", "inbound_contexts"),
     "outbound_contexts": ("tracking", "outbound_contexts"),
     "internal_max_digits": ("tracking", "internal_max_digits"),

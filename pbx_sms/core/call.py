@@ -8,9 +8,11 @@ from typing import Any, Literal
 
 Direction = Literal["in", "out", "internal"]
 CallStatus = Literal["answered", "no_answer", "busy", "failed"]
-# How a call was known: every event seen ("full"), partly seen across a gap in the AMI stream ("gap"),
-# or known only from its Cdr records and late events ("cdr").
-Evidence = Literal["full", "gap", "cdr"]
+# How a call was known. By the AMI tracker: every event seen ("full"), partly seen across a gap in the AMI
+# stream ("gap"), or known only from its Cdr records and late events ("cdr"). By the hangup hook, from the
+# caller's channel alone: a definite result (a Dial()/Queue() outcome or the answer time, "hook") or a
+# guess where the channel said nothing definite ("hint"). pbx_sms.core.views ranks them.
+Evidence = Literal["full", "gap", "cdr", "hook", "hint"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,10 +24,12 @@ class Reason(StrEnum):
     OPTED_OUT = "opted_out"
     DAILY_CAP = "daily_cap_reached"
     MIN_INTERVAL = "min_interval"
-    # Cancelled: a later call reached the person, the rule was deleted (a database trigger), an admin.
+    # Cancelled: a later call reached the person, the rule was deleted (a database trigger), an admin, a re-plan.
     REACHED_PERSON = "reached_person"
     RULE_DELETED = "rule_deleted"
     CANCELLED_BY_ADMIN = "cancelled_by_admin"
+    # A better view of the call (the AMI tracker's over the hangup hook's) planned differently before it went out.
+    REPLANNED = "replanned"
 
 
 MATCHER_REASONS: Final = frozenset(

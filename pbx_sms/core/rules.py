@@ -154,8 +154,8 @@ Numbers = Annotated[
 ]
 
 
-# Every value of Evidence, from the most to the least completely seen.
-EVIDENCE_KINDS: tuple[Evidence, ...] = ("full", "gap", "cdr")
+# Every value of Evidence, from the most to the least completely seen (pbx_sms.core.views.VIEW_RANK).
+EVIDENCE_KINDS: tuple[Evidence, ...] = ("full", "hook", "gap", "cdr", "hint")
 
 
 class _Model(BaseModel):
@@ -250,7 +250,7 @@ class When(_Model):
 
     @property
     def acts_on_every_call(self) -> bool:
-        """True unless the rule leaves out calls seen only in part (evidence gap or cdr)."""
+        """True unless the rule leaves out calls seen only in part (evidence gap, cdr, hook or hint)."""
         return len(self.evidence) == len(EVIDENCE_KINDS)
 
 

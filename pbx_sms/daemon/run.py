@@ -27,6 +27,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from pbx_sms.ami.listener import AmiListener
+from pbx_sms.ami.status import ConnectionState
 from pbx_sms.config import Settings
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.clock import utc_now
@@ -85,6 +86,8 @@ class Daemon:
             local_gateway=gateway_is_local(self.gateway),
             internal_max_digits=settings.tracking.internal_max_digits,
             on_queued=self.worker.wake,
+            hook_wait_s=settings.tracking.hook_wait_s,
+            better_view_possible=self._ami_is_up,
         )
         self._calls_recorded = asyncio.Event()
         self.recorder = CallRecorder(self._record_calls, self._calls_recorded.set)
@@ -121,6 +124,10 @@ class Daemon:
         self.intake_errors = 0
 
     # --- calls in ------------------------------------------------------------------------------
+
+    def _ami_is_up(self) -> bool:
+        """Whether the tracker's view of a call the hook reported can still come (AMI on and connected)."""
+        return self.settings.ami.enabled and self.listener.status.connection.state == ConnectionState.UP
 
     async def _on_call(self, call: CompletedCall) -> None:
         self.recorder.add(call, "ami")
@@ -168,6 +175,8 @@ class Daemon:
                 "not_recorded": self.recorder.dropped,
                 "longest_unrecorded_s": round(self.recorder.max_wait_s, 4),
                 "reported_twice": self.intake.duplicate_reports,
+                "views_disagreed": self.intake.views_disagreed,
+                "views_replaced": self.intake.views_replaced,
                 "processing_errors": self.intake.processing_errors,
             },
             "worker": vars(self.worker.counters).copy(),

@@ -155,7 +155,9 @@ def outcome_of_request(env: Mapping[str, str], country: str, internal_max_digits
     try:
         check_values(values, ARGUMENT_NAMES)
         check_values([channel_caller], ["agi_callerid"])
-        args = parse_arguments(values, channel_caller=channel_caller)
+        args = parse_arguments(
+            values, channel_caller=channel_caller, asterisk_version=env.get("agi_version", "")[:MAX_ARGUMENT_CHARS]
+        )
     except (AgiRequestError, ArgumentError) as exc:
         return HookOutcome(None, str(exc))
     # The free-text argument is rejoined from Asterisk's comma split: bound it as a whole too.

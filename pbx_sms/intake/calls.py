@@ -1,32 +1,71 @@
-"""Writing and reading the call log (first report of a call wins)."""
+"""Writing and reading the call log: one row per call, its truth the best of the views reported.
+
+A call may be reported twice (the AGI hook and the AMI listener): the first report inserts the row; a
+second one from another source becomes the truth when its evidence is better (pbx_sms.core.views), the
+other view kept in ``other_view`` either way, and ``views_disagree`` says whether they differed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from pbx_sms.core.call import CompletedCall
+from pbx_sms.core.views import HOOK_EVIDENCE, is_better_view, views_disagree
 from pbx_sms.db.calls_table import calls_table
 from pbx_sms.db.engine import SQLITE_BEGIN_OPTION
 
 calls = calls_table
 
+# The columns that hold a view of the call (the truth); the rest is the row's own bookkeeping.
+_VIEW_COLUMNS = ("direction", "number", "other_party", "status", "talk_s", "started_at", "ended_at", "evidence")
 
-def record_calls(
+
+@dataclass(frozen=True, slots=True)
+class RecordedViews:
+    """What one batch of reports did to the call log."""
+
+    # First reports: new rows.
+    new: list[CompletedCall] = field(default_factory=list)
+    # Better than the truth they replaced: processed again, re-planning the call's SMS.
+    replaced: list[CompletedCall] = field(default_factory=list)
+    # Second views no better than the truth: only recorded beside it.
+    kept: list[CompletedCall] = field(default_factory=list)
+    # The same source reported the call again: nothing changed.
+    duplicates: list[CompletedCall] = field(default_factory=list)
+    # Second views (replaced or kept) that disagree with the other view.
+    disagreed: list[CompletedCall] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCall:
+    """A call to process; ``replan``: a better view replaced one that may have queued SMS already."""
+
+    call: CompletedCall
+    replan: bool = False
+
+
+def record_views(
     engine: Engine, completed: Sequence[CompletedCall], pbx: str, source: str, now: datetime
-) -> list[CompletedCall]:
-    """Store the calls of ``pbx`` in one transaction, each unless a report of it is there already;
-    returns the new ones (the others were reported before, by AMI or AGI)."""
+) -> RecordedViews:
+    """Store the reports of calls of ``pbx`` by ``source`` in one transaction (see the module's doc)."""
+    result = RecordedViews()
     if not completed:
-        return []
+        return result
     dialect_insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
     firsts: dict[str, CompletedCall] = {}
     for call in completed:
-        firsts.setdefault(call.call_id, call)  # the first report of a call wins, also within a batch
+        if call.call_id in firsts:
+            result.duplicates.append(call)  # one source, one call, one batch: the first report counts
+        else:
+            firsts[call.call_id] = call
     statement = (
         dialect_insert(calls).on_conflict_do_nothing(index_elements=["pbx", "call_id"]).returning(calls.c.call_id)
     )
@@ -35,11 +74,61 @@ def record_calls(
     rows = [_row(call, pbx, source, now + timedelta(microseconds=i)) for i, call in enumerate(firsts.values())]
     with engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"}).begin() as conn:
         new_ids = set(conn.execute(statement, rows).scalars())
-    return [call for call in firsts.values() if call.call_id in new_ids]
+        result.new.extend(call for call in firsts.values() if call.call_id in new_ids)
+        seconds = [call for call in firsts.values() if call.call_id not in new_ids]
+        if seconds:
+            _merge(conn, seconds, pbx, source, now, result)
+    return result
+
+
+def _merge(
+    conn: Connection, seconds: Sequence[CompletedCall], pbx: str, source: str, now: datetime, result: RecordedViews
+) -> None:
+    query = select(calls).where(calls.c.pbx == pbx, calls.c.call_id.in_([call.call_id for call in seconds]))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()  # a concurrent second view of the same call waits for this one
+    existing = {row["call_id"]: row for row in conn.execute(query).mappings()}
+    for call in seconds:
+        row = existing[call.call_id]
+        if row["source"] == source:
+            result.duplicates.append(call)
+            continue
+        current = call_of_row(row)
+        truth = _row(call, pbx, source, now)
+        # Compared as stored (numbers cut to the columns' sizes), so a long caller ID is no disagreement.
+        disagree = views_disagree(current, call_of_row(truth))
+        where = (calls.c.pbx == pbx) & (calls.c.call_id == call.call_id)
+        values: dict[str, Any] = {"views_disagree": bool(row["views_disagree"]) or disagree}
+        if is_better_view(call, current):
+            values |= {name: truth[name] for name in (*_VIEW_COLUMNS, "source")}
+            values |= {
+                "other_view": view_json(current, str(row["source"]), row["received_at"]),
+                "replan": True,
+                "processed_at": None,
+            }
+            result.replaced.append(call)
+        else:
+            values["other_view"] = view_json(call, source, now)
+            result.kept.append(call)
+        conn.execute(update(calls).where(where).values(**values))
+        if disagree:
+            result.disagreed.append(call)
+
+
+def view_json(call: CompletedCall, source: str, received_at: datetime) -> str:
+    """One view of a call as kept in ``calls.other_view``."""
+    return json.dumps({"source": source, **call.to_json(), "received_at": received_at.isoformat()}, ensure_ascii=False)
+
+
+def record_calls(
+    engine: Engine, completed: Sequence[CompletedCall], pbx: str, source: str, now: datetime
+) -> list[CompletedCall]:
+    """``record_views``, returning the calls that were new (the others were reported before, by AMI or AGI)."""
+    return record_views(engine, completed, pbx, source, now).new
 
 
 def record_call(engine: Engine, call: CompletedCall, pbx: str, source: str, now: datetime) -> bool:
-    """Store ``call`` unless a report of the same call is already there; True when it was new."""
+    """Store ``call`` (a first report, or a second view of it); True when it was new."""
     return bool(record_calls(engine, [call], pbx, source, now))
 
 
@@ -62,40 +151,49 @@ def _row(call: CompletedCall, pbx: str, source: str, now: datetime) -> dict[str,
     }
 
 
-def mark_processed(engine: Engine, pbx: str, call_id: str, account: str | None, now: datetime) -> None:
+def mark_processed(engine: Engine, pbx: str, call: CompletedCall, account: str | None, now: datetime) -> bool:
+    """Mark the call processed as ``call`` saw it; False (left for the next round) when a better view
+    replaced it meanwhile."""
     with engine.begin() as conn:
-        conn.execute(
+        result = conn.execute(
             update(calls)
-            .where(calls.c.pbx == pbx, calls.c.call_id == call_id)
-            .values(processed_at=now, account=account)
+            .where(calls.c.pbx == pbx, calls.c.call_id == call.call_id, calls.c.evidence == call.evidence)
+            .values(processed_at=now, account=account, replan=False)
         )
+    return bool(result.rowcount)
+
+
+def pending_calls(
+    engine: Engine, pbx: str, limit: int = 100, hook_hold_since: datetime | None = None
+) -> list[PendingCall]:
+    """Calls of ``pbx`` recorded but not yet matched against the rules (recorded in a batch by the
+    daemon, by the AGI hook, or before a crash), oldest first. Calls known only from a hangup hook and
+    recorded after ``hook_hold_since`` are left out: they wait for the AMI tracker's view."""
+    query = select(calls).where(calls.c.processed_at.is_(None), calls.c.pbx == pbx)
+    if hook_hold_since is not None:
+        query = query.where(or_(calls.c.evidence.not_in(sorted(HOOK_EVIDENCE)), calls.c.received_at <= hook_hold_since))
+    query = query.order_by(calls.c.received_at, calls.c.ended_at, calls.c.call_id).limit(limit)
+    with engine.connect() as conn:
+        return [PendingCall(call_of_row(row), bool(row["replan"])) for row in conn.execute(query).mappings()]
 
 
 def unprocessed_calls(engine: Engine, pbx: str, limit: int = 100) -> list[CompletedCall]:
-    """Calls of ``pbx`` recorded but not yet matched against the rules (recorded in a batch by the
-    daemon, by the AGI hook, or before a crash), oldest first."""
-    query = (
-        select(calls)
-        .where(calls.c.processed_at.is_(None), calls.c.pbx == pbx)
-        .order_by(calls.c.received_at, calls.c.ended_at, calls.c.call_id)
-        .limit(limit)
+    """The calls of ``pending_calls`` (none held back)."""
+    return [pending.call for pending in pending_calls(engine, pbx, limit)]
+
+
+def call_of_row(row: Mapping[Any, Any]) -> CompletedCall:
+    return CompletedCall(
+        call_id=row["call_id"],
+        direction=row["direction"],
+        number=row["number"],
+        other_party=row["other_party"],
+        status=row["status"],
+        talk_s=row["talk_s"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        evidence=row["evidence"],
     )
-    with engine.connect() as conn:
-        rows = conn.execute(query).mappings()
-        return [
-            CompletedCall(
-                call_id=row["call_id"],
-                direction=row["direction"],
-                number=row["number"],
-                other_party=row["other_party"],
-                status=row["status"],
-                talk_s=row["talk_s"],
-                started_at=row["started_at"],
-                ended_at=row["ended_at"],
-                evidence=row["evidence"],
-            )
-            for row in rows
-        ]
 
 
 def reached_person_since(engine: Engine, account: str, pbx: str, call: CompletedCall) -> bool:

@@ -66,16 +66,33 @@ def enqueue_call(
     now: datetime,
     *,
     local_to_pbx: bool = False,
+    replan: bool = False,
 ) -> EnqueueReport:
     """Queue the planned SMS of one call of ``pbx``. Call it for every completed call, also when nothing matched:
-    an answered call cancels the pending missed-call SMS of the same other party."""
+    an answered call cancels the pending missed-call SMS of the same other party. ``replan``: a better view
+    of the call replaced the one its SMS may have been planned from (``Outbox.replan_call``)."""
     cancelled = 0
     if call.status == "answered" and call.direction != "internal":
         cancelled = store.cancel_reached(account_id, call.other_party, call.call_id, call.ended_at, pbx=pbx)
         if cancelled:
             log.info("call %s reached %s: %d pending SMS cancelled", call.call_id, call.other_party, cancelled)
     items = new_sms_for_call(call, pbx, account_id, planned, rule_ids, local_to_pbx=local_to_pbx)
-    report = store.enqueue(items, now)
+    report = store.replan_call(pbx, call.call_id, items, now) if replan else store.enqueue(items, now)
+    if report.gone_out:
+        log.info(
+            "call %s: a better view (evidence %s) came after %d SMS of the earlier one went out: only recorded",
+            call.call_id,
+            call.evidence,
+            report.gone_out,
+        )
+    if report.cancelled_by_replan or report.rewritten:
+        log.info(
+            "call %s re-planned from its better view (evidence %s): %d SMS cancelled, %d rewritten",
+            call.call_id,
+            call.evidence,
+            report.cancelled_by_replan,
+            report.rewritten,
+        )
     if report.queued:
         ids = ", ".join(str(row_id) for row_id in report.queued)
         log.info("call %s: %d SMS queued (SMS %s)", call.call_id, len(report.queued), ids)

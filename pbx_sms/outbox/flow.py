@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from pbx_sms.core.reasons import Reason
@@ -27,6 +28,7 @@ from pbx_sms.outbox.decisions import (
     enqueue_report,
 )
 from pbx_sms.outbox.model import ClaimScope, EnqueueReport, LogQuery, NewSms, OutboxRow, Outcome
+from pbx_sms.outbox.replan import plan_replan
 from pbx_sms.outbox.rows import RowStore, RowTransaction
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,19 @@ class Outbox:
             if report.queued:
                 tx.wake_workers()
         return report
+
+    def replan_call(self, pbx: str, call_id: str, items: Sequence[NewSms], now: datetime) -> EnqueueReport:
+        """A better view of the call (``pbx``, ``call_id``) plans ``items``: cancel or rewrite what the weaker
+        view queued and has not sent, queue the rest (pbx_sms.outbox.replan); nothing changes once any SMS of
+        the call went out. The new SMS are queued in a second transaction, as ``enqueue`` (it locks the
+        accounts, and no transaction updates outbox rows while holding those); a crash in between is
+        repaired by processing the call again: the re-plan finds the rows it left and does the rest."""
+        with self._rows.transaction() as tx:
+            plan = plan_replan(tx.rows_of_call(pbx, call_id), items)
+            cancelled = tx.cancel(plan.cancel, Reason.REPLANNED, now) if plan.cancel else 0
+            rewritten = tx.rewrite(plan.rewrite, now) if plan.rewrite else 0
+        report = self.enqueue(plan.insert, now)
+        return replace(report, cancelled_by_replan=cancelled, rewritten=rewritten, gone_out=len(plan.gone_out))
 
     def cancel_reached(self, account_id: int, other_party: str, call_id: str, reached_at: datetime, *, pbx: str) -> int:
         """A call (``pbx``, ``call_id``) with ``other_party`` was answered: cancel their queued

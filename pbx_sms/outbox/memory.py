@@ -18,7 +18,18 @@ from pbx_sms.core.reasons import Reason
 from pbx_sms.core.sms_status import Status
 from pbx_sms.outbox.decisions import AccountLimits, ClaimPlan, DayWindow, DueRow, IntervalKey, NewRow, PartyRow
 from pbx_sms.outbox.flow import Outbox
-from pbx_sms.outbox.model import ClaimScope, Failed, LogQuery, OutboxRow, Outcome, Released, RetryLater, Sent
+from pbx_sms.outbox.model import (
+    ClaimScope,
+    Failed,
+    LogQuery,
+    NewSms,
+    OutboxRow,
+    Outcome,
+    Released,
+    RetryLater,
+    Sent,
+)
+from pbx_sms.outbox.replan import CallRow
 from pbx_sms.outbox.rows import LockedAccounts, RowTransaction
 
 # Rows that count as sent for caps and intervals (being sent counts: it may have gone out).
@@ -155,6 +166,13 @@ class _MemoryTransaction:
             if row.status == Status.QUEUED and row.account_id == account_id and row.other_party == other_party
         ]
 
+    def rows_of_call(self, pbx: str, call_id: str) -> list[CallRow]:
+        return [
+            CallRow(row.id, row.rule_id, row.to, row.status, row.attempts)
+            for row in self._rows.values()
+            if row.pbx == pbx and row.call_id == call_id
+        ]
+
     def status_of(self, row_id: int) -> Status | None:
         row = self._rows.get(row_id)
         return row.status if row is not None else None
@@ -204,6 +222,14 @@ class _MemoryTransaction:
         queued = [row_id for row_id in row_ids if self._rows[row_id].status == Status.QUEUED]
         for row_id in queued:
             self._update(row_id, status=Status.CANCELLED, reason=reason, updated_at=now)
+        return len(queued)
+
+    def rewrite(self, changes: Sequence[tuple[int, NewSms]], now: datetime) -> int:
+        queued = [(row_id, sms) for row_id, sms in changes if self._rows[row_id].status == Status.QUEUED]
+        for row_id, sms in queued:
+            self._update(
+                row_id, text=sms.text, sender=sms.sender, encoding=sms.encoding, parts=sms.parts, updated_at=now
+            )
         return len(queued)
 
     def requeue(self, row_id: int, now: datetime) -> None:

@@ -107,6 +107,11 @@ class EnqueueReport:
     cancelled_by_reach: int = 0
     # Queued rows whose due time the account's quiet hours moved: (row id, new due time).
     held: tuple[tuple[int, datetime], ...] = ()
+    # Re-planning a call (pbx_sms.outbox.replan): rows of the weaker view cancelled, rows that took the
+    # better view's text, rows that had gone out already (then nothing changed).
+    cancelled_by_replan: int = 0
+    rewritten: int = 0
+    gone_out: int = 0
 
 
 # The outcome of a claimed row's send, as the retry policy decides it (Released: not sent at all); a

@@ -18,7 +18,8 @@ from typing import Protocol
 from pbx_sms.core.reasons import Reason
 from pbx_sms.core.sms_status import Status
 from pbx_sms.outbox.decisions import AccountLimits, ClaimPlan, DayWindow, DueRow, IntervalKey, NewRow, PartyRow
-from pbx_sms.outbox.model import ClaimScope, LogQuery, OutboxRow, Outcome
+from pbx_sms.outbox.model import ClaimScope, LogQuery, NewSms, OutboxRow, Outcome
+from pbx_sms.outbox.replan import CallRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,10 @@ class RowTransaction(Protocol):
         """The queued rows of the account's calls with this other party."""
         ...
 
+    def rows_of_call(self, pbx: str, call_id: str) -> list[CallRow]:
+        """Every row of the call (``pbx``, ``call_id``), locked for the rest of the transaction."""
+        ...
+
     def status_of(self, row_id: int) -> Status | None:
         """The row's status, locked for the rest of the transaction; None when there is no such row."""
         ...
@@ -79,6 +84,11 @@ class RowTransaction(Protocol):
 
     def cancel(self, row_ids: Collection[int], reason: Reason, now: datetime) -> int:
         """Cancel those of the rows that are still queued, with ``reason``; returns how many."""
+        ...
+
+    def rewrite(self, changes: Sequence[tuple[int, NewSms]], now: datetime) -> int:
+        """Give those of the rows that are still queued the text (sender, encoding, parts) of their new SMS;
+        returns how many."""
         ...
 
     def requeue(self, row_id: int, now: datetime) -> None:

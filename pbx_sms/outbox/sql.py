@@ -26,7 +26,18 @@ from pbx_sms.db.types import UtcDateTime
 from pbx_sms.outbox import sql_facts
 from pbx_sms.outbox.decisions import ClaimPlan, DayWindow, DueRow, IntervalKey, NewRow, PartyRow
 from pbx_sms.outbox.flow import Outbox
-from pbx_sms.outbox.model import ClaimScope, Failed, LogQuery, OutboxRow, Outcome, Released, RetryLater, Sent
+from pbx_sms.outbox.model import (
+    ClaimScope,
+    Failed,
+    LogQuery,
+    NewSms,
+    OutboxRow,
+    Outcome,
+    Released,
+    RetryLater,
+    Sent,
+)
+from pbx_sms.outbox.replan import CallRow
 from pbx_sms.outbox.rows import LockedAccounts, RowTransaction
 from pbx_sms.outbox.sql_rows import DUE_COLUMNS, as_utc, due_row, insert_values, outbox_row, t
 
@@ -119,6 +130,19 @@ class _SqlTransaction:
             for row in self._conn.execute(query)
         ]
 
+    def rows_of_call(self, pbx: str, call_id: str) -> list[CallRow]:
+        query = (
+            select(t.c.id, t.c.rule_id, t.c.recipient, t.c.status, t.c.attempts)
+            .where(t.c.pbx == pbx, t.c.call_id == call_id)
+            .order_by(t.c.id)
+            # Waits for a claim that holds one of them: it decides whether the SMS is going out.
+            .with_for_update()
+        )
+        return [
+            CallRow(row.id, row.rule_id, row.recipient, Status(row.status), row.attempts)
+            for row in self._conn.execute(query)
+        ]
+
     def status_of(self, row_id: int) -> Status | None:
         status = self._conn.execute(select(t.c.status).where(t.c.id == row_id).with_for_update()).scalar()
         return Status(status) if status is not None else None
@@ -172,6 +196,20 @@ class _SqlTransaction:
             .values(status=Status.CANCELLED.value, reason=reason.value, updated_at=now)
         )
         return result.rowcount
+
+    def rewrite(self, changes: Sequence[tuple[int, NewSms]], now: datetime) -> int:
+        params = [
+            {
+                "row_id": row_id,
+                "text": sms.text,
+                "sender": sms.sender,
+                "encoding": sms.encoding,
+                "parts": sms.parts,
+                "now": now,
+            }
+            for row_id, sms in changes
+        ]
+        return self._conn.execute(_REWRITE, params).rowcount
 
     def requeue(self, row_id: int, now: datetime) -> None:
         values = {"status": Status.QUEUED.value, "reason": None, "due_at": now, "scheduled_at": now}
@@ -233,6 +271,9 @@ _HOLD = _by_id(
     locked_until=None,
 )
 _SUPPRESS = _by_id(status=Status.SUPPRESSED.value, reason=bindparam("reason"))
+_REWRITE = _by_id(
+    text=bindparam("text"), sender=bindparam("sender"), encoding=bindparam("encoding"), parts=bindparam("parts")
+).where(t.c.status == Status.QUEUED.value)
 _APPLY: dict[type, Any] = {
     Sent: _leased(status=Status.SENT.value, gateway=bindparam("gateway"), message_id=bindparam("message_id")),
     RetryLater: _leased(

@@ -193,7 +193,7 @@ def test_a_database_outage_never_makes_the_intake_give_up_a_call(
     intake = make_intake(database)
     assert record_call(database.engine, make_call("11.1"), PBX, "agi", END)
 
-    def database_away(call: CompletedCall) -> None:
+    def database_away(call: CompletedCall, **_options: object) -> None:
         raise OperationalError("SELECT 1", {}, Exception("connection refused"))
 
     monkeypatch.setattr(intake, "process", database_away)

@@ -16,6 +16,7 @@ from pbx_sms.hangup.mapping import (
     arguments_from_agi_env,
     map_call,
     parse_arguments,
+    queue_sets_answered_time,
 )
 
 START = 1_700_000_000
@@ -50,10 +51,64 @@ def mapped(**overrides: str):  # type: ignore[no-untyped-def]
 # --- status --------------------------------------------------------------------------------------
 
 
-def test_dial_answer_is_answered_with_answeredtime_as_talk_time() -> None:
+def test_dial_answer_without_answer_time_takes_answeredtime_as_an_upper_bound_only() -> None:
+    # Dial()'s ANSWEREDTIME is the caller channel's up time: after an early Answer() it counts the greeting.
     outcome = mapped(dial_status="ANSWER", answered_time="42")
-    assert (outcome.call.status, outcome.call.talk_s) == ("answered", 42)
+    assert (outcome.call.status, outcome.call.talk_s, outcome.call.evidence) == ("answered", 42, "hint")
+    assert "caller channel's up time" in outcome.notes[0]
+
+
+def test_the_pbxsms_answered_time_wins_over_dials_answeredtime() -> None:
+    # Answered by the PBX, a greeting, then Dial() with U(pbxsms-answered): the person talked 4 s of 10.
+    outcome = mapped(dial_status="ANSWER", answered_time="10", answered_epoch=str(END - 4))
+    assert (outcome.call.status, outcome.call.talk_s, outcome.call.evidence) == ("answered", 4, "hook")
     assert outcome.notes == ()
+
+
+@pytest.mark.parametrize(
+    ("version", "sets"),
+    [
+        ("22.9.0", True),
+        ("22.10.1", True),
+        ("22.8.2", False),
+        ("22.0.0", False),
+        ("20.19.0", True),
+        ("20.18.2", False),
+        ("21.12.3", False),
+        ("23.3.0", True),
+        ("23.2.2", False),
+        ("24.0.0", True),
+        ("18.9-cert4", False),
+        ("GIT-master-43b6994", False),
+        ("", False),
+    ],
+)
+def test_which_asterisk_versions_queue_sets_answeredtime(version: str, sets: bool) -> None:
+    # app_queue.c, "Queue Timing Parity with Dial()": in the 20.19, 22.9 and 23.3 releases, and later ones.
+    assert queue_sets_answered_time(version) is sets
+
+
+def test_queue_answeredtime_since_22_9_is_the_members_talk_time() -> None:
+    answered = mapped(answered_time="37", asterisk_version="22.9.0")
+    assert (answered.call.status, answered.call.talk_s, answered.call.evidence) == ("answered", 37, "hook")
+    unserved = mapped(answered_time="0", asterisk_version="22.9.0")
+    assert (unserved.call.status, unserved.call.evidence) == ("no_answer", "hook")
+
+
+def test_queue_answeredtime_is_not_read_before_22_9() -> None:
+    # Not set by Queue() there: no value to trust, the call stays a default no_answer.
+    outcome = mapped(answered_time="37", asterisk_version="22.8.2")
+    assert (outcome.call.status, outcome.call.talk_s, outcome.call.evidence) == ("no_answer", 0, "hint")
+
+
+def test_definite_results_are_hook_evidence_defaults_are_hints() -> None:
+    assert mapped(dial_status="NOANSWER").call.evidence == "hook"
+    assert mapped(dial_status="BUSY").call.evidence == "hook"
+    assert mapped(queue_status="TIMEOUT").call.evidence == "hook"
+    assert mapped(answered_epoch=str(END - 3)).call.evidence == "hook"
+    assert mapped().call.evidence == "hint"
+    assert mapped(hangup_cause="17").call.evidence == "hint"
+    assert mapped(member_interface="PJSIP/101").call.evidence == "hint"
 
 
 @pytest.mark.parametrize(
@@ -230,8 +285,8 @@ def values(**overrides: str) -> list[str]:
 
 
 def test_parse_arguments_in_the_order_of_agi_arguments() -> None:
-    parsed = parse_arguments([f" {value} " for value in values()], channel_caller=" 101 ")
-    assert parsed == hook_args(channel_caller="101")
+    parsed = parse_arguments([f" {value} " for value in values()], channel_caller=" 101 ", asterisk_version=" 22.9.0 ")
+    assert parsed == hook_args(channel_caller="101", asterisk_version="22.9.0")
 
 
 def test_commas_in_the_caller_id_come_back_as_one_value() -> None:

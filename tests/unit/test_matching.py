@@ -347,7 +347,7 @@ def test_every_reason_is_documented() -> None:
 class TestEvidence:
     def test_a_rule_acts_on_calls_seen_in_part_by_default(self) -> None:
         rule = make_rule()
-        assert rule.when.evidence == ["full", "gap", "cdr"]
+        assert rule.when.evidence == ["full", "hook", "gap", "cdr", "hint"]
         assert reasons(make_call(evidence="gap"), rule) == reasons(make_call(evidence="cdr"), rule) == [None]
 
     def test_a_rule_may_leave_out_calls_seen_in_part(self) -> None:

@@ -234,8 +234,8 @@ def test_evidence_chooses_the_calls_seen_in_part_a_rule_acts_on_and_round_trips(
     assert "    evidence: [full]\n" in dump_rule_file(rule_file)
     assert parse_rule_text(dump_rule_file(rule_file), "again.yaml") == rule_file
     everything = parse_rule_text(HEAD + then, "r.yaml")
-    assert everything.rules[0].when.evidence == ["full", "gap", "cdr"]
+    assert everything.rules[0].when.evidence == ["full", "hook", "gap", "cdr", "hint"]
     assert "evidence" not in dump_rule_file(everything)  # the default is left out, as before
     (error,) = problems(HEAD.replace("[busy]}", "[busy], evidence: [partial]}") + then)
     assert error.line == 3 and error.field == "rules[0].when.evidence[0]"
-    assert "'full', 'gap' or 'cdr'" in error.message
+    assert "'full', 'gap', 'cdr', 'hook' or 'hint'" in error.message
