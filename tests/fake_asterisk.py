@@ -52,7 +52,9 @@ def agi_values(**overrides: str) -> list[str]:
     return [values[argument.name] for argument in AGI_ARGUMENTS]
 
 
-def environment_lines(args: Sequence[str], request: str = "pbx-sms-hangup.agi", caller: str = "602345678") -> list[str]:
+def environment_lines(
+    args: Sequence[str], request: str = "pbx-sms-hangup.agi", caller: str = "602345678", agi_version: str = "20.5.0"
+) -> list[str]:
     """What res_agi.c's setup_env writes for a hangup handler's AGI() (without the empty line)."""
     return [
         f"agi_request: {request}",
@@ -60,7 +62,7 @@ def environment_lines(args: Sequence[str], request: str = "pbx-sms-hangup.agi", 
         "agi_language: en",
         "agi_type: PJSIP",
         "agi_uniqueid: 1700000000.42",
-        "agi_version: 20.5.0",
+        f"agi_version: {agi_version}",
         f"agi_callerid: {caller}",
         "agi_calleridname: unknown",
         "agi_callingpres: 0",
@@ -96,9 +98,10 @@ def run_hook(
     python: Path = VENV_PYTHON,
     cwd: Path | None = None,
     env_lines: Sequence[str] | None = None,
+    agi_version: str = "20.5.0",
 ) -> AgiRun:
     """Run the script as Asterisk does and answer its AGI commands."""
-    lines = environment_lines(args) if env_lines is None else env_lines
+    lines = environment_lines(args, agi_version=agi_version) if env_lines is None else env_lines
     child_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd or Path.cwd()), **settings}
     started = time.monotonic()
     process = subprocess.Popen(

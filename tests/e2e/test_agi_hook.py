@@ -7,6 +7,7 @@ PostgreSQL), that the hook exits 0 whatever happens, and how long it takes.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sqlite3
@@ -71,7 +72,7 @@ def test_queue_call_without_dial_status_is_recorded_as_no_answer(migrated_url: s
     assert (row["status"], row["talk_s"], row["other_party"]) == ("no_answer", 0, "anonymous")
 
 
-def test_second_report_adds_nothing_first_report_wins(migrated_url: str) -> None:
+def test_a_hook_report_after_amis_full_view_is_kept_beside_it_and_the_full_view_stays(migrated_url: str) -> None:
     engine = make_engine(migrated_url)
     try:
         ami_call = CompletedCall(
@@ -91,7 +92,21 @@ def test_second_report_adds_nothing_first_report_wins(migrated_url: str) -> None
     assert run.returncode == 0, run.stderr
     [row] = call_rows(migrated_url)
     assert (row["source"], row["status"], row["talk_s"]) == ("ami", "no_answer", 0)
-    assert "already recorded (AMI reported it first)" in run.commands[0]
+    assert (json.loads(str(row["other_view"]))["status"], row["views_disagree"]) == ("answered", True)
+    assert "recorded as a second view (AMI reported it first)" in run.commands[0]
+
+
+@pytest.mark.parametrize(
+    ("version", "seen"), [("22.9.0", ("answered", 37, "hook")), ("22.8.2", ("no_answer", 0, "hint"))]
+)
+def test_the_hook_reads_queues_answeredtime_only_on_asterisk_versions_that_set_it(
+    migrated_url: str, version: str, seen: tuple[str, int, str]
+) -> None:
+    args = agi_values(dial_status="", answered_time="37")
+    run = run_hook({"PBX_SMS_DATABASE_URL": migrated_url}, args, agi_version=version)
+    assert run.returncode == 0, run.stderr
+    [row] = call_rows(migrated_url)
+    assert (row["status"], row["talk_s"], row["evidence"]) == seen
 
 
 def test_same_call_reported_twice_by_the_hook_is_one_row(migrated_url: str) -> None:

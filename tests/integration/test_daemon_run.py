@@ -38,6 +38,8 @@ def test_the_status_details_carry_the_listener_tracker_parser_and_intake_counter
         "bad_timestamps",
         "event_errors",
         "untracked_leg_events",
+        "views_disagreed",
+        "views_replaced",
     }
     assert details["tasks"] == {}  # failures and restarts per task, once one failed
     assert details["ami"] == {"state": "disabled", "last_error": None}  # ami_enabled=False

@@ -87,3 +87,11 @@ def test_calls_are_counted_by_evidence_and_by_pbx_and_each_daemon_names_its_pbx(
     text = render_status(report)
     assert "by evidence: cdr 1, full 1, gap 2" in text
     assert "daemon b:1 (PBX pbx-b): running" in text
+
+
+def test_status_shows_how_many_calls_had_disagreeing_views(database: Database) -> None:
+    details = {**DETAILS, "calls": {**DETAILS["calls"], "views_disagreed": 2}}
+    write_heartbeat(database.engine, "a", "pbx-1", NOW, "up", details, NOW)
+    report = read_status(database.engine, now=NOW)
+    assert report["daemons"][0]["calls"]["views_disagreed"] == 2
+    assert "calls: 3 completed, 1 open, 0 dropped, 2 with disagreeing views" in render_status(report)
