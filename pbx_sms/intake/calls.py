@@ -151,15 +151,16 @@ def _row(call: CompletedCall, pbx: str, source: str, now: datetime) -> dict[str,
     }
 
 
-def mark_processed(engine: Engine, pbx: str, call: CompletedCall, account: str | None, now: datetime) -> bool:
-    """Mark the call processed as ``call`` saw it; False (left for the next round) when a better view
-    replaced it meanwhile."""
+def mark_processed(
+    engine: Engine, pbx: str, call_id: str, account: str | None, now: datetime, *, evidence: str | None = None
+) -> bool:
+    """Mark the call processed; with ``evidence`` (that of the view processed) only while the call's truth
+    still has it: False (left for the next round) when a better view replaced it meanwhile."""
+    where = [calls.c.pbx == pbx, calls.c.call_id == call_id]
+    if evidence is not None:
+        where.append(calls.c.evidence == evidence)
     with engine.begin() as conn:
-        result = conn.execute(
-            update(calls)
-            .where(calls.c.pbx == pbx, calls.c.call_id == call.call_id, calls.c.evidence == call.evidence)
-            .values(processed_at=now, account=account, replan=False)
-        )
+        result = conn.execute(update(calls).where(*where).values(processed_at=now, account=account, replan=False))
     return bool(result.rowcount)
 
 

@@ -92,7 +92,8 @@ class CallIntake:
         the new ones, without those reported before (by AMI or AGI: recorded as a second view)."""
         result = record_views(self._database.engine, completed, self.pbx, source, self._clock())
         self.calls_recorded += len(result.new)
-        self.duplicate_reports += len(result.duplicates)
+        # Every report of a call known already (a second view, or the same source again), as before views.
+        self.duplicate_reports += len(result.duplicates) + len(result.replaced) + len(result.kept)
         self.views_replaced += len(result.replaced)
         self.views_disagreed += len(result.disagreed)
         for call in result.duplicates:
@@ -164,7 +165,9 @@ class CallIntake:
         for sms in planned:
             if sms.reason is None:
                 log.info("rule %r matched: SMS to %s due %s", sms.rule, sms.to, sms.due_at.isoformat())
-        if not mark_processed(self._database.engine, self.pbx, call, account.name, self._clock()):
+        if not mark_processed(
+            self._database.engine, self.pbx, call.call_id, account.name, self._clock(), evidence=call.evidence
+        ):
             log.info("call %s: a better view came while it was processed; processing it again", call.call_id)
         if report.queued and self._on_queued is not None:
             self._on_queued()

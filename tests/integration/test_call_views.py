@@ -142,7 +142,7 @@ def test_queue_call_a_person_answered_the_ami_view_after_the_hooks_no_answer_sen
     )
     other = json.loads(str(row["other_view"]))
     assert (other["source"], other["evidence"], other["status"]) == ("agi", "hint", "no_answer")
-    assert (intake.views_disagreed, intake.views_replaced, intake.duplicate_reports) == (1, 1, 0)
+    assert (intake.views_disagreed, intake.views_replaced, intake.duplicate_reports) == (1, 1, 1)
 
 
 def test_greeting_then_a_person_the_ami_talk_time_wins_and_a_five_second_rule_sends_nothing(
