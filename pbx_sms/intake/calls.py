@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
@@ -88,6 +88,8 @@ def _merge(
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()  # a concurrent second view of the same call waits for this one
     existing = {row["call_id"]: row for row in conn.execute(query).mappings()}
+    replacing: list[dict[str, Any]] = []
+    keeping: list[dict[str, Any]] = []
     for call in seconds:
         row = existing[call.call_id]
         if row["source"] == source:
@@ -97,22 +99,42 @@ def _merge(
         truth = _row(call, pbx, source, now)
         # Compared as stored (numbers cut to the columns' sizes), so a long caller ID is no disagreement.
         disagree = views_disagree(current, call_of_row(truth))
-        where = (calls.c.pbx == pbx) & (calls.c.call_id == call.call_id)
-        values: dict[str, Any] = {"views_disagree": bool(row["views_disagree"]) or disagree}
+        key = {"b_pbx": pbx, "b_call_id": call.call_id, "b_disagree": bool(row["views_disagree"]) or disagree}
         if is_better_view(call, current):
-            values |= {name: truth[name] for name in (*_VIEW_COLUMNS, "source")}
-            values |= {
-                "other_view": view_json(current, str(row["source"]), row["received_at"]),
-                "replan": True,
-                "processed_at": None,
-            }
+            other = view_json(current, str(row["source"]), row["received_at"])
+            replacing.append({**key, **{f"b_{name}": truth[name] for name in _REPLACED}, "b_other_view": other})
             result.replaced.append(call)
         else:
-            values["other_view"] = view_json(call, source, now)
+            keeping.append({**key, "b_other_view": view_json(call, source, now)})
             result.kept.append(call)
-        conn.execute(update(calls).where(where).values(**values))
         if disagree:
             result.disagreed.append(call)
+    # One executemany each: a burst of second views is two statements, not one per call.
+    if replacing:
+        conn.execute(_REPLACE_TRUTH, replacing)
+    if keeping:
+        conn.execute(_KEEP_BESIDE, keeping)
+
+
+# What a better view replaces: the view's columns and who reported it.
+_REPLACED = (*_VIEW_COLUMNS, "source")
+_OF_CALL = (calls.c.pbx == bindparam("b_pbx")) & (calls.c.call_id == bindparam("b_call_id"))
+_REPLACE_TRUTH = (
+    update(calls)
+    .where(_OF_CALL)
+    .values(
+        {
+            **{name: bindparam(f"b_{name}", type_=calls.c[name].type) for name in _REPLACED},
+            "other_view": bindparam("b_other_view"),
+            "views_disagree": bindparam("b_disagree"),
+            "replan": True,
+            "processed_at": None,
+        }
+    )
+)
+_KEEP_BESIDE = (
+    update(calls).where(_OF_CALL).values(other_view=bindparam("b_other_view"), views_disagree=bindparam("b_disagree"))
+)
 
 
 def view_json(call: CompletedCall, source: str, received_at: datetime) -> str:

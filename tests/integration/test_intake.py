@@ -1,4 +1,5 @@
-"""Call intake on SQLite and PostgreSQL: first report wins, rules matched, SMS queued, pending calls."""
+"""Call intake on SQLite and PostgreSQL: one row per call, rules matched, SMS queued, pending calls (two views
+of one call: test_call_views.py)."""
 
 from __future__ import annotations
 
