@@ -130,7 +130,8 @@ def _run(agi_env: Mapping[str, str], env: Mapping[str, str]) -> tuple[str, int]:
     summary = f"{call.direction} {call.number or '-'} {call.other_party}, {call.status}, talk {call.talk_s} s"
     if _record(settings.database_url, settings.pbx_name, call):
         return f"call {call.call_id} recorded: {summary}", logging.INFO
-    return f"call {call.call_id} recorded as a second view (AMI reported it first): {summary}", logging.INFO
+    # The daemon's FastAGI hook stores a second view beside AMI's; this script's role only adds calls.
+    return f"call {call.call_id} already recorded (AMI reported it first; its view kept): {summary}", logging.INFO
 
 
 def _load_settings(env: Mapping[str, str]) -> Settings:
@@ -158,7 +159,8 @@ def _record(database_url: str, pbx: str, call: CompletedCall) -> bool:
     where = safe_url(url)
     engine = _bounded_engine(url)
     try:
-        return record_call(engine, call, pbx, "agi", datetime.now(UTC))
+        # Only adds: the hook's role may not change a call AMI recorded first (deploy/pbx-sms-agi-role.sql).
+        return record_call(engine, call, pbx, "agi", datetime.now(UTC), first_report_only=True)
     except DBAPIError as exc:
         if _is_missing_table(exc):
             raise HookProblem(

@@ -53,9 +53,18 @@ class PendingCall:
 
 
 def record_views(
-    engine: Engine, completed: Sequence[CompletedCall], pbx: str, source: str, now: datetime
+    engine: Engine,
+    completed: Sequence[CompletedCall],
+    pbx: str,
+    source: str,
+    now: datetime,
+    *,
+    first_reports_only: bool = False,
 ) -> RecordedViews:
-    """Store the reports of calls of ``pbx`` by ``source`` in one transaction (see the module's doc)."""
+    """Store the reports of calls of ``pbx`` by ``source`` in one transaction (see the module's doc).
+
+    ``first_reports_only``: add new calls, leave a call reported before as it is (the spawned hook, whose
+    database role may add calls but not change them: deploy/pbx-sms-agi-role.sql)."""
     result = RecordedViews()
     if not completed:
         return result
@@ -76,7 +85,9 @@ def record_views(
         new_ids = set(conn.execute(statement, rows).scalars())
         result.new.extend(call for call in firsts.values() if call.call_id in new_ids)
         seconds = [call for call in firsts.values() if call.call_id not in new_ids]
-        if seconds:
+        if first_reports_only:
+            result.duplicates.extend(seconds)
+        elif seconds:
             _merge(conn, seconds, pbx, source, now, result)
     return result
 
@@ -149,9 +160,11 @@ def record_calls(
     return record_views(engine, completed, pbx, source, now).new
 
 
-def record_call(engine: Engine, call: CompletedCall, pbx: str, source: str, now: datetime) -> bool:
-    """Store ``call`` (a first report, or a second view of it); True when it was new."""
-    return bool(record_calls(engine, [call], pbx, source, now))
+def record_call(
+    engine: Engine, call: CompletedCall, pbx: str, source: str, now: datetime, *, first_report_only: bool = False
+) -> bool:
+    """Store ``call`` (a first report, or a second view of it unless ``first_report_only``); True when it was new."""
+    return bool(record_views(engine, [call], pbx, source, now, first_reports_only=first_report_only).new)
 
 
 def _row(call: CompletedCall, pbx: str, source: str, now: datetime) -> dict[str, object]:
