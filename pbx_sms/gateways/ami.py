@@ -66,6 +66,9 @@ class AmiSendSettings(BaseModel):
     from_: str = Field("{sender}", alias="from")
     action_timeout_s: float = Field(10.0, gt=0, le=120)
     status_timeout_s: float = Field(60.0, gt=0, le=600)
+    # An SMS queued on the dongle is not known after a restart: an attempt cut short by a crash is
+    # held as unclear for an operator unless this says send it again (at least once).
+    resend_after_crash: bool = False
 
     @model_validator(mode="after")
     def _mode_needs(self) -> AmiSendSettings:
@@ -137,6 +140,7 @@ class AmiGateway:
         self.config = config
         self.host = host
         self.port = port
+        self.resend_after_crash = config.resend_after_crash
         # Connect + login + action + (dongle) the status event.
         self.timeout_s = 3 * config.action_timeout_s + (config.status_timeout_s if config.mode == "dongle" else 0)
         self._session: AmiSession | None = None
@@ -234,8 +238,8 @@ class AmiGateway:
                 return SendResult.sent(attempt.dongle_id)
             return SendResult.transient(f"chan_dongle reports {status or 'no status'} for SMS {attempt.dongle_id}")
         if lost in done:
-            return SendResult.transient(f"AMI connection lost before the status of SMS {attempt.dongle_id}")
-        return SendResult.transient(
+            return SendResult.unclear(f"AMI connection lost before the status of SMS {attempt.dongle_id}")
+        return SendResult.unclear(
             f"no DongleSMSStatus for SMS {attempt.dongle_id} within {self.config.status_timeout_s:g} s "
             "(it may still be sent; a retry waits for it)"
         )
@@ -249,7 +253,7 @@ class AmiGateway:
         except SessionEnded as exc:
             # After silence the SMS may or may not be queued; a fresh connection is the only safe state.
             self._drop(session)
-            return SendResult.transient(f"AMI: {exc}")
+            return SendResult.unclear(f"AMI: {exc}")
 
     async def _connected(self) -> AmiSession:
         async with self._connect_lock:

@@ -8,6 +8,7 @@ a ``GatewayPlugin`` (pbx_sms.gateways.registry) that validates them with the gat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
@@ -28,11 +29,19 @@ class OutgoingSms:
     text: str
     parts: int
     encoding: str
+    # Set when an earlier attempt of this SMS may have gone out (its outcome was unclear, or it was
+    # cut short by a crash): since when. A gateway that can look up what it sent (twilio) looks
+    # before sending again, also after a restart.
+    unclear_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    outcome: Literal["sent", "transient", "permanent"]
+    """``sent``; ``transient``: not sent, try again later; ``unclear``: may have gone out (a timeout
+    after the request was written, an answer that cannot be read), retried as transient but counted
+    as sent for every limit meanwhile; ``permanent``: not sent, never will be."""
+
+    outcome: Literal["sent", "transient", "unclear", "permanent"]
     message_id: str | None = None
     reason: str | None = None
 
@@ -45,6 +54,10 @@ class SendResult:
         return cls("transient", reason=reason)
 
     @classmethod
+    def unclear(cls, reason: str) -> SendResult:
+        return cls("unclear", reason=reason)
+
+    @classmethod
     def permanent(cls, reason: str) -> SendResult:
         return cls("permanent", reason=reason)
 
@@ -53,6 +66,12 @@ class Gateway(Protocol):
     name: str
     # The outbox lease must outlast one send: a gateway tells how long a send may take.
     timeout_s: float
+
+    # Optional (read with getattr, default False): an attempt cut short by a crash (its lease ran
+    # out while sending) may be sent again by this gateway without risking a second SMS, because it
+    # deduplicates by the idempotency key or looks up what it sent, or because its settings say
+    # resend. Otherwise such an attempt is held as ``unclear`` for an operator's decision.
+    # resend_after_crash: bool
 
     async def send(self, sms: OutgoingSms) -> SendResult: ...
 

@@ -11,12 +11,15 @@ What the answer means (``interpret_answer``, documented in docs/gateways.md):
   (default ``id``; dotted for nested fields, e.g. ``data.id``), none if the field is missing.
 - permanent: a 2xx JSON object with an error indication (the webhook refused this SMS; it would
   refuse it again), 3xx (redirects are not followed) and 4xx other than 408 and 429.
-- transient: 408, 429, 5xx, timeouts and connection errors (the reason says whether the request
-  never left or its outcome is unknown), and a 2xx with any other body (HTML, not JSON, a JSON list):
-  whatever answered, it did not say the SMS was taken, so it is sent again with the same ``id``.
+- transient: 408, 429, 5xx, connection errors before the request left, and a 2xx with any other body
+  (HTML, not JSON, a JSON list): whatever answered, it did not say the SMS was taken, so it is sent
+  again with the same ``id``.
+- unclear: a timeout or a connection lost after the request was written (it may have gone out):
+  counted as sent by the limits, and retried with the same ``id``.
 
 ``PBX_SMS_HTTP_TIMEOUT_S`` (default 10) and ``PBX_SMS_HTTP_MAX_CONNECTIONS`` (default 16, also the
-number of sends at once) tune it.
+number of sends at once) tune it; ``PBX_SMS_HTTP_RESEND_AFTER_CRASH`` (default false) sends an attempt
+cut short by a crash again instead of holding it as unclear for an operator.
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ class HttpSettings(BaseModel):
     id_field: str = "id"
     timeout_s: float = Field(10.0, gt=0)
     max_connections: int = Field(16, gt=0)
+    # A generic webhook deduplicates nothing we know of: an attempt cut short by a crash is held as
+    # unclear for an operator unless this says send it again (at least once).
+    resend_after_crash: bool = False
 
     @field_validator("url")
     @classmethod
@@ -79,8 +85,10 @@ class HttpGateway:
         id_field: str = "id",
         timeout_s: float = 10.0,
         max_connections: int = 16,
+        resend_after_crash: bool = False,
     ) -> None:
         self.url = url
+        self.resend_after_crash = resend_after_crash
         self.timeout_s = timeout_s
         # The worker keeps at most this many sends in flight, so none waits for a connection here,
         # where the wait would count against the send's timeout.
@@ -98,7 +106,8 @@ class HttpGateway:
         try:
             answer = await self._http.request("POST", self.url, headers=headers, body=body)
         except TRANSPORT_ERRORS as exc:
-            return SendResult.transient(self._transport_problem(exc))
+            problem = self._transport_problem(exc)
+            return SendResult.transient(problem) if request_not_sent(exc) else SendResult.unclear(problem)
         result = interpret_answer(answer.status, answer.text if answer.body.strip() else "", self._id_path)
         if result.outcome == "sent" and result.message_id is None and answer.body.strip():
             log.warning(
@@ -174,6 +183,7 @@ def _build(config: HttpSettings, _settings: Settings) -> HttpGateway:
         id_field=config.id_field,
         timeout_s=config.timeout_s,
         max_connections=config.max_connections,
+        resend_after_crash=config.resend_after_crash,
     )
 
 

@@ -1,6 +1,7 @@
 """What a failed HTTP exchange means for an SMS: never sent, or sent but the answer was lost.
 
-Both are transient (the outbox retries), but the reason says which, because only a
+The first is transient, the second unclear (the outbox retries both, and counts an unclear attempt
+as sent for its limits meanwhile); the reason says which, because only a
 gateway with server-side idempotency (SMSAPI ``idx``) makes the second kind safe to retry,
 and Twilio looks up an unclear attempt before it sends again.
 """
@@ -38,7 +39,7 @@ def transport_failure(gateway: str, exc: BaseException) -> SendResult:
     """A transient result for a failed HTTP exchange; the reason names no URL or credentials."""
     if request_not_sent(exc):
         return SendResult.transient(f"{gateway}: cannot reach the API ({error_kind(exc)})")
-    return SendResult.transient(f"{gateway}: no answer from the API, outcome unknown ({error_kind(exc)})")
+    return SendResult.unclear(f"{gateway}: no answer from the API, outcome unknown ({error_kind(exc)})")
 
 
 def http_status_class(status_code: int) -> str:

@@ -30,6 +30,8 @@ class LogSettings(BaseModel):
 class LogGateway:
     name = NAME
     timeout_s = 5.0
+    # It only writes a line (nothing is charged): after a crash it writes it again.
+    resend_after_crash = True
 
     def __init__(self, path: Path | None = None, stream: TextIO | None = None) -> None:
         self._path = path

@@ -114,6 +114,8 @@ def interpret_response(status_code: int, body: str) -> SendResult:
 
 class SmsapiGateway:
     name = NAME
+    # ``idx`` + ``check_idx``: SMSAPI refuses a key it accepted (error 53), so a resend cannot send twice.
+    resend_after_crash = True
 
     def __init__(self, config: SmsapiSettings) -> None:
         self.config = config

@@ -69,6 +69,9 @@ class SmtpSettings(BaseModel):
     subject_template: str = ""
     body_template: str = "{text}"
     timeout_s: float = Field(30.0, gt=0, le=300)
+    # The relay keeps no record this process can ask: an attempt cut short by a crash is held as
+    # unclear for an operator unless this says send it again (at least once).
+    resend_after_crash: bool = False
 
     @field_validator("to_template", "subject_template", "body_template")
     @classmethod
@@ -194,6 +197,7 @@ class SmtpGateway:
     def __init__(self, config: SmtpSettings) -> None:
         self.config = config
         self.timeout_s = config.timeout_s
+        self.resend_after_crash = config.resend_after_crash
         self._tls_context = ssl.create_default_context(cafile=config.ca_file) if config.tls != "none" else None
         self._delivered: OrderedDict[str, str] = OrderedDict()
 

@@ -7,11 +7,13 @@ Twilio documents no idempotency for creating a message (its error 20500 page: a 
 POST that sends an SMS "may" send it twice).  The key still goes out as
 ``I-Twilio-Idempotency-Token`` (harmless, and useful in Twilio's request logs), but what
 prevents a double send is this: when an attempt ends without a clear answer (timeout
-after the request was written, connection lost, HTTP 500/502/504, or the send cancelled
-from outside, e.g. by the worker's own timeout), the gateway remembers the key, and
-before it sends that key again it lists the recipient's recent messages and returns the
-earlier message's sid if one with the same body was created since the first attempt.
-That memory lives in the process: after a restart an unclear attempt is sent again.
+after the request was written, connection lost, HTTP 500/502/504, a 2xx whose body is not
+a message (an HTML page from a proxy), or the send cancelled from outside, e.g. by the
+worker's own timeout), the gateway remembers the key, and before it sends that key again
+it lists the recipient's recent messages and returns the earlier message's sid if one
+with the same body was created since the first attempt. After a restart the outbox tells
+it the same (``OutgoingSms.unclear_since``: the row's unclear attempt, or the one a crash
+cut short), so it looks up then too.
 
 Error codes: 20429 (too many requests), 20500/20503 and HTTP 5xx/429 are transient;
 21211 (invalid To), 21614 (not a mobile number), 21610 (recipient replied STOP),
@@ -36,7 +38,6 @@ from pbx_sms.gateways.base import OutgoingSms, SendResult
 from pbx_sms.gateways.http_errors import (
     TRANSPORT_ERRORS,
     http_status_class,
-    request_not_sent,
     short_text,
     transport_failure,
 )
@@ -84,7 +85,15 @@ def form_fields(sms: OutgoingSms, config: TwilioSettings) -> dict[str, str]:
 
 
 def interpret_response(status_code: int, body: str) -> SendResult:
-    """Twilio's answer → sent / transient / permanent (pure: no I/O)."""
+    """Twilio's answer → sent / transient / unclear / permanent (pure: no I/O)."""
+    result = _interpret(status_code, body)
+    if result.outcome == "transient" and status_code in UNCLEAR_STATUSES:
+        # Twilio may or may not have created the message before it failed.
+        return SendResult.unclear(result.reason or f"Twilio HTTP {status_code}")
+    return result
+
+
+def _interpret(status_code: int, body: str) -> SendResult:
     try:
         payload: Any = json.loads(body)
     except ValueError:
@@ -93,7 +102,8 @@ def interpret_response(status_code: int, body: str) -> SendResult:
     if status == "ok":
         if isinstance(payload, dict) and isinstance(payload.get("sid"), str) and payload["sid"]:
             return SendResult.sent(payload["sid"])
-        return SendResult.transient(f"Twilio HTTP {status_code}, unexpected answer: {short_text(body)}")
+        # Accepted, but not an answer we can read (a proxy's HTML page): the message may exist.
+        return SendResult.unclear(f"Twilio HTTP {status_code}, unexpected answer: {short_text(body)}")
     code = payload.get("code") if isinstance(payload, dict) else None
     if isinstance(code, int):
         reason = f"Twilio error {code}: {short_text(str(payload.get('message') or 'no message'))}"
@@ -136,6 +146,8 @@ _LOOKUP_ERRORS: tuple[type[BaseException], ...] = (*TRANSPORT_ERRORS, LookupFail
 
 class TwilioGateway:
     name = NAME
+    # An attempt cut short by a crash is looked up before it is sent again (``unclear_since``).
+    resend_after_crash = True
 
     def __init__(self, config: TwilioSettings) -> None:
         self.config = config
@@ -153,6 +165,8 @@ class TwilioGateway:
 
     async def send(self, sms: OutgoingSms) -> SendResult:
         since = self._unclear.get(sms.idempotency_key)
+        if since is None and sms.unclear_since is not None:
+            since = sms.unclear_since.timestamp()
         if since is not None:
             earlier = await self._check_earlier_attempt(sms, since)
             if earlier is not None:
@@ -160,14 +174,14 @@ class TwilioGateway:
         # Unclear until the answer says otherwise: a send cancelled midway (the worker's timeout,
         # a shutdown) may have created the message, so its retry looks first.
         self._remember_unclear(sms.idempotency_key, time.time())
-        result, unclear = await self._create(sms)
-        if not unclear:
+        result = await self._create(sms)
+        if result.outcome != "unclear":
             self._unclear.pop(sms.idempotency_key, None)
         if result.outcome != "sent":
             log.warning("twilio: %s (key %s): %s", result.outcome, sms.idempotency_key, result.reason)
         return result
 
-    async def _create(self, sms: OutgoingSms) -> tuple[SendResult, bool]:
+    async def _create(self, sms: OutgoingSms) -> SendResult:
         headers = {
             "Authorization": self._authorization,
             "Content-Type": "application/x-www-form-urlencoded",
@@ -177,8 +191,8 @@ class TwilioGateway:
         try:
             answer = await self._http.request("POST", self._messages_url, headers=headers, body=body)
         except TRANSPORT_ERRORS as exc:
-            return transport_failure(NAME, exc), not request_not_sent(exc)
-        return interpret_response(answer.status, answer.text), answer.status in UNCLEAR_STATUSES
+            return transport_failure(NAME, exc)
+        return interpret_response(answer.status, answer.text)
 
     async def _check_earlier_attempt(self, sms: OutgoingSms, since: float) -> SendResult | None:
         """sent(sid) if an unclear earlier attempt went out, transient if that cannot be told, else None."""

@@ -163,14 +163,14 @@ async def test_a_redirect_is_not_followed_and_fails(server: LoopbackHttpServer, 
     assert len(server.requests) == 1
 
 
-async def test_timeout_is_transient(server: LoopbackHttpServer) -> None:
+async def test_timeout_is_unclear(server: LoopbackHttpServer) -> None:
     server.hang()
     gateway = HttpGateway(server.url, timeout_s=0.3)
     try:
         result = await gateway.send(SMS)
     finally:
         await gateway.close()
-    assert (result.outcome, result.reason) == ("transient", "no answer within 0.3 s, outcome unknown")
+    assert (result.outcome, result.reason) == ("unclear", "no answer within 0.3 s, outcome unknown")
 
 
 async def test_waiting_for_a_free_connection_past_the_timeout_is_not_sent(server: LoopbackHttpServer) -> None:
@@ -180,7 +180,7 @@ async def test_waiting_for_a_free_connection_past_the_timeout_is_not_sent(server
         first, second = await asyncio.gather(gateway.send(SMS), gateway.send(SMS))
     finally:
         await gateway.close()
-    assert (first.outcome, first.reason) == ("transient", "no answer within 0.3 s, outcome unknown")
+    assert (first.outcome, first.reason) == ("unclear", "no answer within 0.3 s, outcome unknown")
     assert (second.outcome, second.reason) == ("transient", "no connection within 0.15 s, not sent")
     assert len(server.requests) == 1
 
@@ -220,7 +220,7 @@ async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
     ("serve", "error"),
     [(close_at_once, "ServerDisconnectedError"), (cut_short, "ClientPayloadError"), (garbage, "ClientResponseError")],
 )
-async def test_a_connection_lost_after_connecting_is_transient_with_the_outcome_unknown(
+async def test_a_connection_lost_after_connecting_is_unclear(
     serve: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]], error: str
 ) -> None:
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
@@ -231,7 +231,7 @@ async def test_a_connection_lost_after_connecting_is_transient_with_the_outcome_
     finally:
         await gateway.close()
         server.close()
-    assert result.outcome == "transient"
+    assert result.outcome == "unclear"
     assert result.reason is not None and result.reason.startswith(f"connection lost, outcome unknown: {error}")
     assert TOKEN not in result.reason
 

@@ -121,7 +121,7 @@ async def test_answer_lost_after_acceptance_then_retry_does_not_send_twice() -> 
         fake.answer_delay_s = 0
         retried = await gw.send(sms())
         await gw.close()
-    assert lost.outcome == "transient"
+    assert lost.outcome == "unclear"
     assert "outcome unknown" in (lost.reason or "")
     assert retried.outcome == "sent"
     assert len(fake.delivered) == 1
@@ -134,7 +134,7 @@ async def test_connection_dropped_after_acceptance_then_retry_does_not_send_twic
         lost = await gw.send(sms())
         retried = await gw.send(sms())
         await gw.close()
-    assert lost.outcome == "transient"
+    assert lost.outcome == "unclear"
     assert lost.reason == "smsapi: no answer from the API, outcome unknown (ServerDisconnectedError)"
     assert retried.outcome == "sent"
     assert len(fake.delivered) == 1

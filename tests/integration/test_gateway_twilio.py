@@ -6,7 +6,7 @@ import asyncio
 import base64
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from importlib.metadata import entry_points
@@ -38,6 +38,8 @@ class FakeTwilio:
     answer_delay_s: float = 0.0
     # Create the next message, then drop the connection without an answer.
     drop_after_create: bool = False
+    # Create the next message, then answer 200 with this HTML page (a proxy's or WAF's page).
+    html_after_create: str | None = None
     # Answer the Messages list with this status instead of a page.
     list_status: int | None = None
     list_calls: int = 0
@@ -84,6 +86,9 @@ class FakeTwilio:
         if self.drop_after_create:
             self.drop_after_create = False
             raise ConnectionResetError("dropped after creating")
+        if self.html_after_create is not None:
+            page, self.html_after_create = self.html_after_create, None
+            return 200, "text/html", page
         if self.fail_after_create is not None:
             status, self.fail_after_create = self.fail_after_create, None
             return self.error(status, 20500, "Internal Server Error")
@@ -144,7 +149,7 @@ async def test_retry_after_an_unclear_answer_finds_the_earlier_message_instead_o
         retried = await gw.send(sms())
         await gw.close()
     if first is not None:
-        assert first.outcome == "transient"
+        assert first.outcome == "unclear"
         assert "outcome unknown" in (first.reason or "") or "Twilio error 20500" in (first.reason or "")
     assert retried.outcome == "sent"
     assert retried.message_id == fake.created[0]["sid"]
@@ -160,7 +165,7 @@ async def test_retry_after_an_unclear_answer_sends_when_nothing_went_out() -> No
         retried = await gw.send(sms())
         again = await gw.send(sms(key="other"))
         await gw.close()
-    assert first.outcome == "transient" and "HTTP 502" in (first.reason or "")
+    assert first.outcome == "unclear" and "HTTP 502" in (first.reason or "")
     assert retried.outcome == "sent" and again.outcome == "sent"
     assert len(fake.created) == 2
     assert fake.list_calls == 1  # only the unclear key is checked
@@ -246,9 +251,37 @@ async def test_nonsense_is_logged_and_survived(reply: Reply, caplog: pytest.LogC
         odd = await gw.send(sms())
         fine = await gw.send(sms(key="next"))
         await gw.close()
-    assert odd.outcome == "transient"
-    assert "twilio: transient" in caplog.text
+    # Each may have created a message: unclear, looked up before the key is sent again.
+    assert odd.outcome == "unclear"
+    assert "twilio: unclear" in caplog.text
     assert fine.outcome == "sent"
+
+
+async def test_a_200_html_page_is_unclear_and_the_retry_looks_up_instead_of_posting_again() -> None:
+    fake = FakeTwilio(html_after_create="<html><body>Request accepted</body></html>")
+    async with HttpServer(fake) as server:
+        gw = gateway(server.url)
+        first = await gw.send(sms())
+        retried = await gw.send(sms())
+        await gw.close()
+    assert first.outcome == "unclear" and "unexpected answer" in (first.reason or "")
+    assert retried.outcome == "sent" and retried.message_id == fake.created[0]["sid"]
+    # One POST (before: two, the second sent blind), then one look-up.
+    assert (len(fake.created), len(fake.idempotency_tokens), fake.list_calls) == (1, 1, 1)
+
+
+async def test_after_a_restart_the_outbox_says_the_attempt_was_unclear_and_the_gateway_looks_up() -> None:
+    fake = FakeTwilio(fail_after_create=504)
+    async with HttpServer(fake) as server:
+        first_process = gateway(server.url)
+        started = datetime.now(UTC)
+        assert (await first_process.send(sms())).outcome == "unclear"
+        await first_process.close()
+        restarted = gateway(server.url)
+        retried = await restarted.send(replace(sms(), unclear_since=started))
+        await restarted.close()
+    assert retried.outcome == "sent" and retried.message_id == fake.created[0]["sid"]
+    assert (len(fake.created), fake.list_calls) == (1, 1)
 
 
 async def test_unreachable_api_is_transient() -> None:
