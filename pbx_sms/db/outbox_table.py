@@ -56,6 +56,8 @@ class OutboxRecord(Base):
     message_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # Why the SMS goes out later than planned (quiet hours), with the time it was wanted at.
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Since when an attempt may have gone out unseen (status ``unclear``, or kept as history).
+    unclear_since: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -66,6 +68,14 @@ class OutboxRecord(Base):
         Index("ix_outbox_status_locked_until", "status", "locked_until"),
         Index("ix_outbox_account_id_last_attempt_at", "account_id", "last_attempt_at"),
         Index("ix_outbox_rule_id_recipient_last_attempt_at", "rule_id", "recipient", "last_attempt_at"),
+        # The minimum interval of a fixed recipient counts per caller (rule, recipient, other party).
+        Index(
+            "ix_outbox_rule_id_recipient_other_party_last_attempt_at",
+            "rule_id",
+            "recipient",
+            "other_party",
+            "last_attempt_at",
+        ),
         Index("ix_outbox_account_id_other_party", "account_id", "other_party"),
         Index("ix_outbox_created_at", "created_at"),
     )

@@ -7,9 +7,9 @@ accounts first, then what the planner asks about them), and writes the plan it g
 nothing itself (``pbx_sms.outbox.flow`` does this for every store).
 
 Limits, in this order, the first that applies giving the reason: the account's SMS service, opt-outs,
-the daily cap (SMS sent or being sent in the account's local day), the minimum interval per rule and
-other party. Quiet hours come first and never suppress: the SMS waits for their end, and the limits
-are those of the time it will go out.
+the daily cap (SMS sent, being sent or unclear in the account's local day), the minimum interval per
+rule, recipient and caller. Quiet hours come first and never suppress: the SMS waits for their end, and
+the limits are those of the time it will go out. Claims are decided in ``pbx_sms.outbox.claiming``.
 """
 
 from __future__ import annotations
@@ -73,6 +73,8 @@ class Candidate:
     to_other_party: bool
     min_interval_s: int
     at: datetime
+    # The call's other party: a fixed recipient (a manager) hears of each caller once per interval.
+    other_party: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +86,14 @@ class DayWindow:
     end: datetime
 
 
-# (rule id, other party's number): the minimum interval applies per rule and number.
-IntervalKey = tuple[int, str]
+# (rule id, recipient, caller): the minimum interval applies per rule, recipient and caller. For an SMS
+# to the other party the recipient is the caller (caller None); for a fixed recipient (a manager's mobile)
+# the caller is the call's other party as stored, so the manager hears of each caller once per interval.
+IntervalKey = tuple[int, str, str | None]
+
+
+def interval_key(rule_id: int, to: str, to_other_party: bool, other_party: str) -> IntervalKey:
+    return (rule_id, to, None if to_other_party else other_party)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +133,11 @@ def within_min_interval(last_sent_at: datetime | None, min_interval_s: int, at: 
 
 
 def _throttled(candidate: Candidate) -> bool:
-    # The interval protects the other party; fixed recipients (a manager's mobile) are not throttled.
-    return candidate.to_other_party and candidate.min_interval_s > 0
+    return candidate.min_interval_s > 0
+
+
+def _interval_key(candidate: Candidate) -> IntervalKey:
+    return interval_key(candidate.rule_id, candidate.to, candidate.to_other_party, candidate.other_party)
 
 
 class Gate:
@@ -152,8 +163,8 @@ class Gate:
                 day = local_day(candidate.account_id, candidate.at, account.timezone)
                 if day not in self._day_counts:
                     days.add(day)
-            if _throttled(candidate) and (candidate.rule_id, candidate.to) not in self._last_sent:
-                intervals.add((candidate.rule_id, candidate.to))
+            if _throttled(candidate) and _interval_key(candidate) not in self._last_sent:
+                intervals.add(_interval_key(candidate))
         return Questions(frozenset(numbers), frozenset(days), frozenset(intervals))
 
     def decide(self, candidate: Candidate, facts: Facts) -> Reason | None:
@@ -172,7 +183,7 @@ class Gate:
                 return Reason.DAILY_CAP
         key: IntervalKey | None = None
         if _throttled(candidate):
-            key = (candidate.rule_id, candidate.to)
+            key = _interval_key(candidate)
             last = self._last_sent.get(key) or facts.last_sent_at.get(key)
             if within_min_interval(last, candidate.min_interval_s, candidate.at):
                 return Reason.MIN_INTERVAL
@@ -230,7 +241,9 @@ def _send_time(item: NewSms, limits: AccountLimits, now: datetime) -> tuple[NewS
 
 
 def _candidate(item: NewSms, at: datetime) -> Candidate:
-    return Candidate(item.account_id, item.rule_id, item.to, item.to_other_party, item.min_interval_s, at)
+    return Candidate(
+        item.account_id, item.rule_id, item.to, item.to_other_party, item.min_interval_s, at, item.other_party
+    )
 
 
 def enqueue_report(rows: Sequence[NewRow], row_ids: Sequence[int | None]) -> EnqueueReport:
@@ -249,78 +262,6 @@ def enqueue_report(rows: Sequence[NewRow], row_ids: Sequence[int | None]) -> Enq
             held.append((row_id, row.hold.until))
     duplicates = sum(1 for row_id in row_ids if row_id is None)
     return EnqueueReport(tuple(queued), tuple(suppressed), duplicates, held=tuple(held))
-
-
-# --- claiming --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class DueRow:
-    """A claimable row as the store found it: queued and due, or ``sending`` with its lease run out."""
-
-    id: int
-    status: Status
-    due_at: datetime
-    account_id: int
-    rule_id: int
-    to: str
-    to_other_party: bool
-    min_interval_s: int
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimPlan:
-    """Row changes of one claim batch. ``held``: back to queued, due at the hold's end, lease dropped, no
-    attempt used; ``suppressed``: with the reason; ``leased``: to the claiming worker, one attempt more."""
-
-    leased: tuple[DueRow, ...] = ()
-    held: tuple[tuple[DueRow, Hold], ...] = ()
-    suppressed: tuple[tuple[DueRow, Reason], ...] = ()
-
-
-class ClaimPlanner:
-    """Hand out up to ``limit`` due rows at ``now``, from batches of rows in due order (``due_at``, id).
-
-    Only leased rows count toward the limit: rows held or suppressed on the way are decided too, and the
-    store brings the next batch while ``remaining`` is above 0 and rows are left."""
-
-    def __init__(self, limit: int, now: datetime) -> None:
-        self.remaining = limit
-        self._now = now
-        self._gate = Gate(reserve=True)
-
-    def questions(self, batch: Sequence[DueRow], limits: Mapping[int, AccountLimits]) -> Questions:
-        fresh = (
-            self._candidate(row)
-            for row in batch
-            if row.status == Status.QUEUED
-            and quiet_hold(limits.get(row.account_id, MISSING_ACCOUNT), self._now) is None
-        )
-        return self._gate.questions(fresh, limits)
-
-    def plan(self, batch: Sequence[DueRow], facts: Facts) -> ClaimPlan:
-        leased: list[DueRow] = []
-        held: list[tuple[DueRow, Hold]] = []
-        suppressed: list[tuple[DueRow, Reason]] = []
-        for row in batch:
-            if self.remaining <= 0:
-                break
-            # Due, but inside quiet hours now (a retry, a restart, an expired lease): wait for their end.
-            hold = quiet_hold(facts.limits_of(row.account_id), self._now)
-            if hold is not None:
-                held.append((row, hold))
-                continue
-            # A row whose lease expired was let through before; only fresh claims meet the limits.
-            reason = self._gate.decide(self._candidate(row), facts) if row.status == Status.QUEUED else None
-            if reason is not None:
-                suppressed.append((row, reason))
-                continue
-            leased.append(row)
-            self.remaining -= 1
-        return ClaimPlan(tuple(leased), tuple(held), tuple(suppressed))
-
-    def _candidate(self, row: DueRow) -> Candidate:
-        return Candidate(row.account_id, row.rule_id, row.to, row.to_other_party, row.min_interval_s, self._now)
 
 
 # --- cancelling and retrying -----------------------------------------------------------------------
@@ -347,12 +288,13 @@ def cancelled_on_reach(queued: Iterable[PartyRow], pbx: str, call_id: str, reach
     ]
 
 
-RETRYABLE: frozenset[Status] = frozenset({Status.FAILED, Status.SUPPRESSED, Status.CANCELLED})
+# Unclear: an operator decides that an attempt that may have gone out is sent again.
+RETRYABLE: frozenset[Status] = frozenset({Status.FAILED, Status.SUPPRESSED, Status.CANCELLED, Status.UNCLEAR})
 
 
 def check_retry(row_id: int, status: Status | None) -> None:
-    """Only a failed, suppressed or cancelled SMS can be queued again (raises OutboxError)."""
-    _check(row_id, status, RETRYABLE, "only failed, suppressed or cancelled SMS can be retried")
+    """Only a failed, suppressed, cancelled or unclear SMS can be queued again (raises OutboxError)."""
+    _check(row_id, status, RETRYABLE, "only failed, suppressed, cancelled or unclear SMS can be retried")
 
 
 def check_cancel(row_id: int, status: Status | None) -> None:

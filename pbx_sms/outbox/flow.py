@@ -14,11 +14,9 @@ from datetime import datetime, timedelta
 
 from pbx_sms.core.reasons import Reason
 from pbx_sms.core.sms_status import Status
+from pbx_sms.outbox.claiming import ClaimPlan, ClaimPlanner, DueRow
 from pbx_sms.outbox.decisions import (
     AccountLimits,
-    ClaimPlan,
-    ClaimPlanner,
-    DueRow,
     EnqueuePlanner,
     Facts,
     Questions,
@@ -79,16 +77,25 @@ class Outbox:
             return tx.cancel(row_ids, Reason.REACHED_PERSON, reached_at) if row_ids else 0
 
     def claim_due(
-        self, worker_id: str, now: datetime, limit: int, lease_s: float, *, scope: ClaimScope | None = None
+        self,
+        worker_id: str,
+        now: datetime,
+        limit: int,
+        lease_s: float,
+        *,
+        scope: ClaimScope | None = None,
+        resend_interrupted: bool = True,
     ) -> list[OutboxRow]:
         """Atomically lease up to ``limit`` due rows (and rows whose lease expired) to ``worker_id``,
         in (due_at, id) order; only the rows ``scope`` admits when given (see ``ClaimScope``).
 
         Rows that the limits now forbid become ``suppressed``, rows inside the account's quiet hours wait
-        for their end; neither is returned nor counts toward ``limit``.
+        for their end; neither is returned nor counts toward ``limit``. A row whose lease expired is
+        leased again only when ``resend_interrupted`` (the worker's gateway can send it again without
+        risk); otherwise it is held as ``unclear`` for an operator (see ``pbx_sms.outbox.claiming``).
         """
         lease_until = now + timedelta(seconds=lease_s)
-        planner = ClaimPlanner(limit, now)
+        planner = ClaimPlanner(limit, now, resend_interrupted=resend_interrupted)
         limits: dict[int, AccountLimits] = {}
         claimed: list[OutboxRow] = []
         with self._rows.transaction() as tx:
@@ -141,7 +148,8 @@ class Outbox:
         return self._rows.list(LogQuery(wanted, since, number, limit))
 
     def retry(self, row_id: int, now: datetime) -> OutboxRow:
-        """Queue a failed, suppressed or cancelled row again, due now (raises OutboxError otherwise)."""
+        """Queue a failed, suppressed, cancelled or unclear row again, due now, as new (raises OutboxError
+        otherwise). For an unclear row this is the operator's decision that it is to be sent again."""
         with self._rows.transaction() as tx:
             check_retry(row_id, tx.status_of(row_id))
             tx.requeue(row_id, now)
@@ -166,12 +174,20 @@ def _facts(tx: RowTransaction, questions: Questions, limits: dict[int, AccountLi
 
 
 def _log_claim(plan: ClaimPlan) -> None:
-    for row, hold in plan.held:
+    for row, hold, status in plan.held:
         log.info(
             "SMS %d not sent now: %s",
             row.id,
             hold.note,
-            extra={"sms_id": row.id, "status": "queued", "held_until": hold.until},
+            extra={"sms_id": row.id, "status": str(status), "held_until": hold.until},
+        )
+    for row, reason in plan.interrupted:
+        log.warning(
+            "SMS %d to %s unclear: %s",
+            row.id,
+            row.to,
+            reason,
+            extra={"sms_id": row.id, "status": "unclear", "reason": reason},
         )
     for row, reason in plan.suppressed:
         log.info(

@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from pbx_sms.core.reasons import Reason
-from pbx_sms.core.sms_status import Status
-from pbx_sms.outbox.decisions import AccountLimits, ClaimPlan, DayWindow, DueRow, IntervalKey, NewRow, PartyRow
+from pbx_sms.core.sms_status import COUNTS_AS_SENT, Status
+from pbx_sms.outbox.claiming import ClaimPlan, DueRow
+from pbx_sms.outbox.decisions import AccountLimits, DayWindow, IntervalKey, NewRow, PartyRow, interval_key
 from pbx_sms.outbox.flow import Outbox
 from pbx_sms.outbox.model import (
     ClaimScope,
@@ -31,9 +32,6 @@ from pbx_sms.outbox.model import (
 )
 from pbx_sms.outbox.replan import CallRow
 from pbx_sms.outbox.rows import LockedAccounts, RowTransaction
-
-# Rows that count as sent for caps and intervals (being sent counts: it may have gone out).
-_COUNTED = (Status.SENT, Status.SENDING)
 
 
 class MemoryOutbox(Outbox):
@@ -84,7 +82,7 @@ class MemoryRows:
     def next_due_at(self, scope: ClaimScope | None = None) -> datetime | None:
         with self._lock:
             rows = [row for row in self.rows.values() if scope is None or scope.admits(row.pbx, row.local_to_pbx)]
-            times = [row.due_at for row in rows if row.status == Status.QUEUED]
+            times = [row.due_at for row in rows if _waits_for_its_time(row)]
             times += [row.locked_until for row in rows if row.status == Status.SENDING and row.locked_until is not None]
         return min(times, default=None)
 
@@ -115,7 +113,7 @@ class _MemoryTransaction:
                 1
                 for row in self._rows.values()
                 if row.account_id == day.account_id
-                and row.status in _COUNTED
+                and row.status in COUNTS_AS_SENT
                 and row.last_attempt_at is not None
                 and day.start <= row.last_attempt_at < day.end
             )
@@ -125,8 +123,8 @@ class _MemoryTransaction:
     def last_sent_at(self, keys: Collection[IntervalKey]) -> dict[IntervalKey, datetime]:
         last: dict[IntervalKey, datetime] = {}
         for row in self._rows.values():
-            key = (row.rule_id, row.to)
-            if key in keys and row.to_other_party and row.status in _COUNTED and row.last_attempt_at is not None:
+            key = interval_key(row.rule_id, row.to, row.to_other_party, row.other_party)
+            if key in keys and row.status in COUNTS_AS_SENT and row.last_attempt_at is not None:
                 last[key] = max(last.get(key, row.last_attempt_at), row.last_attempt_at)
         return last
 
@@ -137,7 +135,7 @@ class _MemoryTransaction:
                 for row in self._rows.values()
                 if (scope is None or scope.admits(row.pbx, row.local_to_pbx))
                 and (
-                    (row.status == Status.QUEUED and row.due_at <= now)
+                    (_waits_for_its_time(row) and row.due_at <= now)
                     or (row.status == Status.SENDING and row.locked_until is not None and row.locked_until <= now)
                 )
             ),
@@ -155,6 +153,9 @@ class _MemoryTransaction:
                 row.to,
                 row.to_other_party,
                 row.min_interval_s,
+                row.other_party,
+                row.last_attempt_at,
+                row.unclear_since,
             )
             for row in due[:limit]
         ]
@@ -190,10 +191,16 @@ class _MemoryTransaction:
         return ids
 
     def write_claim(self, plan: ClaimPlan, worker_id: str, now: datetime, lease_until: datetime) -> list[OutboxRow]:
-        for due, hold in plan.held:
+        for row_id, since in plan.unclear_since.items():
+            self._update(row_id, unclear_since=since)
+        for due, reason in plan.interrupted:
+            self._update(
+                due.id, status=Status.UNCLEAR, reason=reason, locked_by=None, locked_until=None, updated_at=now
+            )
+        for due, hold, status in plan.held:
             self._update(
                 due.id,
-                status=Status.QUEUED,
+                status=status,
                 due_at=hold.until,
                 note=hold.note,
                 locked_by=None,
@@ -234,7 +241,14 @@ class _MemoryTransaction:
 
     def requeue(self, row_id: int, now: datetime) -> None:
         self._update(
-            row_id, status=Status.QUEUED, reason=None, due_at=now, scheduled_at=now, attempts=0, updated_at=now
+            row_id,
+            status=Status.QUEUED,
+            reason=None,
+            due_at=now,
+            scheduled_at=now,
+            attempts=0,
+            unclear_since=None,
+            updated_at=now,
         )
 
     def apply(self, worker_id: str, outcomes: Sequence[Outcome], now: datetime) -> int:
@@ -255,15 +269,28 @@ class _MemoryTransaction:
         return row
 
 
+def _waits_for_its_time(row: OutboxRow) -> bool:
+    """Claimable once due: queued, or unclear and left to the worker (no reason: not held for an operator)."""
+    return row.status == Status.QUEUED or (row.status == Status.UNCLEAR and row.reason is None)
+
+
 def _applied(row: OutboxRow, outcome: Outcome, now: datetime) -> OutboxRow:
     if isinstance(outcome, Sent):
         return replace(row, status=Status.SENT, gateway=outcome.gateway, message_id=outcome.message_id)
     if isinstance(outcome, RetryLater):
-        return replace(row, status=Status.QUEUED, due_at=outcome.due_at, last_error=outcome.error)
+        return replace(
+            row,
+            status=outcome.status,
+            due_at=outcome.due_at,
+            last_error=outcome.error,
+            unclear_since=outcome.unclear_since,
+        )
     if isinstance(outcome, Failed):
         return replace(row, status=Status.FAILED, reason=outcome.reason)
     if isinstance(outcome, Released):
-        return replace(row, status=Status.QUEUED, due_at=now, attempts=row.attempts - 1)
+        return replace(
+            row, status=outcome.status, due_at=now, attempts=row.attempts - 1, unclear_since=outcome.unclear_since
+        )
     raise TypeError(f"unknown outcome {outcome!r}")
 
 

@@ -79,6 +79,9 @@ class OutboxRow:
     note: str | None = None
     pbx: str = ""
     local_to_pbx: bool = False
+    # Since when an attempt's outcome is unclear (None: no attempt so far had an unclear outcome). Set
+    # by the first unclear attempt; kept once sent or failed (history); cleared by an operator's retry.
+    unclear_since: datetime | None = None
 
     def outgoing(self) -> OutgoingSms:
         return OutgoingSms(
@@ -88,6 +91,7 @@ class OutboxRow:
             text=self.text,
             parts=self.parts,
             encoding=self.encoding,
+            unclear_since=self.unclear_since,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -127,9 +131,17 @@ class Sent:
 
 @dataclass(frozen=True, slots=True)
 class RetryLater:
+    """Attempt again at ``due_at``. ``unclear_since`` set: an attempt may have gone out, so the row
+    waits as ``unclear`` (counted as sent by the limits), else as ``queued``."""
+
     row_id: int
     due_at: datetime
     error: str
+    unclear_since: datetime | None = None
+
+    @property
+    def status(self) -> Status:
+        return Status.UNCLEAR if self.unclear_since is not None else Status.QUEUED
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,9 +153,15 @@ class Failed:
 @dataclass(frozen=True, slots=True)
 class Released:
     """Handed back unsent (shutdown, or no free send slot before the lease ran short): queued again,
-    due at once; the attempt counted when it was claimed does not count."""
+    due at once; the attempt counted when it was claimed does not count. A row claimed as ``unclear``
+    goes back to ``unclear`` (``unclear_since`` kept)."""
 
     row_id: int
+    unclear_since: datetime | None = None
+
+    @property
+    def status(self) -> Status:
+        return Status.UNCLEAR if self.unclear_since is not None else Status.QUEUED
 
 
 Outcome = Sent | RetryLater | Failed | Released

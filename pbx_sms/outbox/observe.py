@@ -48,12 +48,13 @@ def log_outcome(row: OutboxRow, outcome: Sent | RetryLater | Failed) -> None:
         )
     elif isinstance(outcome, RetryLater):
         log.info(
-            "SMS %d to %s: %s; retry at %s",
+            "SMS %d to %s: %s; %s, retry at %s",
             row.id,
             row.to,
             outcome.error,
+            "unclear (counts as sent until known)" if outcome.unclear_since else "queued",
             outcome.due_at.isoformat(),
-            extra={"sms_id": row.id, "status": "queued", "error": outcome.error, "retry_at": outcome.due_at},
+            extra={"sms_id": row.id, "status": str(outcome.status), "error": outcome.error, "retry_at": outcome.due_at},
         )
     else:
         log.warning(

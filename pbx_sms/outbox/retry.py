@@ -42,16 +42,21 @@ def decide_after_send(
     policy: RetryPolicy,
     rng: RandomSource,
 ) -> Sent | RetryLater | Failed:
-    """Sent → sent; permanent → failed at once; transient → retried unless attempts or age run out."""
+    """Sent → sent; permanent → failed at once; transient and unclear → retried unless attempts or age
+    run out. Once an attempt was unclear the row stays unclear (counted as sent by the limits) until it
+    is sent or given up: a later attempt that clearly did not go out says nothing about the earlier one."""
     if result.outcome == "sent":
         return Sent(row.id, gateway, result.message_id)
     reason = result.reason or "no reason given"
     if result.outcome == "permanent":
         return Failed(row.id, f"permanent: {reason}")
+    unclear_since = row.unclear_since
+    if unclear_since is None and result.outcome == "unclear":
+        unclear_since = row.last_attempt_at or now
     if row.attempts >= policy.max_attempts:
         return Failed(row.id, f"gave up after {row.attempts} attempts: {reason}")
     # Attempt n (1-based) has failed: the wait before the next one is retry n-1 of the backoff.
     due_at = now + timedelta(seconds=policy.backoff.delay_s(row.attempts - 1, rng))
     if (due_at - row.scheduled_at).total_seconds() > policy.max_age_s:
         return Failed(row.id, f"gave up after {row.attempts} attempts, older than {policy.max_age_s:g} s: {reason}")
-    return RetryLater(row.id, due_at, reason)
+    return RetryLater(row.id, due_at, reason, unclear_since)

@@ -17,7 +17,8 @@ from typing import Protocol
 
 from pbx_sms.core.reasons import Reason
 from pbx_sms.core.sms_status import Status
-from pbx_sms.outbox.decisions import AccountLimits, ClaimPlan, DayWindow, DueRow, IntervalKey, NewRow, PartyRow
+from pbx_sms.outbox.claiming import ClaimPlan, DueRow
+from pbx_sms.outbox.decisions import AccountLimits, DayWindow, IntervalKey, NewRow, PartyRow
 from pbx_sms.outbox.model import ClaimScope, LogQuery, NewSms, OutboxRow, Outcome
 from pbx_sms.outbox.replan import CallRow
 
@@ -43,16 +44,18 @@ class RowTransaction(Protocol):
         ...
 
     def sent_in(self, days: Collection[DayWindow]) -> dict[DayWindow, int]:
-        """Per day: SMS of its account sent or being sent (``last_attempt_at``) in [start, end)."""
+        """Per day: SMS of its account sent, being sent or unclear (``COUNTS_AS_SENT``), by
+        ``last_attempt_at`` in [start, end)."""
         ...
 
     def last_sent_at(self, keys: Collection[IntervalKey]) -> dict[IntervalKey, datetime]:
-        """Per (rule, number): when that rule last sent, or started sending, to that other party."""
+        """Per (rule, recipient, caller) (``interval_key``): the latest ``last_attempt_at`` of such SMS
+        that count as sent (``COUNTS_AS_SENT``)."""
         ...
 
     def due(self, now: datetime, limit: int, after: DueRow | None, scope: ClaimScope | None = None) -> list[DueRow]:
-        """Up to ``limit`` claimable rows (queued with ``due_at <= now``, or sending with
-        ``locked_until <= now``) in (due_at, id) order, after ``after``, of calls of ``pbx`` only when
+        """Up to ``limit`` claimable rows (queued, or unclear without a reason, with ``due_at <= now``;
+        sending with ``locked_until <= now``) in (due_at, id) order, after ``after``, of calls of ``pbx`` only when
         given; locked, other transactions' locked rows skipped."""
         ...
 
@@ -78,8 +81,9 @@ class RowTransaction(Protocol):
         ...
 
     def write_claim(self, plan: ClaimPlan, worker_id: str, now: datetime, lease_until: datetime) -> list[OutboxRow]:
-        """Write the plan (see ``ClaimPlan``); leased rows: ``sending``, attempts + 1, ``locked_by``
-        ``worker_id`` until ``lease_until``, ``last_attempt_at`` now. Returns the leased rows."""
+        """Write the plan (see ``ClaimPlan``): first its ``unclear_since`` values; leased rows:
+        ``sending``, attempts + 1, ``locked_by`` ``worker_id`` until ``lease_until``, ``last_attempt_at``
+        now. Returns the leased rows."""
         ...
 
     def cancel(self, row_ids: Collection[int], reason: Reason, now: datetime) -> int:
@@ -92,13 +96,14 @@ class RowTransaction(Protocol):
         ...
 
     def requeue(self, row_id: int, now: datetime) -> None:
-        """Queue the row as new: due and scheduled now, no attempts, no reason."""
+        """Queue the row as new: due and scheduled now, no attempts, no reason, not unclear."""
         ...
 
     def apply(self, worker_id: str, outcomes: Sequence[Outcome], now: datetime) -> int:
         """Record outcomes (see ``pbx_sms.outbox.model``) of rows still leased to ``worker_id``, dropping
-        the lease: Sent → sent with gateway and message id; RetryLater → queued, due then, with the error;
-        Failed → failed with the reason; Released → queued, due now, attempts - 1. Returns how many."""
+        the lease: Sent → sent with gateway and message id; RetryLater → its ``status`` (queued or
+        unclear) and ``unclear_since``, due then, with the error; Failed → failed with the reason;
+        Released → its ``status`` and ``unclear_since``, due now, attempts - 1. Returns how many."""
         ...
 
     def wake_workers(self) -> None:
@@ -115,4 +120,7 @@ class RowStore(Protocol):
 
     def list(self, query: LogQuery) -> list[OutboxRow]: ...
 
-    def next_due_at(self, scope: ClaimScope | None = None) -> datetime | None: ...
+    def next_due_at(self, scope: ClaimScope | None = None) -> datetime | None:
+        """The earliest ``due_at`` of a claimable row (see ``RowTransaction.due``) or ``locked_until``
+        of a row being sent."""
+        ...

@@ -24,7 +24,8 @@ from pbx_sms.db.engine import SQLITE_BEGIN_OPTION
 from pbx_sms.db.outbox_table import NOTIFY_CHANNEL
 from pbx_sms.db.types import UtcDateTime
 from pbx_sms.outbox import sql_facts
-from pbx_sms.outbox.decisions import ClaimPlan, DayWindow, DueRow, IntervalKey, NewRow, PartyRow
+from pbx_sms.outbox.claiming import ClaimPlan, DueRow
+from pbx_sms.outbox.decisions import DayWindow, IntervalKey, NewRow, PartyRow
 from pbx_sms.outbox.flow import Outbox
 from pbx_sms.outbox.model import (
     ClaimScope,
@@ -78,7 +79,7 @@ class SqlRows:
     def next_due_at(self, scope: ClaimScope | None = None) -> datetime | None:
         of_pbx = _admitted(scope)
         with self._engine.connect() as conn:
-            due = conn.execute(select(func.min(t.c.due_at)).where(t.c.status == Status.QUEUED.value, of_pbx)).scalar()
+            due = conn.execute(select(func.min(t.c.due_at)).where(_WAITS_FOR_ITS_TIME, of_pbx)).scalar()
             lease = conn.execute(
                 select(func.min(t.c.locked_until)).where(t.c.status == Status.SENDING.value, of_pbx)
             ).scalar()
@@ -107,7 +108,7 @@ class _SqlTransaction:
     def due(self, now: datetime, limit: int, after: DueRow | None, scope: ClaimScope | None = None) -> list[DueRow]:
         query = select(*DUE_COLUMNS).where(
             or_(
-                and_(t.c.status == Status.QUEUED.value, t.c.due_at <= now),
+                and_(_WAITS_FOR_ITS_TIME, t.c.due_at <= now),
                 and_(t.c.status == Status.SENDING.value, t.c.locked_until <= now),
             )
         )
@@ -166,8 +167,17 @@ class _SqlTransaction:
         return ids
 
     def write_claim(self, plan: ClaimPlan, worker_id: str, now: datetime, lease_until: datetime) -> list[OutboxRow]:
+        if plan.unclear_since:
+            params = [{"row_id": row_id, "since": since, "now": now} for row_id, since in plan.unclear_since.items()]
+            self._conn.execute(_UNCLEAR_SINCE, params)
+        if plan.interrupted:
+            params = [{"row_id": due.id, "reason": reason, "now": now} for due, reason in plan.interrupted]
+            self._conn.execute(_INTERRUPTED, params)
         if plan.held:
-            params = [{"row_id": due.id, "until": hold.until, "note": hold.note, "now": now} for due, hold in plan.held]
+            params = [
+                {"row_id": due.id, "status": status.value, "until": hold.until, "note": hold.note, "now": now}
+                for due, hold, status in plan.held
+            ]
             self._conn.execute(_HOLD, params)
         if plan.suppressed:
             params = [{"row_id": due.id, "reason": reason.value, "now": now} for due, reason in plan.suppressed]
@@ -213,7 +223,9 @@ class _SqlTransaction:
 
     def requeue(self, row_id: int, now: datetime) -> None:
         values = {"status": Status.QUEUED.value, "reason": None, "due_at": now, "scheduled_at": now}
-        self._conn.execute(update(t).where(t.c.id == row_id).values(attempts=0, updated_at=now, **values))
+        self._conn.execute(
+            update(t).where(t.c.id == row_id).values(attempts=0, unclear_since=None, updated_at=now, **values)
+        )
 
     def apply(self, worker_id: str, outcomes: Sequence[Outcome], now: datetime) -> int:
         grouped: dict[type, list[dict[str, Any]]] = {}
@@ -237,11 +249,16 @@ def _outcome_params(outcome: Outcome) -> dict[str, Any]:
     if isinstance(outcome, Sent):
         return {"gateway": outcome.gateway, "message_id": outcome.message_id}
     if isinstance(outcome, RetryLater):
-        return {"due_at": outcome.due_at, "error": outcome.error}
+        return {
+            "due_at": outcome.due_at,
+            "error": outcome.error,
+            "status": outcome.status.value,
+            "since": outcome.unclear_since,
+        }
     if isinstance(outcome, Failed):
         return {"reason": outcome.reason}
     if isinstance(outcome, Released):
-        return {}
+        return {"status": outcome.status.value, "since": outcome.unclear_since}
     raise TypeError(f"unknown outcome {outcome!r}")
 
 
@@ -264,7 +281,7 @@ def _leased(**values: Any) -> Any:
 
 
 _HOLD = _by_id(
-    status=Status.QUEUED.value,
+    status=bindparam("status"),
     due_at=bindparam("until", type_=UtcDateTime()),
     note=bindparam("note"),
     locked_by=None,
@@ -274,15 +291,27 @@ _SUPPRESS = _by_id(status=Status.SUPPRESSED.value, reason=bindparam("reason"))
 _REWRITE = _by_id(
     text=bindparam("text"), sender=bindparam("sender"), encoding=bindparam("encoding"), parts=bindparam("parts")
 ).where(t.c.status == Status.QUEUED.value)
+_UNCLEAR_SINCE = _by_id(unclear_since=bindparam("since", type_=UtcDateTime()))
+_INTERRUPTED = _by_id(status=Status.UNCLEAR.value, reason=bindparam("reason"), locked_by=None, locked_until=None)
+# Claimable once due: queued, or unclear and left to the worker (no reason: not held for an operator).
+_WAITS_FOR_ITS_TIME = or_(
+    t.c.status == Status.QUEUED.value, and_(t.c.status == Status.UNCLEAR.value, t.c.reason.is_(None))
+)
 _APPLY: dict[type, Any] = {
     Sent: _leased(status=Status.SENT.value, gateway=bindparam("gateway"), message_id=bindparam("message_id")),
     RetryLater: _leased(
-        status=Status.QUEUED.value, due_at=bindparam("due_at", type_=UtcDateTime()), last_error=bindparam("error")
+        status=bindparam("status"),
+        due_at=bindparam("due_at", type_=UtcDateTime()),
+        last_error=bindparam("error"),
+        unclear_since=bindparam("since", type_=UtcDateTime()),
     ),
     Failed: _leased(status=Status.FAILED.value, reason=bindparam("reason")),
     # Handed back unsent: the attempt counted at claim time did not happen.
     Released: _leased(
-        status=Status.QUEUED.value, due_at=bindparam("now", type_=UtcDateTime()), attempts=t.c.attempts - 1
+        status=bindparam("status"),
+        due_at=bindparam("now", type_=UtcDateTime()),
+        attempts=t.c.attempts - 1,
+        unclear_since=bindparam("since", type_=UtcDateTime()),
     ),
 }
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Table, func, select, tuple_
+from sqlalchemy import Connection, Table, and_, case, func, null, or_, select, tuple_
 
 from pbx_sms.db.config_tables import Account, OptOut
 from pbx_sms.outbox.decisions import AccountLimits, DayWindow, IntervalKey
@@ -84,13 +84,23 @@ def sent_in(conn: Connection, days: Collection[DayWindow]) -> dict[DayWindow, in
 
 
 def last_sent_at(conn: Connection, keys: Collection[IntervalKey]) -> dict[IntervalKey, datetime]:
-    rows = conn.execute(
-        select(t.c.rule_id, t.c.recipient, func.max(t.c.last_attempt_at).label("last"))
-        .where(
-            tuple_(t.c.rule_id, t.c.recipient).in_(sorted(keys)),
-            t.c.to_other_party.is_(True),
-            t.c.status.in_(COUNTED),
+    """Per ``interval_key``: SMS to the other party are keyed by (rule, recipient), those to a fixed
+    recipient by (rule, recipient, other party)."""
+    to_party = sorted({(rule_id, to) for rule_id, to, caller in keys if caller is None})
+    to_fixed = sorted((rule_id, to, caller) for rule_id, to, caller in keys if caller is not None)
+    wanted = []
+    if to_party:
+        wanted.append(and_(t.c.to_other_party.is_(True), tuple_(t.c.rule_id, t.c.recipient).in_(to_party)))
+    if to_fixed:
+        wanted.append(
+            and_(t.c.to_other_party.is_(False), tuple_(t.c.rule_id, t.c.recipient, t.c.other_party).in_(to_fixed))
         )
-        .group_by(t.c.rule_id, t.c.recipient)
+    if not wanted:
+        return {}
+    caller = case((t.c.to_other_party.is_(True), null()), else_=t.c.other_party)
+    rows = conn.execute(
+        select(t.c.rule_id, t.c.recipient, caller.label("caller"), func.max(t.c.last_attempt_at).label("last"))
+        .where(or_(*wanted), t.c.status.in_(COUNTED))
+        .group_by(t.c.rule_id, t.c.recipient, caller)
     )
-    return {(row.rule_id, row.recipient): as_utc(row.last) for row in rows if row.last is not None}
+    return {(row.rule_id, row.recipient, row.caller): as_utc(row.last) for row in rows if row.last is not None}

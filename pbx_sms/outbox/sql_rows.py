@@ -8,14 +8,15 @@ from typing import Any
 
 from sqlalchemy import RowMapping
 
-from pbx_sms.core.sms_status import Status
+from pbx_sms.core.sms_status import COUNTS_AS_SENT, Status
 from pbx_sms.db.outbox_table import outbox_table
-from pbx_sms.outbox.decisions import DueRow, NewRow
+from pbx_sms.outbox.claiming import DueRow
+from pbx_sms.outbox.decisions import NewRow
 from pbx_sms.outbox.model import OutboxRow
 
 t = outbox_table
-# Rows that count as sent for caps and intervals (being sent counts: it may have gone out).
-COUNTED = (Status.SENT.value, Status.SENDING.value)
+# Rows that count as sent for caps and intervals (being sent or unclear counts: it may have gone out).
+COUNTED = tuple(sorted(status.value for status in COUNTS_AS_SENT))
 DUE_COLUMNS = (
     t.c.id,
     t.c.status,
@@ -25,6 +26,9 @@ DUE_COLUMNS = (
     t.c.recipient,
     t.c.to_other_party,
     t.c.min_interval_s,
+    t.c.other_party,
+    t.c.last_attempt_at,
+    t.c.unclear_since,
 )
 
 
@@ -69,6 +73,9 @@ def due_row(m: RowMapping) -> DueRow:
         to=m["recipient"],
         to_other_party=bool(m["to_other_party"]),
         min_interval_s=m["min_interval_s"],
+        other_party=m["other_party"],
+        last_attempt_at=m["last_attempt_at"],
+        unclear_since=m["unclear_since"],
     )
 
 
@@ -106,6 +113,7 @@ def outbox_row(m: RowMapping) -> OutboxRow:
         created_at=m["created_at"],
         updated_at=m["updated_at"],
         note=m["note"],
+        unclear_since=m["unclear_since"],
     )
 
 

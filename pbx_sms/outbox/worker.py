@@ -5,7 +5,8 @@ sleep until the earliest due time, a wake-up (a row queued in this process, a Po
 free slot) or the poll interval. Outcomes are written in batches by a flusher task. Shutdown:
 ``stop()`` stops claiming, lets in-flight sends finish (up to the gateway timeout), hands back the
 rest unsent and writes every outcome; ``abort()`` (a second signal) returns at once and leaves the
-leases to expire, so another worker sends those rows again with the same idempotency key.
+leases to expire: another worker sends those rows again with the same idempotency key if its gateway
+can do so without risk (``resend_after_crash``), else holds them as ``unclear`` for an operator.
 
 The database going away (pbx_sms.outbox.outage): claims and outcome writes back off, and the outage
 is logged when it starts, once a minute while it lasts and when it ends, not on every try.
@@ -24,6 +25,7 @@ import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from pbx_sms.core.clock import utc_now
@@ -83,6 +85,7 @@ class OutboxWorker:
         # A gateway local to one PBX (its GSM dongle: ``local_to_pbx = True``) sends only the SMS of
         # calls of the PBX this worker runs on (``pbx``); any other gateway sends those of every PBX.
         self.claim_scope = None if pbx is None else ClaimScope(pbx, local_gateway=gateway_is_local(gateway))
+        self.resend_interrupted = gateway_resends_after_crash(gateway)
         self.max_in_flight = self.config.max_in_flight
         # A gateway may say how many sends it takes at once. Claimed rows beyond that wait here, not
         # inside the gateway, where the wait would count against the send timeout.
@@ -207,7 +210,11 @@ class OutboxWorker:
                 return
             try:
                 rows = await asyncio.to_thread(
-                    self.store.claim_due, self.worker_id, self._clock(), want, self.lease_s, scope=self.claim_scope
+                    partial(self.store.claim_due, scope=self.claim_scope, resend_interrupted=self.resend_interrupted),
+                    self.worker_id,
+                    self._clock(),
+                    want,
+                    self.lease_s,
                 )
             except Exception as exc:
                 self.counters.write_errors += 1
@@ -279,7 +286,7 @@ class OutboxWorker:
             # Waited too long for a free slot: a send now could outlast the lease and race another
             # worker's claim of the same row. Hand it back instead.
             self.counters.released += 1
-            self._outcomes.append(Released(row.id))
+            self._outcomes.append(Released(row.id, row.unclear_since))
             return
         send_limit_s = min(self.gateway.timeout_s + GATEWAY_TIMEOUT_SLACK_S, lease_left_s)
         started_at = self._clock()
@@ -287,13 +294,14 @@ class OutboxWorker:
             async with asyncio.timeout(send_limit_s):
                 result = await self.gateway.send(row.outgoing())
         except TimeoutError:
-            result = SendResult.transient(f"gateway {self.gateway.name} took longer than {send_limit_s:g} s")
+            result = SendResult.unclear(f"gateway {self.gateway.name} took longer than {send_limit_s:g} s")
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            # A bug in a gateway: keep the SMS (bounded retries) and say what happened.
+            # A bug in a gateway: keep the SMS (bounded retries) and say what happened. It may have
+            # raised after the request went out, so it counts as sent meanwhile.
             log.exception("gateway %s failed on SMS %d", self.gateway.name, row.id)
-            result = SendResult.transient(f"gateway error: {type(exc).__name__}: {exc}")
+            result = SendResult.unclear(f"gateway error: {type(exc).__name__}: {exc}")
         ended_at = self._clock()
         outcome = decide_after_send(
             row, result, self.gateway.name, now=ended_at, policy=self.config.retry, rng=self._rng
@@ -376,10 +384,16 @@ class OutboxWorker:
                 continue
             task.cancel()
             self.counters.released += 1
-            self._outcomes.append(Released(row.id))
+            self._outcomes.append(Released(row.id, row.unclear_since))
         started = [task for task in self._in_flight if task in self._sending]
         if started:
             await asyncio.wait(started)
+
+
+def gateway_resends_after_crash(gateway: Gateway) -> bool:
+    """Whether an attempt cut short by a crash may be sent again by this gateway (``resend_after_crash``:
+    it deduplicates or looks up, or its setting says resend); a gateway that does not say is held."""
+    return bool(getattr(gateway, "resend_after_crash", False))
 
 
 def gateway_is_local(gateway: Gateway) -> bool:

@@ -291,25 +291,40 @@ class OutboxContract:
         tomorrow = datetime(2026, 3, 10, 23, 0, tzinfo=UTC)
         assert len(world.store.enqueue([sms(account, to=B, due_at=tomorrow)], T0).queued) == 1
 
-    def test_min_interval_protects_the_other_party_only(self, world: World) -> None:
+    def test_min_interval_counts_per_rule_recipient_and_caller(self, world: World) -> None:
         account = world.account()
         first = sms(account, to=A, min_interval_s=3600)
-        world.store.enqueue([first, sms(account, to=MANAGER, other_party=A, to_other_party=False)], T0)
+        to_manager = {"to": MANAGER, "to_other_party": False, "min_interval_s": 3600}
+        world.store.enqueue([first, sms(account, other_party=A, **to_manager)], T0)
         assert len(world.store.claim_due("w1", T0, 10, LEASE_S)) == 2
         later = T0 + timedelta(minutes=30)
         report = world.store.enqueue(
             [
                 sms(account, to=A, min_interval_s=3600, due_at=later),
-                sms(account, to=MANAGER, other_party=A, to_other_party=False, min_interval_s=3600, due_at=later),
+                # The manager heard of caller A half an hour ago (before: heard again, every time) ...
+                sms(account, other_party=A, due_at=later, **to_manager),
+                # ... but hears of caller B.
+                sms(account, other_party=B, due_at=later, **to_manager),
                 sms(account, rule_id=2, to=A, min_interval_s=3600, due_at=later),
             ],
             later,
         )
-        [(_, reason)] = report.suppressed
-        assert reason == Reason.MIN_INTERVAL
-        assert len(report.queued) == 2
+        assert [reason for _, reason in report.suppressed] == [Reason.MIN_INTERVAL, Reason.MIN_INTERVAL]
+        queued = [world.store.get(row_id) for row_id in report.queued]
+        assert [(row.rule_id, row.to, row.other_party) for row in queued if row] == [(1, MANAGER, B), (2, A, A)]
         after = T0 + timedelta(seconds=3600)
-        assert len(world.store.enqueue([sms(account, to=A, min_interval_s=3600, due_at=after)], after).queued) == 1
+        again = [sms(account, to=A, min_interval_s=3600, due_at=after), sms(account, other_party=A, **to_manager)]
+        assert len(world.store.enqueue(again, after).queued) == 2
+
+    def test_fixed_recipient_interval_holds_within_one_claim_batch(self, world: World) -> None:
+        account = world.account()
+        # One caller calls twice a second apart: the manager is told once; another caller is told too.
+        to_manager = {"to": MANAGER, "to_other_party": False, "min_interval_s": 600}
+        world.store.enqueue([sms(account, other_party=A, due_at=T0, **to_manager)], T0)
+        world.store.enqueue([sms(account, other_party=A, due_at=T0 + timedelta(seconds=1), **to_manager)], T0)
+        world.store.enqueue([sms(account, other_party=B, due_at=T0 + timedelta(seconds=1), **to_manager)], T0)
+        claimed = world.store.claim_due("w1", T0 + timedelta(seconds=2), 10, LEASE_S)
+        assert [row.other_party for row in claimed] == [A, B]
 
     def test_min_interval_holds_within_one_claim_batch(self, world: World) -> None:
         account = world.account()

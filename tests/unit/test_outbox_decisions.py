@@ -9,11 +9,10 @@ import pytest
 from pbx_sms.core.quiet_hours import QuietHours
 from pbx_sms.core.reasons import Reason
 from pbx_sms.core.sms_status import Status
+from pbx_sms.outbox.claiming import ClaimPlanner, DueRow, held_for_operator
 from pbx_sms.outbox.decisions import (
     AccountLimits,
     Candidate,
-    ClaimPlanner,
-    DueRow,
     EnqueuePlanner,
     Facts,
     Gate,
@@ -33,8 +32,8 @@ A = "+48601000001"
 TODAY = local_day(1, NOW, "UTC")
 
 
-def candidate(to: str = A, *, other: bool = True, interval_s: int = 0) -> Candidate:
-    return Candidate(1, 1, to, other, interval_s, NOW)
+def candidate(to: str = A, *, other: bool = True, interval_s: int = 0, caller: str = A) -> Candidate:
+    return Candidate(1, 1, to, other, interval_s, NOW, caller)
 
 
 def facts(limits: AccountLimits, *, optouts: frozenset[tuple[int | None, str]] = frozenset(), sent: int = 0) -> Facts:
@@ -42,7 +41,8 @@ def facts(limits: AccountLimits, *, optouts: frozenset[tuple[int | None, str]] =
 
 
 def due(row_id: int, to: str = A, status: Status = Status.QUEUED, *, interval_s: int = 0) -> DueRow:
-    return DueRow(row_id, status, NOW - timedelta(seconds=10), 1, 1, to, True, interval_s)
+    attempted = NOW - timedelta(seconds=40) if status != Status.QUEUED else None
+    return DueRow(row_id, status, NOW - timedelta(seconds=10), 1, 1, to, True, interval_s, to, attempted)
 
 
 def new_sms(to: str = A, *, due_at: datetime = NOW, reason: Reason | None = None) -> NewSms:
@@ -87,16 +87,21 @@ def test_a_non_reserving_gate_only_checks() -> None:
     assert [gate.decide(candidate(f"+4860100000{i}"), known) for i in range(4)] == [None] * 4
 
 
-def test_interval_applies_to_the_other_party_only() -> None:
+def test_interval_applies_to_the_other_party_and_to_a_fixed_recipient_per_caller() -> None:
     gate, known = Gate(reserve=True), facts(AccountLimits())
     assert gate.decide(candidate(interval_s=60), known) is None
     assert gate.decide(candidate(interval_s=60), known) == Reason.MIN_INTERVAL
-    assert gate.decide(candidate(other=False, interval_s=60), known) is None
-    assert gate.decide(candidate(other=False, interval_s=60), known) is None
+    manager = "+48600100100"
+    # Before: a fixed recipient was never throttled (1,000 calls from one caller, 1,000 SMS to the manager).
+    assert gate.decide(candidate(manager, other=False, interval_s=60), known) is None
+    assert gate.decide(candidate(manager, other=False, interval_s=60), known) == Reason.MIN_INTERVAL
+    # ... but still hears of every other caller.
+    other_caller = candidate(manager, other=False, interval_s=60, caller="+48601000002")
+    assert gate.decide(other_caller, known) is None
 
 
 def test_the_last_send_of_history_counts_for_the_interval() -> None:
-    known = Facts({1: AccountLimits()}, last_sent_at={(1, A): NOW - timedelta(seconds=30)})
+    known = Facts({1: AccountLimits()}, last_sent_at={(1, A, None): NOW - timedelta(seconds=30)})
     assert Gate(reserve=True).decide(candidate(interval_s=60), known) == Reason.MIN_INTERVAL
     assert Gate(reserve=True).decide(candidate(interval_s=30), known) is None
 
@@ -107,7 +112,7 @@ def test_questions_ask_only_what_the_decisions_need_and_the_gate_does_not_know()
     throttled, fixed = candidate(interval_s=60), candidate("+48600100100", other=False, interval_s=60)
     off = Candidate(2, 1, "+48601000002", True, 60, NOW)
     assert gate.questions([throttled, fixed, off], limits) == Questions(
-        frozenset({A, "+48600100100"}), frozenset({TODAY}), frozenset({(1, A)})
+        frozenset({A, "+48600100100"}), frozenset({TODAY}), frozenset({(1, A, None), (1, "+48600100100", A)})
     )
     gate.decide(throttled, Facts(limits, sent={TODAY: 0}))
     assert gate.questions([throttled], limits) == Questions(frozenset({A}))
@@ -185,7 +190,11 @@ def test_rows_inside_quiet_hours_are_held_and_not_counted() -> None:
     planner = ClaimPlanner(1, NOW)
     plan = planner.plan([due(1), due(2, status=Status.SENDING)], Facts({1: QUIET}))
     end = NOW + timedelta(hours=1)
-    assert [(row.id, hold.until) for row, hold in plan.held] == [(1, end), (2, end)]
+    assert [(row.id, hold.until, status) for row, hold, status in plan.held] == [
+        (1, end, Status.QUEUED),
+        (2, end, Status.UNCLEAR),  # its lease ran out: it may have gone out, and keeps counting
+    ]
+    assert plan.unclear_since == {2: NOW - timedelta(seconds=40)}
     assert plan.leased == () and planner.remaining == 1
     assert planner.questions([due(3)], {1: QUIET}) == Questions()
 
@@ -194,6 +203,22 @@ def test_an_expired_lease_is_not_checked_against_the_limits_again() -> None:
     planner = ClaimPlanner(1, NOW)
     plan = planner.plan([due(1, status=Status.SENDING)], facts(AccountLimits(daily_cap=0), sent=5))
     assert [row.id for row in plan.leased] == [1]
+    assert plan.unclear_since == {1: NOW - timedelta(seconds=40)}  # the gateway is told to look first
+
+
+def test_an_unclear_row_is_not_checked_against_the_limits_again() -> None:
+    planner = ClaimPlanner(1, NOW, resend_interrupted=False)
+    plan = planner.plan([due(1, status=Status.UNCLEAR)], facts(AccountLimits(daily_cap=1), sent=1))
+    assert [row.id for row in plan.leased] == [1] and plan.unclear_since == {}
+
+
+def test_an_expired_lease_is_held_for_an_operator_when_the_gateway_cannot_resend_safely() -> None:
+    planner = ClaimPlanner(2, NOW, resend_interrupted=False)
+    plan = planner.plan([due(1, status=Status.SENDING), due(2)], facts(AccountLimits()))
+    assert [row.id for row in plan.leased] == [2]
+    assert [(row.id, reason) for row, reason in plan.interrupted] == [(1, held_for_operator(1))]
+    assert "pbx-sms outbox retry 1" in held_for_operator(1)
+    assert plan.unclear_since == {1: NOW - timedelta(seconds=40)} and planner.remaining == 1
 
 
 # --- cancelling and retrying ---------------------------------------------------------------------
@@ -212,8 +237,8 @@ def test_a_reached_party_cancels_missed_call_sms_of_earlier_calls_only() -> None
     assert cancelled_on_reach(queued, "pbx-2", "callback", NOW) == [1, 3]
 
 
-@pytest.mark.parametrize("status", [Status.FAILED, Status.SUPPRESSED, Status.CANCELLED])
-def test_finished_unsent_sms_can_be_retried_not_cancelled(status: Status) -> None:
+@pytest.mark.parametrize("status", [Status.FAILED, Status.SUPPRESSED, Status.CANCELLED, Status.UNCLEAR])
+def test_unsent_or_unclear_sms_can_be_retried_not_cancelled(status: Status) -> None:
     check_retry(1, status)
     with pytest.raises(OutboxError, match=f"SMS 1 is {status}; only queued SMS can be cancelled"):
         check_cancel(1, status)
@@ -221,7 +246,7 @@ def test_finished_unsent_sms_can_be_retried_not_cancelled(status: Status) -> Non
 
 @pytest.mark.parametrize("status", [Status.QUEUED, Status.SENDING, Status.SENT])
 def test_other_sms_cannot_be_retried(status: Status) -> None:
-    with pytest.raises(OutboxError, match=f"SMS 1 is {status}; only failed, suppressed or cancelled"):
+    with pytest.raises(OutboxError, match=f"SMS 1 is {status}; only failed, suppressed, cancelled or unclear"):
         check_retry(1, status)
 
 

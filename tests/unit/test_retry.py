@@ -127,3 +127,28 @@ def test_transient_gives_up_when_the_retry_would_be_too_old() -> None:
 def test_invalid_policies_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_an_unclear_result_keeps_the_row_unclear_from_that_attempt() -> None:
+    outcome = decide_after_send(
+        ROW, SendResult.unclear("no answer, outcome unknown"), "http", now=NOW, policy=POLICY, rng=random.Random(1)
+    )
+    assert isinstance(outcome, RetryLater)
+    assert (outcome.status, outcome.unclear_since) == (Status.UNCLEAR, ROW.last_attempt_at)
+
+
+def test_a_later_attempt_that_clearly_did_not_go_out_leaves_the_earlier_one_unclear() -> None:
+    earlier = NOW - timedelta(minutes=3)
+    unclear_row = replace(ROW, unclear_since=earlier, attempts=2)
+    outcome = decide_after_send(
+        unclear_row, SendResult.transient("connection refused"), "http", now=NOW, policy=POLICY, rng=random.Random(1)
+    )
+    assert isinstance(outcome, RetryLater)
+    assert (outcome.status, outcome.unclear_since) == (Status.UNCLEAR, earlier)
+
+
+def test_a_transient_result_of_a_clear_row_is_queued() -> None:
+    outcome = decide_after_send(
+        ROW, SendResult.transient("connection refused"), "http", now=NOW, policy=POLICY, rng=random.Random(1)
+    )
+    assert isinstance(outcome, RetryLater) and (outcome.status, outcome.unclear_since) == (Status.QUEUED, None)
