@@ -22,6 +22,7 @@ from pbx_sms.storage.accounts import (
     update_account,
 )
 from pbx_sms.storage.numbers import list_numbers, list_senders
+from pbx_sms.storage.records import DEFAULT_DAILY_CAP
 
 app = typer.Typer(no_args_is_help=True, help="Accounts (tenants): time zone, country, SMS service, daily cap.")
 
@@ -92,10 +93,19 @@ def add(
     sms_enabled: Annotated[
         bool, typer.Option("--sms-enabled/--sms-disabled", help="The account's SMS service switch.")
     ] = True,
-    daily_cap: CapOpt = None,
+    daily_cap: Annotated[
+        int | None,
+        typer.Option(
+            "--daily-cap", min=0, help=f"At most N SMS per day (default {DEFAULT_DAILY_CAP}).", show_default=False
+        ),
+    ] = None,
+    no_daily_cap: Annotated[bool, typer.Option("--no-daily-cap", help="No daily cap at all.")] = False,
     quiet_hours: QuietOpt = None,
 ) -> None:
-    """Add an account (time zone and country default to the settings)."""
+    """Add an account (time zone and country default to the settings; the daily cap to 200 SMS,
+    --no-daily-cap for none)."""
+    if daily_cap is not None and no_daily_cap:
+        fail("--daily-cap and --no-daily-cap contradict each other", code=2)
     settings = state(ctx).settings()
     with write_session(ctx) as session:
         account = add_account(
@@ -105,7 +115,7 @@ def add(
             country=country or settings.country,
             allowed_countries=allow_country or (),
             sms_enabled=sms_enabled,
-            daily_cap=daily_cap,
+            daily_cap=None if no_daily_cap else DEFAULT_DAILY_CAP if daily_cap is None else daily_cap,
             quiet_hours=quiet_hours,
         )
         typer.echo(f"added account {account.name!r}")

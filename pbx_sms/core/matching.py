@@ -66,8 +66,9 @@ class PlannedSms:
     """One SMS a rule produced for a call; ``reason`` is None when it is to be sent. A value: do not
     modify it (not frozen only because a frozen dataclass costs ~1 µs more to build, per SMS).
 
-    ``to_other_party`` tells the storage layer whether ``min_interval_s`` applies (it protects the
-    other party only, so it is 0 for fixed recipients).  ``cancel_on_reach`` marks a missed-call
+    ``to_other_party`` tells the storage layer how ``min_interval_s`` counts: per recipient for the
+    other party, per recipient and caller for a fixed recipient (a manager hears of each caller once
+    per interval).  ``cancel_on_reach`` marks a missed-call
     SMS (the rule fires only on no_answer/busy/failed): it is cancelled if the number reaches a
     person before it is due.
     """
@@ -269,7 +270,7 @@ def match_call(
                     due_at=due_at,
                     reason=reason,
                     to_other_party=to_other_party,
-                    min_interval_s=rule.min_interval_s if to_other_party else 0,
+                    min_interval_s=rule.min_interval_s,
                     cancel_on_reach=rule.cancel_on_reach,
                 )
             )

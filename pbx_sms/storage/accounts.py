@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from pbx_sms.core.quiet_hours import QuietHours
 from pbx_sms.db.config_tables import Account, CompanyNumber, OptOut, RuleRow, Sender
 from pbx_sms.storage.errors import AlreadyExists, InvalidValue, NotFound, Refused
-from pbx_sms.storage.records import DEFAULT_ACCOUNT, AccountConfig
+from pbx_sms.storage.records import DEFAULT_ACCOUNT, DEFAULT_DAILY_CAP, AccountConfig
 from pbx_sms.storage.values import (
     check_country,
     check_daily_cap,
@@ -53,14 +53,15 @@ def stored_quiet_hours(value: str | None) -> QuietHours | None:
 
 
 def ensure_default_account(session: Session, timezone: str, country: str) -> None:
-    """Create the ``default`` account if it is missing (safe when several processes start at once)."""
+    """Create the ``default`` account if it is missing (safe when several processes start at once), with
+    the default daily cap; an existing one is left as it is."""
     values = {
         "name": DEFAULT_ACCOUNT,
         "timezone": check_timezone(timezone),
         "country": check_country(country),
         "allowed_countries": check_country(country),
         "sms_enabled": True,
-        "daily_cap": None,
+        "daily_cap": DEFAULT_DAILY_CAP,
     }
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(insert(Account).values(**values).on_conflict_do_nothing(index_elements=["name"]))
@@ -85,9 +86,10 @@ def add_account(
     country: str,
     allowed_countries: Sequence[str] = (),
     sms_enabled: bool = True,
-    daily_cap: int | None = None,
+    daily_cap: int | None = DEFAULT_DAILY_CAP,
     quiet_hours: str | None = None,
 ) -> Account:
+    """A new account; ``daily_cap`` None = no cap (explicitly), the default is ``DEFAULT_DAILY_CAP``."""
     name = name.strip()
     if not name:
         raise Refused("account name: must not be empty")

@@ -9,6 +9,13 @@ from pbx_sms.core.quiet_hours import QuietHours
 
 DEFAULT_ACCOUNT = "default"
 
+# The daily cap of an account created without one (the ``default`` account on a fresh database, and
+# `pbx-sms accounts add` without --daily-cap): SMS pumping (one caller calling 1,000 times, a bot
+# dialling every DID) costs at most this many SMS a day. 200 covers an office with ~100 missed calls a
+# day texted by two rules; a busier account raises it (`accounts set --daily-cap N`), and
+# `--no-daily-cap` removes it explicitly. Accounts that exist keep what they have.
+DEFAULT_DAILY_CAP = 200
+
 
 @dataclass(frozen=True, slots=True)
 class AccountConfig:

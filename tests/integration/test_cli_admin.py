@@ -40,6 +40,19 @@ def write(path: Path, text: str) -> Path:
 # --- accounts, numbers, senders, opt-outs --------------------------------------------------------
 
 
+def test_new_accounts_get_the_default_daily_cap_and_no_cap_only_when_asked(cli: Cli) -> None:
+    caps = {account["name"]: account["daily_cap"] for account in as_json(cli("accounts", "list", "--json"))}
+    assert caps == {"default": 200}  # before: None (no cap) on a fresh install
+    cli("accounts", "add", "capped")
+    cli("accounts", "add", "uncapped", "--no-daily-cap")
+    cli("accounts", "add", "small", "--daily-cap", "5")
+    assert "contradict" in cli("accounts", "add", "both", "--daily-cap", "5", "--no-daily-cap", code=2).output
+    # An existing account keeps what it has when the database is opened again.
+    cli("accounts", "set", "default", "--no-daily-cap")
+    caps = {account["name"]: account["daily_cap"] for account in as_json(cli("accounts", "list", "--json"))}
+    assert caps == {"default": None, "capped": 200, "uncapped": None, "small": 5}
+
+
 def test_accounts_lifecycle(cli: Cli) -> None:
     assert [account["name"] for account in as_json(cli("accounts", "list", "--json"))] == ["default"]
     cli("accounts", "add", "acme", "--timezone", "Europe/Berlin", "--country", "de", "--allow-country", "DE")
