@@ -13,7 +13,7 @@ from pbx_sms.cli.context import fail, state
 from pbx_sms.cli.db import opened_database, print_json, print_table
 from pbx_sms.config import ConfigError
 from pbx_sms.core.clock import utc_now
-from pbx_sms.core.sms_status import Status
+from pbx_sms.core.sms_status import PENDING_STATUSES, Status
 from pbx_sms.gateways.base import GatewayConfigError
 from pbx_sms.logs import setup_logging
 from pbx_sms.outbox.model import OutboxError, OutboxRow
@@ -62,8 +62,8 @@ def list_(
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many, newest first.")] = 100,
     json_output: JsonOpt = False,
 ) -> None:
-    """SMS in the outbox (default: queued and sending)."""
-    statuses = parse_statuses(status) or [Status.QUEUED, Status.SENDING]
+    """SMS in the outbox (default: queued, sending and unclear: those that may still go out)."""
+    statuses = parse_statuses(status) or sorted(PENDING_STATUSES)
     with opened_database(ctx) as database:
         rows = SqlOutbox(database.engine).list(statuses=statuses, limit=limit)
     if json_output:
@@ -84,7 +84,11 @@ def _change(ctx: typer.Context, sms_id: int, change: Callable[[SqlOutbox, int, d
 
 @app.command("retry")
 def retry(ctx: typer.Context, sms_id: IdArg) -> None:
-    """Queue a failed, suppressed or cancelled SMS again, due now (same idempotency key)."""
+    """Queue a failed, suppressed, cancelled or unclear SMS again, due now (same idempotency key).
+
+    For an unclear SMS (an attempt that may have gone out: check the provider's log first) this is the
+    decision to send it again; it then meets the limits like a new SMS.
+    """
     row = _change(ctx, sms_id, SqlOutbox.retry)
     typer.echo(f"SMS {row.id} to {row.to} queued again")
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Engine, delete, func, select
 
-from pbx_sms.core.sms_status import FINAL_STATUSES, Status
+from pbx_sms.core.sms_status import FINAL_STATUSES, PENDING_STATUSES
 from pbx_sms.db.calls_table import calls_table
 from pbx_sms.db.config_tables import RuleRow
 from pbx_sms.db.engine import SQLITE_BEGIN_OPTION
@@ -64,7 +64,7 @@ def minimum_age(engine: Engine) -> MinimumAge:
         ).first()
         longest_pending = conn.execute(
             select(func.max(outbox.c.min_interval_s)).where(
-                outbox.c.status.in_((Status.QUEUED.value, Status.SENDING.value))
+                outbox.c.status.in_(sorted(status.value for status in PENDING_STATUSES))
             )
         ).scalar()
     best = MinimumAge(MIN_AGE, f"the daily caps count the SMS of the last day from the SMS log ({format_age(MIN_AGE)})")

@@ -86,6 +86,25 @@ def test_outbox_retry_and_cancel(world: SqlWorld) -> None:
     assert code == 1 and "no SMS with id 424242" in output
 
 
+def test_an_sms_cut_short_by_a_crash_is_shown_unclear_and_an_operator_retries_it(world: SqlWorld) -> None:
+    account = world.account()
+    now = datetime.now(UTC)
+    [row_id] = world.store.enqueue([sms(account, to=CALLER, due_at=now)], now).queued
+    world.store.claim_due("killed", now, 1, 30)
+    world.store.claim_due("next", now + timedelta(seconds=30), 10, 30, resend_interrupted=False)
+    code, output = run("outbox", "list")
+    assert code == 0
+    [line] = output.splitlines()[1:]
+    assert line.split()[:2] == [str(row_id), "unclear"] and f"pbx-sms outbox retry {row_id}" in line
+    code, output = run("log", "--status", "unclear", "--json")
+    assert code == 0 and [entry["id"] for entry in json.loads(output)] == [row_id]
+    code, output = run("status")
+    assert "unclear 1" in output
+    assert run("outbox", "retry", str(row_id)) == (0, f"SMS {row_id} to {CALLER} queued again\n")
+    retried = world.store.get(row_id)
+    assert retried and (retried.status, retried.reason, retried.unclear_since) == (Status.QUEUED, None, None)
+
+
 def test_log_filters_by_number_status_and_time(world: SqlWorld) -> None:
     ids = fill(world)
     code, output = run("log", "--number", "602 000 001", "--json")  # national format, read with country PL

@@ -172,17 +172,19 @@ class QuietHoursContract:
         assert world.store.claim_due("w2", after_expiry, 10, LEASE_S) == []
         row = world.store.get(row_id)
         assert row is not None
-        assert (row.status, row.due_at, row.attempts, row.locked_by, row.locked_until) == (
-            Status.QUEUED,
+        # It may have gone out: it waits as unclear (still counted), from the attempt cut short.
+        assert (row.status, row.due_at, row.attempts, row.locked_by, row.locked_until, row.unclear_since) == (
+            Status.UNCLEAR,
             MORNING,
             1,
             None,
             None,
+            just_before,
         )
         # The dead worker's late report no longer applies; the morning send reuses the key.
         assert world.store.apply("w1", [Sent(row_id, "log", "late")], after_expiry) == 0
         [again] = world.store.claim_due("w2", MORNING, 10, LEASE_S)
-        assert (again.idempotency_key, again.attempts) == (first.idempotency_key, 2)
+        assert (again.idempotency_key, again.attempts, again.unclear_since) == (first.idempotency_key, 2, just_before)
 
     def test_quiet_hours_set_after_queueing_hold_at_claim(self, world: World) -> None:
         account = world.account(AccountLimits(timezone=WARSAW))

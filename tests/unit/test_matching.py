@@ -200,11 +200,12 @@ class TestRecipients:
         assert reasons(make_call(), rule, account=inactive) == ["sms_service_inactive", "sms_service_inactive"]
         assert reasons(make_call(other_party="anonymous"), rule, account=inactive)[0] == "sms_service_inactive"
 
-    def test_min_interval_applies_to_the_other_party_only(self) -> None:
+    def test_min_interval_applies_to_the_other_party_and_to_fixed_recipients(self) -> None:
+        # A fixed recipient's interval counts per caller in the outbox (before: 0, never throttled).
         rule = make_rule(**{"then.to": ["other_party", MANAGER], "then.min_interval_s": 86400})
         other, manager = match_call(make_call(), WARSAW, [rule])
         assert (other.to_other_party, other.min_interval_s) == (True, 86400)
-        assert (manager.to_other_party, manager.min_interval_s) == (False, 0)
+        assert (manager.to_other_party, manager.min_interval_s) == (False, 86400)
 
     @pytest.mark.parametrize(
         ("statuses", "cancel"),
