@@ -68,6 +68,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "PBX_SMS_HTTP_ID_FIELD": ("data.id", "data.id"),
     "PBX_SMS_HTTP_TIMEOUT_S": ("2.5", 2.5),
     "PBX_SMS_HTTP_MAX_CONNECTIONS": ("4", 4),
+    "PBX_SMS_HTTP_RESEND_AFTER_CRASH": ("true", True),
     "PBX_SMS_SMSAPI_TOKEN": ("smsapi-token", "smsapi-token"),
     "PBX_SMS_SMSAPI_BASE_URL": ("https://api.smsapi.com", "https://api.smsapi.com"),
     "PBX_SMS_SMSAPI_NORMALIZE": ("1", True),
@@ -90,6 +91,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "PBX_SMS_SMTP_SUBJECT_TEMPLATE": ("SMS from {sender}", "SMS from {sender}"),
     "PBX_SMS_SMTP_BODY_TEMPLATE": ("{sender}: {text}", "{sender}: {text}"),
     "PBX_SMS_SMTP_TIMEOUT_S": ("12", 12.0),
+    "PBX_SMS_SMTP_RESEND_AFTER_CRASH": ("yes", True),
     "PBX_SMS_AMI_SEND_HOST": ("10.9.8.7", "10.9.8.7"),
     "PBX_SMS_AMI_SEND_PORT": ("5040", 5040),
     "PBX_SMS_AMI_SEND_USERNAME": ("sender", "sender"),
@@ -101,6 +103,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "PBX_SMS_AMI_SEND_FROM": ("{sender} <sip:pbx@gw>", "{sender} <sip:pbx@gw>"),
     "PBX_SMS_AMI_SEND_ACTION_TIMEOUT_S": ("3", 3.0),
     "PBX_SMS_AMI_SEND_STATUS_TIMEOUT_S": ("30", 30.0),
+    "PBX_SMS_AMI_SEND_RESEND_AFTER_CRASH": ("1", True),
 }
 
 # What each built-in gateway needs besides the setting under test, by its settings prefix.

@@ -15,7 +15,8 @@ with the same body was created since the first attempt. After a restart the outb
 it the same (``OutgoingSms.unclear_since``: the row's unclear attempt, or the one a crash
 cut short), so it looks up then too.
 
-Error codes: 20429 (too many requests), 20500/20503 and HTTP 5xx/429 are transient;
+Error codes: 20429 (too many requests), 20503 and HTTP 5xx/429 are transient, but HTTP
+500 (20500), 502 and 504 and an unreadable 2xx are unclear (looked up before a resend);
 21211 (invalid To), 21614 (not a mobile number), 21610 (recipient replied STOP),
 21408/21612 (region/route not enabled), 30004–30007 (blocked, unreachable, landline,
 filtered) and every other 4xx are permanent.
