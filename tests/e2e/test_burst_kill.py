@@ -14,14 +14,19 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from ami_server import FakeAmiServer, move_to_now
-from http_server import LoopbackHttpServer
+from http_server import LoopbackHttpServer, Reply
+from outbox_world import sms
 
 from e2e.call_copies import copy_of_call, linkedid
 from e2e.daemon import AMI_SECRET, AMI_USER, DaemonProcess, DatabaseView, daemon_env, set_up_database, wait_until
+from pbx_sms.outbox.sql import SqlOutbox
+from pbx_sms.storage.accounts import get_account
+from pbx_sms.storage.database import open_database
 
 CALLS = 500
 CHUNKS = 10
@@ -110,3 +115,63 @@ def assert_each_call_texted_once(view: DatabaseView, http_server: LoopbackHttpSe
     assert set(keys.values()) == {1}, "an SMS reached the gateway twice"
     callers = {row["call_id"]: row["recipient"] for row in outbox}
     assert len(set(callers.values())) == len(call_ids), "each call texted its own caller"
+
+
+DUE_SMS = 500
+# Answered after a while, so that many sends are in flight when the daemon is killed.
+ANSWER_AFTER_S = 0.05
+
+
+def queue_due_sms(database_url: str, count: int) -> None:
+    """``count`` SMS due now on the default account, queued as the daemon's intake would."""
+    database = open_database(database_url)
+    try:
+        with database.session() as session:
+            account_id = get_account(session, "default").id
+        now = datetime.now(UTC)
+        SqlOutbox(database.engine).enqueue(
+            [sms(account_id, to=f"+48603{number:06d}", due_at=now) for number in range(count)], now
+        )
+    finally:
+        database.close()
+
+
+@pytest.mark.parametrize("after_crash", ["hold", "resend"])
+async def test_sigkill_during_a_burst_of_500_due_sms_sends_none_twice_unless_the_gateway_may_resend(
+    database_url: str, tmp_path: Path, http_server: LoopbackHttpServer, after_crash: str
+) -> None:
+    set_up_database(database_url, RULES, tmp_path)
+    queue_due_sms(database_url, DUE_SMS)
+    http_server.respond_with(lambda request: Reply(200, b'{"id": "m"}', delay_s=ANSWER_AFTER_S))
+    view = DatabaseView(database_url)
+    settings = {"outbox_lease_s": "6"} | ({"http_resend_after_crash": "true"} if after_crash == "resend" else {})
+    try:
+        async with FakeAmiServer(username=AMI_USER, secret=AMI_SECRET) as ami:
+            env = daemon_env(database_url, ami.port, http_server.url, **settings)
+            async with DaemonProcess(env, tmp_path, "first") as first:
+                await wait_until(lambda: len(http_server.requests) >= DUE_SMS // 2, 60, "half the burst sent")
+                first.kill_now()
+                assert await first.wait(10) == -9
+            before_restart = len(http_server.requests)
+            async with DaemonProcess(env, tmp_path, "second") as second:
+                await wait_until(lambda: view.settled(set()), 60, "no SMS waiting or being sent")
+                assert await second.terminate() == 0, second.output[-3000:]
+        outbox = view.outbox()
+        statuses = Counter(row["status"] for row in outbox)
+        counts = Counter(request.json["id"] for request in http_server.requests)
+        resent = sum(1 for count in counts.values() if count > 1)
+        unclear = [row for row in outbox if row["status"] == "unclear"]
+        reached = sum(1 for row in unclear if row["idempotency_key"] in counts)
+        print(
+            f"\n{view.engine.dialect.name}, {after_crash}: {DUE_SMS} due, {before_restart} requests before the kill; "
+            f"resent {resent}; held unclear {len(unclear)} (of which {reached} had reached the gateway)"
+        )
+        assert set(statuses) <= {"sent", "unclear"} and len(outbox) == DUE_SMS
+        if after_crash == "hold":
+            assert resent == 0, "an SMS reached the gateway twice"
+            assert all(f"outbox retry {row['id']}" in row["reason"] for row in unclear)
+            assert set(counts) >= {row["idempotency_key"] for row in outbox if row["status"] == "sent"}
+        else:
+            assert statuses == {"sent": DUE_SMS}, "at least once: every SMS went out"
+    finally:
+        view.close()

@@ -96,7 +96,8 @@ def test_sigkill_mid_burst_loses_nothing_and_resends_with_the_same_key(
     assert 0 < len(in_flight) <= max_in_flight, "the sends in flight at the kill ended before it"
 
     server.respond_with(lambda request: Reply(200, b'{"id": "m"}', delay_s=0.05))
-    second = start_worker(database_url, server, tmp_path, "second", outbox_lease_s="6")
+    # At least once, by choice: without it the cut-short sends wait as unclear (the next test).
+    second = start_worker(database_url, server, tmp_path, "second", outbox_lease_s="6", http_resend_after_crash="true")
     try:
         wait_for(all_sent(world, total), 60, "every SMS to be sent after the restart")
     finally:
@@ -112,6 +113,41 @@ def test_sigkill_mid_burst_loses_nothing_and_resends_with_the_same_key(
     assert resent <= {row.idempotency_key for row in in_flight}
     assert all(row.attempts <= 2 for row in rows)
     assert "stopped: claimed=" in (tmp_path / "second.log").read_text()
+
+
+def test_sigkill_mid_burst_holds_the_cut_short_sms_unclear_for_an_operator_by_default(
+    world: SqlWorld, server: LoopbackHttpServer, database_url: str, tmp_path: Path
+) -> None:
+    total, answered, max_in_flight = 100, 30, 10
+    queue_burst(world, total)
+    server.respond_with(lambda request: Reply(200, b'{"id": "m"}') if len(server.requests) <= answered else HANG)
+    first = start_worker(
+        database_url, server, tmp_path, "first", outbox_lease_s="6", outbox_max_in_flight=str(max_in_flight)
+    )
+
+    def stuck() -> bool:
+        return len(server.requests) > answered and len(world.store.list(statuses=[Status.SENDING])) == max_in_flight
+
+    try:
+        wait_for(stuck, 30, "10 sends in flight, unanswered")
+    finally:
+        first.kill()
+        first.wait(10)
+    cut_short = {row.id for row in world.store.list(statuses=[Status.SENDING])}
+    requests_before = len(server.requests)
+    server.respond_with(lambda request: Reply(200, b'{"id": "m"}', delay_s=0.02))
+    second = start_worker(database_url, server, tmp_path, "second", outbox_lease_s="6")
+    try:
+        wait_for(lambda: len(world.store.list(statuses=[Status.UNCLEAR])) == len(cut_short), 60, "held unclear")
+        wait_for(all_sent(world, total - len(cut_short)), 60, "the rest to be sent")
+    finally:
+        assert stop(second) == 0
+    unclear = world.store.list(statuses=[Status.UNCLEAR])
+    assert {row.id for row in unclear} == cut_short
+    assert all(row.reason and f"outbox retry {row.id}" in row.reason for row in unclear)
+    counts = Counter(request.json["id"] for request in server.requests[requests_before:])
+    assert not {row.idempotency_key for row in unclear} & set(counts), "a cut-short SMS was sent again"
+    assert set(Counter(request.json["id"] for request in server.requests).values()) == {1}
 
 
 def test_two_worker_processes_never_send_a_row_twice(
