@@ -225,8 +225,12 @@ class DatabaseView:
         return {call_id: row["processed_at"].timestamp() for call_id, row in calls if row["processed_at"] is not None}
 
     def settled(self, call_ids: set[str] | frozenset[str]) -> bool:
-        """Every one of these calls is recorded and matched, and no SMS is waiting or being sent."""
+        """Every one of these calls is recorded and matched, and no SMS is waiting or being sent (an unclear
+        SMS held for an operator, with a reason, is settled: nothing will happen to it on its own)."""
         calls = self.calls()
         if not all(call_id in calls and calls[call_id]["processed_at"] is not None for call_id in call_ids):
             return False
-        return not any(row["status"] in ("queued", "sending") for row in self.outbox())
+        return not any(
+            row["status"] in ("queued", "sending") or (row["status"] == "unclear" and row["reason"] is None)
+            for row in self.outbox()
+        )
