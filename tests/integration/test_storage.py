@@ -24,6 +24,7 @@ from pbx_sms.storage.database import open_database
 from pbx_sms.storage.errors import AlreadyExists, InvalidValue, Refused
 from pbx_sms.storage.numbers import add_number, add_sender, remove_number, remove_sender
 from pbx_sms.storage.optouts import add_optout, list_optouts, remove_optout
+from pbx_sms.storage.records import DEFAULT_DAILY_CAP
 from pbx_sms.storage.rule_rows import RULE_COLUMNS
 from pbx_sms.storage.rule_store import (
     ImportRejected,
@@ -101,11 +102,14 @@ def test_fresh_database_is_at_head_with_the_default_account(database: Database, 
     with database.session() as session:
         default = get_account(session, "default")
         assert (default.timezone, default.country, default.allowed_countries) == ("Europe/Berlin", "DE", "DE")
-        assert default.sms_enabled is True and default.daily_cap is None
+        # A fresh install is capped (before: no cap, so SMS pumping had no bound).
+        assert default.sms_enabled is True and default.daily_cap == DEFAULT_DAILY_CAP
+        default.daily_cap = None  # an admin's explicit "no cap"
     # Opening again (another process, other settings) changes nothing.
     again = open_database(database_url, timezone="Asia/Tokyo", country="JP")
     with again.session() as session:
-        assert get_account(session, "default").timezone == "Europe/Berlin"
+        kept = get_account(session, "default")
+        assert (kept.timezone, kept.daily_cap) == ("Europe/Berlin", None)
     again.close()
 
 
