@@ -7,9 +7,7 @@ free slot) or the poll interval. Outcomes are written in batches by a flusher ta
 rest unsent and writes every outcome; ``abort()`` (a second signal) returns at once and leaves the
 leases to expire: another worker sends those rows again with the same idempotency key if its gateway
 can do so without risk (``resend_after_crash``), else holds them as ``unclear`` for an operator.
-
-The database going away (pbx_sms.outbox.outage): claims and outcome writes back off, and the outage
-is logged when it starts, once a minute while it lasts and when it ends, not on every try.
+A database outage: claims and outcome writes back off, logged sparingly (pbx_sms.outbox.outage).
 """
 
 from __future__ import annotations

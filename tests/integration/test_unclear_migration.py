@@ -11,7 +11,7 @@ from integration.test_quiet_hours_storage import columns, migrate
 from integration.test_rule_migrations import SMS_OF_PBX, queued_sms_after_deleting_a_rule
 from pbx_sms.storage.database import open_database
 
-BEFORE = "0008"
+BEFORE = "0009"
 
 
 def test_existing_rows_are_kept_and_unclear_becomes_a_known_status(database_url: str) -> None:

@@ -24,7 +24,7 @@ from alembic.operations import BatchOperations
 from pbx_sms.db.types import UtcDateTime
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 
 CHECK = "ck_outbox_status_known"
 OLD_STATUSES = ("queued", "sending", "sent", "failed", "suppressed", "cancelled")
