@@ -17,9 +17,11 @@ from pbx_sms.cli.context import fail
 from pbx_sms.cli.db import confirm_or_exit, print_json, print_table, read_session, write_session
 from pbx_sms.cli.rules import app
 from pbx_sms.core.encoding import analyse, transliterate
-from pbx_sms.core.rulefile import RuleFileInvalid, dump_rule_file, load_rule_file
+from pbx_sms.core.rulefile import RuleFileInvalid, check_rule_file, dump_rule_file
 from pbx_sms.core.rules import Rule, RuleFile, rule_to_document
 from pbx_sms.core.template import render
+from pbx_sms.core.text_safety import escape_controls
+from pbx_sms.core.text_size import text_size
 from pbx_sms.storage.records import DEFAULT_ACCOUNT
 from pbx_sms.storage.rule_store import (
     ImportRejected,
@@ -59,6 +61,12 @@ def text_shape(rule: Rule) -> dict[str, Any]:
     return {"encoding": shape.encoding, "parts": shape.parts, "exact": text == rule.then.text}
 
 
+def size_warning(rule: Rule) -> str | None:
+    """The warning for a text of more than WARN_PARTS parts, naming the rule; None when shorter."""
+    warning = text_size(rule.then.text, rule.name, rule.then.transliterate).warning()
+    return None if warning is None else f"rule {rule.name!r}: {warning}"
+
+
 def conditions_summary(rule: Rule) -> str:
     when = rule.when
     parts = [when.direction, ",".join(when.status)]
@@ -85,6 +93,8 @@ def stored_json(stored: StoredRule) -> dict[str, Any]:
         data.update(rule_to_document(stored.rule))
         data["enabled"] = stored.enabled
         data["text_encoding"] = text_shape(stored.rule)
+        warning = size_warning(stored.rule)
+        data["warnings"] = [] if warning is None else [warning]
     if stored.problems:
         data["problems"] = [{"field": problem.field, "message": problem.message} for problem in stored.problems]
     data["updated_at"] = stored.updated_at.isoformat() if stored.updated_at else None
@@ -120,12 +130,15 @@ def import_(
     """Store the rules of the files, all or nothing: any error rejects the whole import."""
     sources: list[RuleSource] = []
     errors: list[str] = []
+    warnings: list[str] = []
     for path in files:
         try:
-            rule_file = load_rule_file(path)
+            checked = check_rule_file(path)
         except RuleFileInvalid as exc:
             errors.extend(str(error) for error in exc.errors)
             continue
+        rule_file = checked.rule_file
+        warnings.extend(str(warning) for warning in checked.warnings)
         target = rule_file.account if _file_names_account(path) else account
         sources.append(RuleSource(str(path), target, rule_file.rules))
     if errors:
@@ -137,7 +150,9 @@ def import_(
             fail(str(exc))
     for label, names in (("added", result.added), ("updated", result.updated), ("deleted", result.deleted)):
         for name in names:
-            typer.echo(f"{label}: {name}")
+            typer.echo(escape_controls(f"{label}: {name}"))
+    for warning in warnings:
+        typer.echo(escape_controls(warning))
     typer.echo(
         f"imported {len(files)} file(s): {len(result.added)} added, {len(result.updated)} updated, "
         f"{len(result.unchanged)} unchanged, {len(result.deleted)} deleted"
@@ -193,6 +208,10 @@ def list_(ctx: typer.Context, account: AccountOpt = DEFAULT_ACCOUNT, json_output
             [stored.name, state, conditions_summary(rule), rule.then.sender, ",".join(rule.then.to), _shape_cell(rule)]
         )
     print_table(["NAME", "ENABLED", "WHEN", "SENDER", "TO", "TEXT"], rows, empty=f"account {account!r} has no rules")
+    for stored in rules:
+        warning = size_warning(stored.rule) if stored.rule is not None else None
+        if warning is not None:
+            typer.echo(f"warning: {escape_controls(warning)}")
 
 
 @app.command("show")
@@ -211,6 +230,9 @@ def show(
     if stored.rule is not None:
         shape = text_shape(stored.rule)
         typer.echo(f"# text: {shape['encoding']}, {'' if shape['exact'] else 'about '}{shape['parts']} part(s)")
+        warning = size_warning(stored.rule)
+        if warning is not None:
+            typer.echo(f"# warning: {escape_controls(warning)}")
         typer.echo(dump_rule_file(RuleFile(account=account, rules=[stored.rule])), nl=False)
 
 

@@ -27,7 +27,8 @@ from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.encoding import analyse, transliterate
 from pbx_sms.core.phone import Party, classify_party
 from pbx_sms.core.reasons import Reason
-from pbx_sms.core.rules import OTHER_PARTY, Rule
+from pbx_sms.core.rule_fields import OTHER_PARTY
+from pbx_sms.core.rules import Rule
 from pbx_sms.core.schedule import TimeWindows, zone
 from pbx_sms.core.template import call_values, render
 

@@ -120,3 +120,12 @@ def is_e164(value: str) -> bool:
     if not value.startswith("+") or not value[1:].isdigit():
         return False
     return normalise(value, "ZZ") == value
+
+
+def check_country_code(value: str) -> str:
+    """``value`` as an upper-case ISO 3166 code of a country phone numbers are known for (``pl`` → ``PL``);
+    ValueError saying what was expected otherwise (``XX`` is two letters, but no country)."""
+    code = value.strip().upper()
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"country {value!r}: expected a two-letter ISO country code like PL")
+    return code

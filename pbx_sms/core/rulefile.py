@@ -20,8 +20,10 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from pbx_sms.core.rule_yaml import compose_and_construct
 from pbx_sms.core.rules import (
     DUPLICATE_RULE_NAME,
+    TEXT_TOO_LONG,
     DateRange,
     HourWindow,
     Rule,
@@ -30,8 +32,10 @@ from pbx_sms.core.rules import (
     TalkBounds,
     Then,
     When,
+    error_location,
     rule_file_to_document,
 )
+from pbx_sms.core.text_size import text_size
 
 # Which model a key leads to, for naming the keys allowed where an unknown one was found.
 _CHILD_MODELS: dict[tuple[type[BaseModel], str], type[BaseModel]] = {
@@ -66,6 +70,9 @@ _SELF_DESCRIBING = frozenset(
         "model_attributes_type",
         "dict_type",
         "list_type",
+        TEXT_TOO_LONG,
+        "text_chars",
+        "nul_char",
     }
 )
 
@@ -92,22 +99,21 @@ class RuleFileInvalid(Exception):
         super().__init__("\n".join(str(error) for error in errors))
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that leaves an impossible date (2026-02-30) as text for validation to report
-    with its line, instead of raising out of the whole document."""
+@dataclass(frozen=True, slots=True)
+class CheckedRuleFile:
+    """A valid rule file, and what in it is allowed but worth a look (a text of more than WARN_PARTS parts)."""
 
-    def construct_yaml_timestamp(self, node: ScalarNode) -> Any:
-        try:
-            return super().construct_yaml_timestamp(node)
-        except ValueError:
-            return self.construct_scalar(node)
-
-
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+    rule_file: RuleFile
+    warnings: list[RuleFileError]
 
 
 def load_rule_file(path: str | Path) -> RuleFile:
     """Read and validate one rule file; raises RuleFileInvalid (also when it cannot be read)."""
+    return check_rule_file(path).rule_file
+
+
+def check_rule_file(path: str | Path) -> CheckedRuleFile:
+    """Like load_rule_file, with the warnings."""
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -115,11 +121,17 @@ def load_rule_file(path: str | Path) -> RuleFile:
         raise RuleFileInvalid([RuleFileError(source, None, "", f"not UTF-8 text ({exc.reason})")]) from None
     except OSError as exc:
         raise RuleFileInvalid([RuleFileError(source, None, "", f"cannot read the file: {exc.strerror}")]) from None
-    return parse_rule_text(text, source)
+    except ValueError:  # a NUL in the path: no file can have that name
+        raise RuleFileInvalid([RuleFileError(source, None, "", "cannot read the file: no such file")]) from None
+    return _checked(text, source)
 
 
 def parse_rule_text(text: str, source: str = "<rules>") -> RuleFile:
     """Validate rule-file text; ``source`` names it in errors."""
+    return _checked(text, source).rule_file
+
+
+def _checked(text: str, source: str) -> CheckedRuleFile:
     root, data = _compose_and_construct(text, source)
     if root is None:
         raise RuleFileInvalid([RuleFileError(source, 1, "", "the file is empty: expected keys account and rules")])
@@ -138,16 +150,14 @@ def parse_rule_text(text: str, source: str = "<rules>") -> RuleFile:
             errors.append(_locate(root, error, source))
     else:
         if not errors:
-            return rule_file
+            return CheckedRuleFile(rule_file, list(_size_warnings(root, rule_file, source)))
     errors.sort(key=lambda error: (error.line or 0, error.field))
     raise RuleFileInvalid(errors)
 
 
 def _compose_and_construct(text: str, source: str) -> tuple[Node | None, Any]:
-    loader = _Loader(text)
     try:
-        root = loader.get_single_node()
-        data = loader.construct_document(root) if root is not None else None
+        root, data = compose_and_construct(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -155,8 +165,6 @@ def _compose_and_construct(text: str, source: str) -> tuple[Node | None, Any]:
         raise RuleFileInvalid([RuleFileError(source, line, "", f"invalid YAML: {problem}")]) from None
     except yaml.YAMLError as exc:
         raise RuleFileInvalid([RuleFileError(source, None, "", f"invalid YAML: {exc}")]) from None
-    finally:
-        loader.dispose()
     return root, data
 
 
@@ -218,12 +226,25 @@ def _duplicate_rule_names(root: MappingNode, data: Any, source: str) -> Iterator
             first_index[name] = index
 
 
+def _size_warnings(root: Node, rule_file: RuleFile, source: str) -> Iterator[RuleFileError]:
+    for index, rule in enumerate(rule_file.rules):
+        warning = text_size(rule.then.text, rule.name, rule.then.transliterate).warning()
+        if warning is not None:
+            line, path = _follow(root, ("rules", index, "then", "text"))
+            yield RuleFileError(source, line, path, f"warning: {warning}")
+
+
 def _locate(root: Node, error: Any, source: str) -> RuleFileError:
+    line, path = _follow(root, error_location(error))
+    return RuleFileError(source, line, path, _message(error))
+
+
+def _follow(root: Node, loc: tuple[Any, ...]) -> tuple[int, str]:
     """Follow a pydantic error location through the YAML nodes to a line and a field path."""
     node: Node | None = root
     line = _line(root)
     path = ""
-    for segment in error["loc"]:
+    for segment in loc:
         if isinstance(segment, int):
             if isinstance(node, SequenceNode) and 0 <= segment < len(node.value):
                 node = node.value[segment]
@@ -241,7 +262,7 @@ def _locate(root: Node, error: Any, source: str) -> RuleFileError:
         else:
             node = None  # a missing key: keep the line of the mapping that lacks it
         path = f"{path}.{segment}" if path else segment
-    return RuleFileError(source, line, path, _message(error))
+    return line, path
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel]:

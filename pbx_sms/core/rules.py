@@ -8,14 +8,11 @@ compiled form on the instance).  Unknown keys are errors everywhere, so a typo s
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -23,117 +20,38 @@ from pydantic import (
     StrictBool,
     StrictInt,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
+from pbx_sms.core.bounds import ACCOUNT_NAME_MAX_CHARS, INTEGER_MAX, RULE_NAME_MAX_CHARS
 from pbx_sms.core.call import CallStatus, Evidence
-from pbx_sms.core.phone import is_e164
-from pbx_sms.core.schedule import WEEKDAYS, TimeWindows, format_clock, parse_clock
+from pbx_sms.core.rule_fields import (
+    E164,
+    ClockFrom,
+    ClockTo,
+    QuotedStr,
+    Recipient,
+    check_sender,
+    unique_values,
+)
+from pbx_sms.core.schedule import WEEKDAYS, TimeWindows, parse_clock
 from pbx_sms.core.template import template_errors
+from pbx_sms.core.text_safety import has_controls
+from pbx_sms.core.text_size import MAX_PARTS_LIMIT, MAX_TEXT_CHARS, text_size, too_long_message
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 RuleDirection = Literal["in", "out", "any"]
-OTHER_PARTY = "other_party"
-MAX_PARTS_LIMIT = 255  # a concatenated SMS has at most 255 parts (one-byte counter in the UDH)
-SENDER_ID_HELP = (
-    "expected a sender ID: alphanumeric (1-11 characters of A-Z a-z 0-9 space - _ . with at least one letter) "
-    "or numeric (up to 15 digits, a phone number in international format)"
-)
 DUPLICATE_RULE_NAME = "duplicate_rule_name"
-
-_ALPHANUMERIC_SENDER = re.compile(r"^[A-Za-z0-9 ._-]{1,11}$")
-_NUMERIC_SENDER = re.compile(r"^\+?\d{1,15}$")
-
-
-def _scalar_string(value: Any) -> Any:
-    """Strings must arrive as strings: YAML 1.1 turns some unquoted words into other types."""
-    if isinstance(value, bool):
-        raise PydanticCustomError(
-            "quote_string",
-            "expected a string, got {value}: YAML reads unquoted yes/no/on/off/true/false as a boolean - "
-            "put the value in quotes",
-            {"value": str(value).lower()},
-        )
-    if isinstance(value, int | float):
-        raise PydanticCustomError(
-            "quote_string",
-            "expected a string, got the number {value}: YAML reads unquoted digits (also +48...) as a number - "
-            'put the value in quotes, e.g. "+48600100100"',
-            {"value": value},
-        )
-    return value
-
-
-QuotedStr = Annotated[str, BeforeValidator(_scalar_string)]
-
-
-def _check_e164(value: str) -> str:
-    if not is_e164(value):
-        raise PydanticCustomError(
-            "e164",
-            "expected a phone number in E.164 form (+ country code and number, no spaces), got {value}",
-            {"value": repr(value)},
-        )
-    return value
-
-
-def _check_sender(value: str) -> str:
-    if _ALPHANUMERIC_SENDER.match(value) and any(char.isalpha() for char in value):
-        if value != value.strip():
-            raise PydanticCustomError("sender_id", "a sender ID must not start or end with a space")
-        return value
-    if _NUMERIC_SENDER.match(value) and is_e164("+" + value.lstrip("+")):
-        return value
-    raise PydanticCustomError("sender_id", SENDER_ID_HELP + ", got {value}", {"value": repr(value)})
-
-
-def _check_recipient(value: str) -> str:
-    if value == OTHER_PARTY:
-        return value
-    if not is_e164(value):
-        raise PydanticCustomError(
-            "recipient",
-            'expected "other_party" or a phone number in E.164 form (e.g. "+48600100100"), got {value}',
-            {"value": repr(value)},
-        )
-    return value
-
-
-def _check_clock(value: Any, *, allow_24: bool) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
-        # YAML 1.1 reads 18:00 as the base-60 integer 1080; the number alone cannot tell 18:00 from 18.
-        hint = f'; write "{format_clock(value)}"' if 0 <= value < 24 * 60 else ""
-        raise PydanticCustomError(
-            "clock_unquoted",
-            'expected "HH:MM" in quotes, got the number {value}: YAML reads an unquoted time like 18:00 '
-            "as a base-60 number (18*60 = 1080){hint}",
-            {"value": value, "hint": hint},
-        )
-    if not isinstance(value, str):
-        raise PydanticCustomError("clock", 'expected "HH:MM", got {value}', {"value": repr(value)})
-    try:
-        return format_clock(parse_clock(value, allow_24=allow_24))
-    except ValueError as exc:
-        raise PydanticCustomError("clock", str(exc)) from None
-
-
-def _unique(values: list[Any], what: str) -> list[Any]:
-    seen: set[Any] = set()
-    for value in values:
-        if value in seen:
-            raise PydanticCustomError(
-                "duplicate", "{what} {value} is listed twice", {"what": what, "value": repr(value)}
-            )
-        seen.add(value)
-    return values
-
-
-E164 = Annotated[QuotedStr, AfterValidator(_check_e164)]
-Recipient = Annotated[QuotedStr, AfterValidator(_check_recipient)]
-ClockFrom = Annotated[str, BeforeValidator(lambda value: _check_clock(value, allow_24=False))]
-ClockTo = Annotated[str, BeforeValidator(lambda value: _check_clock(value, allow_24=True))]
+# Reported on ``then`` (the check needs the rule's name for {rule}), about ``then.text``: see error_location.
+TEXT_TOO_LONG = "text_too_long"
+# Seconds and counts are stored in integer columns; nothing a rule needs comes near (68 years).
+Seconds = Annotated[StrictInt, Field(ge=0, le=INTEGER_MAX)]
+# In a text, line breaks, tabs and the form feed of the GSM-7 alphabet are text; other control characters
+# (NUL, ESC, BEL ...) are not, and PostgreSQL cannot store a NUL.
+_TEXT_CONTROLS_ALLOWED = "\t\n\r\f"
 
 
 def _numbers_kind(value: Any) -> str | None:
@@ -165,8 +83,8 @@ class _Model(BaseModel):
 class TalkBounds(_Model):
     """Talk time bounds in seconds, both inclusive, both optional."""
 
-    min: StrictInt | None = Field(None, ge=0)
-    max: StrictInt | None = Field(None, ge=0)
+    min: Seconds | None = None
+    max: Seconds | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> TalkBounds:
@@ -213,7 +131,7 @@ class Schedule(_Model):
     @classmethod
     def _unique_weekdays(cls, value: list[str] | None) -> list[str] | None:
         # Kept in week order, so a rule and its exported document compare equal.
-        return None if value is None else sorted(_unique(value, "weekday"), key=WEEKDAYS.index)
+        return None if value is None else sorted(unique_values(value, "weekday"), key=WEEKDAYS.index)
 
     def compile(self) -> TimeWindows:
         return TimeWindows.build(
@@ -235,18 +153,18 @@ class When(_Model):
     @field_validator("numbers")
     @classmethod
     def _unique_numbers(cls, value: list[str] | str) -> list[str] | str:
-        return _unique(value, "number") if isinstance(value, list) else value
+        return unique_values(value, "number") if isinstance(value, list) else value
 
     @field_validator("status")
     @classmethod
     def _unique_status(cls, value: list[str]) -> list[str]:
-        return _unique(value, "status")
+        return unique_values(value, "status")
 
     @field_validator("evidence")
     @classmethod
     def _unique_evidence(cls, value: list[str]) -> list[str]:
         # Kept in EVIDENCE_KINDS order, so a rule and its exported document compare equal.
-        return sorted(_unique(value, "evidence"), key=EVIDENCE_KINDS.index)
+        return sorted(unique_values(value, "evidence"), key=EVIDENCE_KINDS.index)
 
     @property
     def acts_on_every_call(self) -> bool:
@@ -258,26 +176,37 @@ class Then(_Model):
     sender: QuotedStr
     to: Annotated[list[Recipient], Field(min_length=1)]
     text: QuotedStr
-    delay_s: StrictInt = Field(0, ge=0)
-    min_interval_s: StrictInt = Field(0, ge=0)
+    delay_s: Seconds = 0
+    min_interval_s: Seconds = 0
     max_parts: StrictInt | None = Field(None, ge=1, le=MAX_PARTS_LIMIT)
     transliterate: StrictBool = False
 
     @field_validator("sender")
     @classmethod
     def _valid_sender(cls, value: str) -> str:
-        return _check_sender(value)
+        return check_sender(value)
 
     @field_validator("to")
     @classmethod
     def _unique_recipients(cls, value: list[str]) -> list[str]:
-        return _unique(value, "recipient")
+        return unique_values(value, "recipient")
 
     @field_validator("text")
     @classmethod
     def _valid_text(cls, value: str) -> str:
         if not value.strip():
             raise PydanticCustomError("text_empty", "the message text must not be empty")
+        if len(value) > MAX_TEXT_CHARS:
+            raise PydanticCustomError(
+                TEXT_TOO_LONG,
+                "the text has {chars} characters; at most {limit} fit in the {parts} parts an SMS can have",
+                {"chars": len(value), "limit": MAX_TEXT_CHARS, "parts": MAX_PARTS_LIMIT},
+            )
+        if has_controls(value.translate(dict.fromkeys(map(ord, _TEXT_CONTROLS_ALLOWED)))):
+            raise PydanticCustomError(
+                "text_chars",
+                "the message text must not contain control characters other than line breaks and tabs",
+            )
         errors = template_errors(value)
         if errors:
             raise PydanticCustomError("template", "{errors}", {"errors": "; ".join(errors)})
@@ -285,12 +214,23 @@ class Then(_Model):
 
 
 class Rule(_Model):
-    name: QuotedStr = Field(min_length=1, max_length=200)
+    name: QuotedStr = Field(min_length=1, max_length=RULE_NAME_MAX_CHARS)
     enabled: StrictBool = True
     when: When
     then: Then
 
     _compiled: Any = PrivateAttr(default=None)  # cache owned by pbx_sms.core.matching
+
+    @field_validator("then")
+    @classmethod
+    def _text_fits(cls, then: Then, info: ValidationInfo) -> Then:
+        # After ``name`` (declared first): {rule} is the name, so it counts with its own characters.
+        name = info.data.get("name")
+        if name is not None:
+            size = text_size(then.text, name, then.transliterate)
+            if size.too_long:
+                raise PydanticCustomError(TEXT_TOO_LONG, too_long_message(size))
+        return then
 
     def __eq__(self, other: object) -> bool:
         # Equal rules are equal whether or not the matcher has cached its compiled form on one of them.
@@ -305,14 +245,23 @@ class Rule(_Model):
     def _clean_name(cls, value: str) -> str:
         if not value.strip():
             raise PydanticCustomError("name_empty", "the rule name must not be empty")
-        if any(char in value for char in "\r\n\t"):
-            raise PydanticCustomError("name_chars", "the rule name must be one line without tabs")
+        if has_controls(value):
+            raise PydanticCustomError(
+                "name_chars", "the rule name must be one line without tabs or other control characters"
+            )
         return value
 
 
 class RuleFile(_Model):
-    account: QuotedStr = Field("default", min_length=1, max_length=100)
+    account: QuotedStr = Field("default", min_length=1, max_length=ACCOUNT_NAME_MAX_CHARS)
     rules: list[Rule]
+
+    @field_validator("account")
+    @classmethod
+    def _clean_account(cls, value: str) -> str:
+        if has_controls(value):
+            raise PydanticCustomError("name_chars", "the account name must not contain control characters")
+        return value
 
     @model_validator(mode="after")
     def _unique_names(self) -> RuleFile:
@@ -334,6 +283,13 @@ def duplicate_names(names: list[str]) -> list[str]:
             duplicates.append(name)
         seen.add(name)
     return duplicates
+
+
+def error_location(error: Any) -> tuple[Any, ...]:
+    """Where a validation error of a rule is: its ``loc``, except that a text too long for its rule's name
+    is reported on ``then`` but is about ``then.text``."""
+    loc = tuple(error["loc"])
+    return (*loc, "text") if error["type"] == TEXT_TOO_LONG and loc[-1:] == ("then",) else loc
 
 
 def rule_to_document(rule: Rule) -> dict[str, Any]:

@@ -32,6 +32,23 @@ PLACEHOLDER_ORDER: Final = (
     "rule",
 )
 PLACEHOLDERS: Final = frozenset(PLACEHOLDER_ORDER)
+# What {other_party} says when the other party is not a phone number: a caller chooses their caller ID,
+# and a staff SMS must not carry whatever text they put there.
+UNKNOWN_OTHER_PARTY: Final = "unknown number"
+# The most characters each placeholder but {rule} (the rule's own name) can put into a text, all of them
+# GSM-7 basic characters (digits, a-z, "+", "_", "-", ":"), so that a text's largest part count is known
+# when the rule is saved. talk_s is a count of seconds: at most 19 digits (a 64-bit integer).
+PLACEHOLDER_MAX_CHARS: Final = {
+    "other_party": max(len("+999999999999999"), len(UNKNOWN_OTHER_PARTY)),
+    "number": len("+999999999999999"),
+    "direction": len("out"),
+    "status": len("no_answer"),
+    "talk_s": 19,
+    "talk_min": 19,
+    "date": len("2026-01-31"),
+    "time": len("23:59"),
+}
+_PHONE_NUMBER_RE: Final = re.compile(r"\+?[0-9]{1,15}")
 _ALLOWED: Final = ", ".join("{" + name + "}" for name in PLACEHOLDER_ORDER)
 
 _BRACE_RE: Final = re.compile(r"[{}]")
@@ -175,11 +192,17 @@ def _local(moment: datetime, timezone: str) -> datetime:
     return moment.astimezone(zone(validate_timezone(timezone)))
 
 
+def other_party_text(other_party: str) -> str:
+    """{other_party} as an SMS may say it: the number (E.164, or the digits of an extension), else
+    ``UNKNOWN_OTHER_PARTY`` for a withheld, invalid or free-text caller ID."""
+    return other_party if _PHONE_NUMBER_RE.fullmatch(other_party) else UNKNOWN_OTHER_PARTY
+
+
 def call_values(call: CompletedCall, rule_name: str, timezone: str) -> dict[str, str]:
     """The value of every placeholder for ``call``; date and time are the call's end in ``timezone`` (IANA)."""
     ended = _local(call.ended_at, timezone)
     return {
-        "other_party": call.other_party,
+        "other_party": other_party_text(call.other_party),
         "number": call.number or "",
         "direction": call.direction,
         "status": call.status,

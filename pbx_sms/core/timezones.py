@@ -9,6 +9,7 @@ def validate_timezone(name: str) -> str:
     """``name`` when it is a known IANA time zone; ValueError saying what was expected otherwise."""
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    # OSError: a name longer than a file name can be (ZoneInfo looks the name up as a file).
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise ValueError(f"unknown time zone {name!r} (expected an IANA name like Europe/Warsaw)") from exc
     return name

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pbx_sms.core.rules import Rule, rule_to_document
+from pbx_sms.core.rules import Rule, error_location, rule_to_document
 from pbx_sms.storage.values import decode_list, encode_list
 
 # The columns that hold the rule itself (not its identity, account or timestamps).
@@ -158,7 +158,7 @@ def columns_to_rule(account: str, name: str, columns: dict[str, Any]) -> Rule:
         return Rule.model_validate(document)
     except ValidationError as exc:
         problems = [
-            RuleProblem(account, name, column_of(tuple(error["loc"])), _describe_error(error))
+            RuleProblem(account, name, column_of(error_location(error)), _describe_error(error))
             for error in exc.errors(include_url=False)
         ]
         raise StoredRuleInvalid(problems) from None
