@@ -3,6 +3,10 @@
 In JSON, the fields a call site passes with ``extra=`` (``log.info("...", extra={"sms_id": 7})``)
 are keys of the entry next to the message, so tools and tests read facts, not wording.
 
+Messages quote what callers and servers chose (caller IDs, error texts): in either format a control
+character in them is written as an escape, so a line break cannot forge a log line and ESC cannot reach
+the terminal of whoever reads the log. A traceback keeps its own line breaks.
+
 Every line leaves through ``RedactingFormatter``: the secrets registered with ``redact_in_logs``
 (the gateway's, when it is created) never reach a log, whatever logger or library wrote the line.
 """
@@ -16,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pbx_sms.core.redaction import Redactor
+from pbx_sms.core.text_safety import escape_controls, escape_json_controls
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Libraries that are chatty at INFO and say nothing an operator needs.
@@ -30,6 +35,23 @@ def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
     return {key: value for key, value in vars(record).items() if key not in _RECORD_ATTRIBUTES}
 
 
+class TextFormatter(logging.Formatter):
+    """``TEXT_FORMAT`` lines, one per entry whatever the message holds."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei: Any) -> str:
+        return escape_controls(super().formatException(ei), keep="\n")
+
+    def formatStack(self, stack_info: str) -> str:
+        return escape_controls(super().formatStack(stack_info), keep="\n")
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -42,7 +64,8 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = self.formatException(record.exc_info)
         for key, value in extra_fields(record).items():
             entry.setdefault(key if key not in _ENTRY_KEYS else f"extra_{key}", value)
-        return json.dumps(entry, ensure_ascii=False, default=_plain)
+        # json escapes C0 controls itself; DEL, C1 and U+2028/2029 it leaves raw.
+        return escape_json_controls(json.dumps(entry, ensure_ascii=False, default=_plain))
 
 
 def _plain(value: object) -> str:
@@ -72,9 +95,7 @@ class RedactingFormatter(logging.Formatter):
 def log_handler(stream: Any, log_format: str = "text") -> logging.Handler:
     """The daemon's handler on ``stream``: text or JSON lines, secrets redacted."""
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(
-        RedactingFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
-    )
+    handler.setFormatter(RedactingFormatter(JsonFormatter() if log_format == "json" else TextFormatter()))
     return handler
 
 

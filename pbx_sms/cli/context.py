@@ -9,6 +9,7 @@ from typing import NoReturn
 import typer
 
 from pbx_sms.config import ConfigError, Settings, load_settings
+from pbx_sms.core.text_safety import escape_controls
 
 
 @dataclass
@@ -34,6 +35,7 @@ def state(ctx: typer.Context) -> CliState:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """Print a user error to stderr and exit (1 = validation/user error)."""
-    typer.echo(f"error: {message}", err=True)
+    """Print a user error to stderr and exit (1 = validation/user error). A value quoted in the message
+    (a file name, a caller ID) may hold control characters: they are printed as escapes."""
+    typer.echo(f"error: {escape_controls(message, keep=chr(10))}", err=True)
     raise typer.Exit(code)

@@ -11,6 +11,7 @@ import typer
 from pbx_sms.cli.context import fail, state
 from pbx_sms.config import ConfigError
 from pbx_sms.core.sms_status import Status
+from pbx_sms.core.text_safety import escape_controls
 from pbx_sms.gateways.base import GatewayConfigError
 from pbx_sms.tasks import TaskFailed
 
@@ -45,14 +46,12 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Show the running daemons (AMI connection, calls seen), outbox depth by status, the last error."""
+    from pbx_sms.cli.db import opened_database
     from pbx_sms.daemon.status import read_status
-    from pbx_sms.storage.database import open_database_from_settings
 
-    database = open_database_from_settings(state(ctx).settings())
-    try:
+    # An unreachable database is one line saying which (exit 1), as for every admin command.
+    with opened_database(ctx) as database:
         report = read_status(database.engine)
-    finally:
-        database.close()
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
@@ -101,4 +100,5 @@ def render_status(report: dict[str, Any]) -> str:
     error = report["last_send_error"]
     if error:
         lines.append(f"last send error: SMS {error['sms_id']} to {error['to']} at {error['at']}: {error['error']}")
-    return "\n".join(lines)
+    # Error texts come from gateways and AMI servers: printed as text, never as terminal control.
+    return "\n".join(escape_controls(line) for line in lines)

@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from pbx_sms.cli.context import fail, state
+from pbx_sms.core.text_safety import escape_controls, escape_json_controls
 from pbx_sms.db.engine import Database, make_engine
 from pbx_sms.db.migrate import current_revision, head_revision, upgrade_schema
 from pbx_sms.db.url import DatabaseUrlError, normalise_database_url, safe_url
@@ -28,16 +29,16 @@ def opened_database(ctx: typer.Context) -> Iterator[Database]:
     settings = state(ctx).settings()
     try:
         database = open_database(settings.database_url, timezone=settings.timezone, country=settings.country)
-    except DatabaseUrlError as exc:
+    except (DatabaseUrlError, StorageError) as exc:
         fail(str(exc))
     except OperationalError as exc:
-        fail(f"cannot open the database {_where(settings.database_url)}: {exc.orig or exc}")
+        fail(f"cannot open the database {_where(settings.database_url)}: {_first_line(exc)}")
     try:
         yield database
     except StorageError as exc:
         fail(str(exc))
     except OperationalError as exc:
-        fail(f"database {_where(settings.database_url)}: {exc.orig or exc}")
+        fail(f"database {_where(settings.database_url)}: {_first_line(exc)}")
     finally:
         database.close()
 
@@ -55,6 +56,12 @@ def read_session(ctx: typer.Context) -> Iterator[Session]:
         yield session
 
 
+def _first_line(exc: OperationalError) -> str:
+    """The driver's reason, first line only: psycopg adds hints on more lines ("Is the server running...")."""
+    reason = str(exc.orig or exc).strip()
+    return reason.splitlines()[0] if reason else type(exc.orig or exc).__name__
+
+
 def _where(url: str) -> str:
     try:
         return safe_url(normalise_database_url(url))
@@ -63,7 +70,7 @@ def _where(url: str) -> str:
 
 
 def print_json(value: Any) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+    typer.echo(escape_json_controls(json.dumps(value, ensure_ascii=False, indent=2, default=str)))
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], empty: str = "(none)") -> None:
@@ -99,7 +106,8 @@ def _cell(value: Any) -> str:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return str(value)
+    # A caller ID or a gateway's error text: on a terminal, ESC or a line break in it must stay text.
+    return escape_controls(str(value))
 
 
 @app.command("upgrade")
@@ -115,7 +123,7 @@ def upgrade(ctx: typer.Context) -> None:
             before = current_revision(connection)
         applied = upgrade_schema(engine)
     except OperationalError as exc:
-        fail(f"cannot upgrade the database {_where(settings.database_url)}: {exc.orig or exc}")
+        fail(f"cannot upgrade the database {_where(settings.database_url)}: {_first_line(exc)}")
     finally:
         engine.dispose()
     # The default account is part of a usable schema.

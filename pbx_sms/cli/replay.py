@@ -19,6 +19,7 @@ from pbx_sms.ami.tracker import TrackerConfig
 from pbx_sms.cli.context import fail, state
 from pbx_sms.config import Settings
 from pbx_sms.core.call import CompletedCall
+from pbx_sms.core.text_safety import escape_json_controls
 
 
 def replay(
@@ -49,7 +50,7 @@ def completed_calls(path: Path, settings: Settings) -> Iterator[CompletedCall]:
 def print_calls(completed: Iterator[CompletedCall], pbx: str) -> None:
     """One JSON object per call: ``call_id`` is the Linkedid, ``pbx`` the PBX it is known on."""
     for call in completed:
-        typer.echo(json.dumps({**call.to_json(), "pbx": pbx}, ensure_ascii=False))
+        typer.echo(escape_json_controls(json.dumps({**call.to_json(), "pbx": pbx}, ensure_ascii=False)))
 
 
 def print_planned_sms(ctx: typer.Context, completed: Iterator[CompletedCall], settings: Settings) -> None:
@@ -66,18 +67,18 @@ def print_planned_sms(ctx: typer.Context, completed: Iterator[CompletedCall], se
         rules = [active.rule for active in snapshot.rules_for(account.name)]
         for sms in match_call(call, account.policy(), rules, settings.tracking.internal_max_digits):
             line = {"call_id": call.call_id, **planned_sms_json(sms, account.timezone, account.quiet_hours)}
-            typer.echo(json.dumps(line, ensure_ascii=False))
+            typer.echo(escape_json_controls(json.dumps(line, ensure_ascii=False)))
 
 
 def _check_readable(path: Path) -> None:
-    if not path.exists():
-        fail(f"{path}: no such file (expected a recorded AMI stream)")
-    if not path.is_file():
-        fail(f"{path}: not a file (expected a recorded AMI stream)")
     try:
+        if not path.exists():
+            fail(f"{path}: no such file (expected a recorded AMI stream)")
+        if not path.is_file():
+            fail(f"{path}: not a file (expected a recorded AMI stream)")
         with path.open("rb") as handle:
             head = handle.read(256)
-    except OSError as exc:
+    except OSError as exc:  # also a name too long for the file system
         fail(f"{path}: cannot read: {exc.strerror or exc}")
     problem = first_line_problem(head)
     if problem is not None:

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from pbx_sms.cli.context import fail, state
+from pbx_sms.core.bounds import INTEGER_MAX
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.clock import utc_now
 from pbx_sms.core.matching import AccountPolicy, PlannedSms, match_call
@@ -23,6 +24,7 @@ from pbx_sms.core.quiet_hours import QuietHours
 from pbx_sms.core.rulefile import RuleFileInvalid, load_rule_file
 from pbx_sms.core.rules import Rule, duplicate_names
 from pbx_sms.core.schedule import zone
+from pbx_sms.core.text_safety import escape_json_controls
 
 OUTPUT_KEYS = ("rule", "to", "sender", "text", "encoding", "parts", "due_at", "reason")
 # Added when the account has quiet hours: the time before they held the SMS (end of call + delay).
@@ -57,7 +59,7 @@ def simulate(
     rules: Annotated[
         list[Path] | None, typer.Option("--rules", help="Rule file (YAML); may repeat.", show_default=False)
     ] = None,
-    talk_s: Annotated[int, typer.Option("--talk-s", min=0, help="Talk time in seconds.")] = 0,
+    talk_s: Annotated[int, typer.Option("--talk-s", min=0, max=INTEGER_MAX, help="Talk time in seconds.")] = 0,
     at: Annotated[
         str | None,
         typer.Option(
@@ -103,19 +105,24 @@ def simulate(
         account, rule_list, account_quiet = _database_rules(ctx, company_number)
         quiet = quiet or account_quiet
     ended_at = _call_end(at, account.timezone)
-    call = CompletedCall(
-        call_id="simulated",
-        direction=direction.value,
-        number=company_number,
-        other_party=normalise(other, account.country) or other.strip(),
-        status=status.value,
-        talk_s=talk_s,
-        started_at=ended_at - timedelta(seconds=talk_s),
-        ended_at=ended_at,
-    )
-    planned = match_call(call, account, rule_list, internal_max_digits=settings.tracking.internal_max_digits)
-    for sms in planned:
-        typer.echo(json.dumps(planned_sms_json(sms, account.timezone, quiet), ensure_ascii=False))
+    try:
+        call = CompletedCall(
+            call_id="simulated",
+            direction=direction.value,
+            number=company_number,
+            other_party=normalise(other, account.country) or other.strip(),
+            status=status.value,
+            talk_s=talk_s,
+            started_at=ended_at - timedelta(seconds=talk_s),
+            ended_at=ended_at,
+        )
+        planned = match_call(call, account, rule_list, internal_max_digits=settings.tracking.internal_max_digits)
+        lines = [json.dumps(planned_sms_json(sms, account.timezone, quiet), ensure_ascii=False) for sms in planned]
+    except OverflowError:
+        # A call near 0001-01-01 or 9999-12-31: its start, or an SMS due after it, has no date.
+        fail(f"--at {at!r} with --talk-s {talk_s}: the call or its SMS fall outside 0001-01-01..9999-12-31")
+    for line in lines:
+        typer.echo(escape_json_controls(line))
     if not planned:
         typer.echo("no rule matched this call", err=True)
 
@@ -165,7 +172,10 @@ def _call_end(at: str | None, timezone: str) -> datetime:
         fail(f"--at {at!r}: expected an ISO 8601 time such as 2026-11-25T10:00:00+01:00")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone(timezone))
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        fail(f"--at {at!r}: outside 0001-01-01..9999-12-31 in UTC")
 
 
 def planned_sms_json(sms: PlannedSms, timezone: str, quiet_hours: QuietHours | None = None) -> dict[str, object]:

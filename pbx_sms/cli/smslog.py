@@ -22,13 +22,16 @@ _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 def parse_since(value: str, now: datetime) -> datetime:
     """``2h``/``30m``/``7d`` ago, or an ISO date/time (no zone = UTC)."""
     match = _AGO.match(value.strip())
-    if match:
-        return now - timedelta(seconds=int(match.group(1)) * _UNIT_S[match.group(2)])
     try:
+        if match:
+            return now - timedelta(seconds=int(match.group(1)) * _UNIT_S[match.group(2)])
         parsed = datetime.fromisoformat(value.strip())
+        # In UTC here: a time near year 1 or 9999 with an offset has no UTC time to compare with.
+        return (parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed).astimezone(UTC)
     except ValueError:
         fail(f"--since: expected a time like 2h, 30m, 7d, 2026-03-10 or 2026-03-10T08:00+01:00, got {value!r}")
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+    except OverflowError:
+        fail(f"--since {value!r}: outside the times that can be compared (0001-01-01 to 9999-12-31 UTC)")
 
 
 def smslog(

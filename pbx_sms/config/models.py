@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from pbx_sms.config.names import SETTING_PATHS
 from pbx_sms.config.sources import active_sources
+from pbx_sms.core.phone import check_country_code
 from pbx_sms.core.timezones import validate_timezone
 
 # The digits an extension dials before an outside number.
@@ -232,9 +233,7 @@ class Settings(BaseSettings):
     @field_validator("country")
     @classmethod
     def _country_code(cls, value: str) -> str:
-        if len(value) != 2 or not value.isalpha():
-            raise ValueError("expected a two-letter ISO country code like PL")
-        return value.upper()
+        return check_country_code(value)
 
     def section(self, prefix: str) -> dict[str, str]:
         """A gateway's settings as text, ``prefix_`` removed (for plug-ins without a settings model)."""

@@ -49,6 +49,10 @@ def toml_entries(path: Path) -> list[Entry]:
         raise ConfigError(f"{path}: config file not found") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: not UTF-8 text ({exc.reason})") from exc
+    except (OSError, ValueError) as exc:  # a directory, no permission, a name too long or with a NUL in it
+        raise ConfigError(f"{path}: cannot read the config file: {getattr(exc, 'strerror', None) or exc}") from exc
     entries = []
     for key, value in document.items():
         if not isinstance(value, Mapping):

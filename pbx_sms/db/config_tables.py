@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from pbx_sms.core.bounds import ACCOUNT_NAME_MAX_CHARS, RULE_NAME_MAX_CHARS, SENDER_MAX_CHARS
 from pbx_sms.core.clock import utc_now
 from pbx_sms.db.types import UtcDateTime
 
@@ -61,7 +62,7 @@ class Account(TimestampMixin, Base):
     __tablename__ = "accounts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(ACCOUNT_NAME_MAX_CHARS), unique=True)
     timezone: Mapped[str] = mapped_column(String(64))
     country: Mapped[str] = mapped_column(String(2))
     # Comma-separated ISO codes the account may text (e.g. "DE,PL"); empty = its own country only.
@@ -87,7 +88,7 @@ class Sender(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    sender: Mapped[str] = mapped_column(String(16))
+    sender: Mapped[str] = mapped_column(String(SENDER_MAX_CHARS))
 
     __table_args__ = (UniqueConstraint("account_id", "sender"),)
 
@@ -97,7 +98,7 @@ class RuleRow(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(RULE_NAME_MAX_CHARS))
     enabled: Mapped[bool] = mapped_column(Boolean, server_default=true(), default=True)
     direction: Mapped[str] = mapped_column(String(3), server_default=sql_text("'any'"), default="any")
     statuses: Mapped[str] = mapped_column(String(100))

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from pbx_sms.core.bounds import fits_bigint
 from pbx_sms.core.reasons import Reason
 from pbx_sms.core.sms_status import Status
 from pbx_sms.outbox.claiming import ClaimPlan, ClaimPlanner, DueRow
@@ -25,7 +26,7 @@ from pbx_sms.outbox.decisions import (
     check_retry,
     enqueue_report,
 )
-from pbx_sms.outbox.model import ClaimScope, EnqueueReport, LogQuery, NewSms, OutboxRow, Outcome
+from pbx_sms.outbox.model import ClaimScope, EnqueueReport, LogQuery, NewSms, OutboxError, OutboxRow, Outcome
 from pbx_sms.outbox.replan import plan_replan
 from pbx_sms.outbox.rows import RowStore, RowTransaction
 
@@ -133,7 +134,7 @@ class Outbox:
         return self._rows.next_due_at(scope)
 
     def get(self, row_id: int) -> OutboxRow | None:
-        return self._rows.get(row_id)
+        return self._rows.get(row_id) if fits_bigint(row_id) else None
 
     def list(
         self,
@@ -145,11 +146,15 @@ class Outbox:
     ) -> list[OutboxRow]:
         """Rows, newest first; ``number`` matches the recipient or the call's other party."""
         wanted = frozenset(statuses) if statuses is not None else None
-        return self._rows.list(LogQuery(wanted, since, number, limit))
+        if limit is not None and limit < 0:
+            raise OutboxError(f"limit {limit}: expected 0 or more (or none)")
+        # More rows than an id can count is no limit at all (and more than the database's LIMIT takes).
+        return self._rows.list(LogQuery(wanted, since, number, limit if limit is None or fits_bigint(limit) else None))
 
     def retry(self, row_id: int, now: datetime) -> OutboxRow:
         """Queue a failed, suppressed, cancelled or unclear row again, due now, as new (raises OutboxError
         otherwise). For an unclear row this is the operator's decision that it is to be sent again."""
+        _check_row_id(row_id)
         with self._rows.transaction() as tx:
             check_retry(row_id, tx.status_of(row_id))
             tx.requeue(row_id, now)
@@ -158,10 +163,17 @@ class Outbox:
 
     def cancel(self, row_id: int, now: datetime, reason: Reason = Reason.CANCELLED_BY_ADMIN) -> OutboxRow:
         """Cancel a queued row (raises OutboxError for any other status)."""
+        _check_row_id(row_id)
         with self._rows.transaction() as tx:
             check_cancel(row_id, tx.status_of(row_id))
             tx.cancel([row_id], reason, now)
             return _changed(tx, row_id)
+
+
+def _check_row_id(row_id: int) -> None:
+    """An id no row can have (past the 64-bit ids of both databases) is unknown, not a database error."""
+    if not fits_bigint(row_id):
+        raise OutboxError(f"no SMS with id {row_id} in the outbox")
 
 
 def _facts(tx: RowTransaction, questions: Questions, limits: dict[int, AccountLimits]) -> Facts:

@@ -12,11 +12,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from pbx_sms.core.bounds import ACCOUNT_NAME_MAX_CHARS
 from pbx_sms.core.quiet_hours import QuietHours
 from pbx_sms.db.config_tables import Account, CompanyNumber, OptOut, RuleRow, Sender
 from pbx_sms.storage.errors import AlreadyExists, InvalidValue, NotFound, Refused
 from pbx_sms.storage.records import DEFAULT_ACCOUNT, DEFAULT_DAILY_CAP, AccountConfig
 from pbx_sms.storage.values import (
+    can_be_stored,
+    check_account_name,
     check_country,
     check_daily_cap,
     check_timezone,
@@ -68,7 +71,11 @@ def ensure_default_account(session: Session, timezone: str, country: str) -> Non
 
 
 def get_account(session: Session, name: str) -> Account:
-    account = session.scalar(select(Account).where(Account.name == name))
+    account = (
+        session.scalar(select(Account).where(Account.name == name))
+        if can_be_stored(name, ACCOUNT_NAME_MAX_CHARS)
+        else None
+    )
     if account is None:
         raise NotFound(f"account {name!r} does not exist (see `pbx-sms accounts list`)")
     return account
@@ -90,9 +97,7 @@ def add_account(
     quiet_hours: str | None = None,
 ) -> Account:
     """A new account; ``daily_cap`` None = no cap (explicitly), the default is ``DEFAULT_DAILY_CAP``."""
-    name = name.strip()
-    if not name:
-        raise Refused("account name: must not be empty")
+    name = check_account_name(name)
     if session.scalar(select(Account.id).where(Account.name == name)) is not None:
         raise AlreadyExists(f"account {name!r} already exists")
     country = check_country(country)

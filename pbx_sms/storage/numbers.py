@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from pbx_sms.core.bounds import SENDER_MAX_CHARS
 from pbx_sms.core.phone import normalise
 from pbx_sms.db.config_tables import Account, CompanyNumber, RuleRow, Sender
 from pbx_sms.storage.accounts import get_account
 from pbx_sms.storage.errors import AlreadyExists, InvalidValue, NotFound, Refused
-from pbx_sms.storage.values import check_sender_id, decode_list
+from pbx_sms.storage.values import can_be_stored, check_sender_id, decode_list
 
 
 def to_e164(raw: str, country: str) -> str:
@@ -102,7 +103,9 @@ def list_senders(session: Session, account_name: str | None = None) -> Sequence[
 
 def remove_sender(session: Session, sender: str, account_name: str) -> None:
     account = get_account(session, account_name)
-    row = session.scalar(select(Sender).where(Sender.account_id == account.id, Sender.sender == sender))
+    row = None
+    if can_be_stored(sender, SENDER_MAX_CHARS):
+        row = session.scalar(select(Sender).where(Sender.account_id == account.id, Sender.sender == sender))
     if row is None:
         raise NotFound(f"sender {sender!r} is not a sender of account {account.name!r}")
     users = enabled_rules_using(session, account.id, sender=sender)

@@ -33,12 +33,22 @@ outbox = outbox_table
 calls = calls_table
 
 
+# Older than any stored row can be, and far from the earliest date a cutoff can have (0001-01-01).
+MAX_AGE = timedelta(days=36_525)
+
+
 def parse_age(text: str) -> timedelta:
     """``90d``, ``12w``, ``36h``, ``90m`` → a timedelta; ValueError saying what was expected."""
     match = _AGE.match(text)
     if match is None:
         raise ValueError(f"expected an age like 90d (days), 12w (weeks), 36h (hours) or 90m (minutes), got {text!r}")
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    try:
+        age = int(match.group(1)) * _UNITS[match.group(2)]
+    except OverflowError:
+        age = MAX_AGE + timedelta(days=1)
+    if age > MAX_AGE:
+        raise ValueError(f"{text!r} is longer than {MAX_AGE.days}d (100 years): nothing is that old")
+    return age
 
 
 def format_age(age: timedelta) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pbx_sms.core.bounds import RULE_NAME_MAX_CHARS
 from pbx_sms.core.matching import AccountPolicy
 from pbx_sms.core.rulefile import dump_rule_file
 from pbx_sms.core.rules import Rule, RuleFile
@@ -22,6 +23,7 @@ from pbx_sms.storage.accounts import account_for_number, get_account, to_config
 from pbx_sms.storage.errors import NotFound, Refused, StorageError
 from pbx_sms.storage.records import DEFAULT_ACCOUNT
 from pbx_sms.storage.rule_rows import RULE_COLUMNS, RuleProblem, StoredRuleInvalid, columns_to_rule, rule_to_columns
+from pbx_sms.storage.values import can_be_stored
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +217,8 @@ def stored_rules(
 ) -> list[StoredRule]:
     """The account's rules by name, each validated (model, sender, numbers); invalid ones carry problems."""
     account = get_account(session, account_name)
+    if name is not None and not can_be_stored(name, RULE_NAME_MAX_CHARS):
+        return []
     query = select(*RULE_ROW_COLUMNS, RuleRow.created_at, RuleRow.updated_at).where(RuleRow.account_id == account.id)
     if enabled_only:
         query = query.where(RuleRow.enabled.is_(True))
@@ -249,7 +253,9 @@ def export_rules(session: Session, account_name: str) -> str:
 
 def _rule_row(session: Session, account_name: str, name: str) -> RuleRow:
     account = get_account(session, account_name)
-    row = session.scalar(select(RuleRow).where(RuleRow.account_id == account.id, RuleRow.name == name))
+    row = None
+    if can_be_stored(name, RULE_NAME_MAX_CHARS):
+        row = session.scalar(select(RuleRow).where(RuleRow.account_id == account.id, RuleRow.name == name))
     if row is None:
         raise NotFound(f"account {account_name!r} has no rule named {name!r} (see `pbx-sms rules list`)")
     return row

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from pbx_sms.core.phone import is_e164
+from pbx_sms.core.bounds import ACCOUNT_NAME_MAX_CHARS, INTEGER_MAX
+from pbx_sms.core.phone import check_country_code, is_e164
+from pbx_sms.core.text_safety import has_controls
 from pbx_sms.core.timezones import validate_timezone
 from pbx_sms.storage.errors import InvalidValue
 
@@ -28,11 +30,29 @@ def check_sender_id(value: str) -> str:
     )
 
 
+def check_account_name(value: str) -> str:
+    """An account name as typed (surrounding spaces dropped): 1–100 characters, no control characters."""
+    name = value.strip()
+    if not name:
+        raise InvalidValue("account name: must not be empty")
+    if len(name) > ACCOUNT_NAME_MAX_CHARS:
+        raise InvalidValue(f"account name: at most {ACCOUNT_NAME_MAX_CHARS} characters (this one has {len(name)})")
+    if has_controls(name):
+        raise InvalidValue(f"account name {name!r}: must not contain control characters (line breaks, tabs, NUL, ESC)")
+    return name
+
+
+def can_be_stored(value: str, max_chars: int) -> bool:
+    """Whether a name could be in a column of ``max_chars``: a longer one, or one with a NUL (PostgreSQL
+    stores none), names nothing, and looking it up would only make the database refuse the query."""
+    return len(value) <= max_chars and "\x00" not in value
+
+
 def check_country(value: str) -> str:
-    code = value.strip().upper()
-    if len(code) != 2 or not code.isalpha() or not code.isascii():
-        raise InvalidValue(f"country {value!r}: expected a two-letter ISO code like PL")
-    return code
+    try:
+        return check_country_code(value)
+    except ValueError as exc:
+        raise InvalidValue(str(exc)) from None
 
 
 def check_timezone(value: str) -> str:
@@ -43,8 +63,8 @@ def check_timezone(value: str) -> str:
 
 
 def check_daily_cap(value: int | None) -> int | None:
-    if value is not None and value < 0:
-        raise InvalidValue(f"daily cap {value}: expected 0 or more (or none)")
+    if value is not None and not 0 <= value <= INTEGER_MAX:
+        raise InvalidValue(f"daily cap {value}: expected 0 to {INTEGER_MAX} (or none)")
     return value
 
 
