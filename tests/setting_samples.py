@@ -61,6 +61,8 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "PBX_SMS_OUTBOX_RETRY_MAX_S": ("120", 120.0),
     "PBX_SMS_OUTBOX_RETRY_MAX_ATTEMPTS": ("3", 3),
     "PBX_SMS_OUTBOX_RETRY_MAX_AGE_S": ("7200", 7200.0),
+    "PBX_SMS_WEB_SESSION_IDLE_S": ("900", 900.0),
+    "PBX_SMS_WEB_SESSION_MAX_S": ("28800", 28800.0),
     # Gateways' settings.
     "PBX_SMS_LOG_PATH": ("/var/lib/pbx-sms/sms.jsonl", "/var/lib/pbx-sms/sms.jsonl"),
     "PBX_SMS_HTTP_URL": ("https://sms.example.com/send", "https://sms.example.com/send"),

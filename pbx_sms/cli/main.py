@@ -43,6 +43,8 @@ from pbx_sms.cli import (  # noqa: E402
     senders,
     simulate,
     smslog,
+    tokens,
+    users,
 )
 
 app.command("run")(daemon.run)
@@ -56,6 +58,8 @@ app.add_typer(senders.app, name="senders")
 app.add_typer(optout.app, name="optout")
 app.add_typer(outbox.app, name="outbox")
 app.command("log")(smslog.smslog)
+app.add_typer(users.app, name="users")
+app.add_typer(tokens.app, name="tokens")
 db.app.command("prune")(prune.prune_command)
 app.add_typer(db.app, name="db")
 

@@ -18,6 +18,7 @@ from pbx_sms.config.models import (
     RawSetting,
     Settings,
     TrackingSettings,
+    WebSettings,
     is_secret_key,
 )
 from pbx_sms.config.names import ENV_PREFIX, variable_name
@@ -35,6 +36,7 @@ __all__ = [
     "RawSetting",
     "Settings",
     "TrackingSettings",
+    "WebSettings",
     "describe_error",
     "is_secret_key",
     "load_settings",

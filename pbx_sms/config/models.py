@@ -176,6 +176,11 @@ class MetricsSettings(_Section):
     port: int = Field(9464, ge=1, le=65535)
     # /health fails once the AMI connection has been down (or never up) this long.
     health_ami_down_max_s: float = Field(120.0, gt=0)
+class WebSettings(_Section):
+    """`pbx-sms web`: browser sessions end after this long without a request, and this long after login."""
+
+    session_idle_s: float = Field(30 * 60, gt=0)
+    session_max_s: float = Field(12 * 3600, gt=0)
 
 
 class LoggingSettings(_Section):
@@ -209,6 +214,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     fastagi: FastAgiSettings = Field(default_factory=FastAgiSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     # By flat name ("http_url", "ami_send_secret"); the registry validates the chosen gateway's.
     gateway_settings: Mapping[str, RawSetting] = Field(default_factory=dict)
 

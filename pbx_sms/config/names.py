@@ -56,11 +56,13 @@ SETTING_PATHS: dict[str, tuple[str, ...]] = {
     "outbox_retry_max_s": ("outbox", "retry_max_s"),
     "outbox_retry_max_attempts": ("outbox", "retry_max_attempts"),
     "outbox_retry_max_age_s": ("outbox", "retry_max_age_s"),
+    "web_session_idle_s": ("web", "session_idle_s"),
+    "web_session_max_s": ("web", "session_max_s"),
 }
 
 # Every name under these prefixes belongs to one model, so a misspelt one is an error there
 # instead of a gateway's setting that nobody reads.
-OWNED_PREFIXES: dict[str, str] = {"outbox_": "outbox"}
+OWNED_PREFIXES: dict[str, str] = {"outbox_": "outbox", "web_": "web"}
 
 # Where the settings no model here declares go, by flat name, for the gateway that owns them.
 GATEWAY_SETTINGS = "gateway_settings"

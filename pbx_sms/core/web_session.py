@@ -1,0 +1,40 @@
+"""When a browser session of `pbx-sms web` ends (pure; the clock is passed in).
+
+A session ends after ``idle_s`` without a request (a forgotten tab on a shared PC) and ``max_s`` after
+its login whatever happens (a stolen cookie stops working by then even if it is used all the time).
+Settings PBX_SMS_WEB_SESSION_IDLE_S and PBX_SMS_WEB_SESSION_MAX_S.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class SessionState(StrEnum):
+    ACTIVE = "active"
+    IDLE_EXPIRED = "idle_expired"
+    ABSOLUTE_EXPIRED = "absolute_expired"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLimits:
+    idle_s: float
+    max_s: float
+
+    def __post_init__(self) -> None:
+        if not self.idle_s > 0 or not self.max_s > 0:
+            raise ValueError("session limits: idle_s and max_s must be more than 0")
+
+
+def session_state(created_at: datetime, last_seen_at: datetime, now: datetime, limits: SessionLimits) -> SessionState:
+    """Whether a session created at ``created_at`` and last used at ``last_seen_at`` is still valid at ``now``.
+
+    Exactly at a limit the session has ended (a limit of 1800 s allows 1799.9 s, not 1800).
+    """
+    if (now - created_at).total_seconds() >= limits.max_s:
+        return SessionState.ABSOLUTE_EXPIRED
+    if (now - last_seen_at).total_seconds() >= limits.idle_s:
+        return SessionState.IDLE_EXPIRED
+    return SessionState.ACTIVE
