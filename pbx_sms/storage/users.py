@@ -95,9 +95,15 @@ def _account_id(session: Session, role: Role, account: str | None) -> int | None
         return None
     if account is None or not account.strip():
         raise InvalidValue(f"account: {_article(role)} {role.value} belongs to one account; name it (--account)")
-    if len(account) > MAX_ACCOUNT_NAME_LENGTH or not account.isprintable():
+    return account_id_of(session, account.strip())
+
+
+def account_id_of(session: Session, account: str) -> int:
+    """The id of an account by name; a name no account can have (a NUL, 10 kB) is not looked up
+    (PostgreSQL refuses a NUL in a query: that would be a crash, not "does not exist")."""
+    if not account or len(account) > MAX_ACCOUNT_NAME_LENGTH or not account.isprintable():
         raise NotFound(f"account {_shown(account)} does not exist (see `pbx-sms accounts list`)")
-    return get_account(session, account.strip()).id
+    return get_account(session, account).id
 
 
 def _article(role: Role) -> str:
@@ -179,7 +185,7 @@ def list_users(session: Session, account: str | None = None) -> list[UserView]:
     """Every user by name, or those of one account."""
     query = select(UserRow, Account.name).outerjoin(Account, UserRow.account_id == Account.id)
     if account is not None:
-        query = query.where(UserRow.account_id == get_account(session, account).id)
+        query = query.where(UserRow.account_id == account_id_of(session, account))
     return [
         UserView(
             id=user.id,
