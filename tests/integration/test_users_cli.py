@@ -47,11 +47,9 @@ def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Run:
 def logs_in(database_url: str, name: str, password: str) -> bool:
     database = open_database(database_url)
     try:
-        with database.write_session() as session:
-            return (
-                login(session, name, password, "192.0.2.1", utc_now(), hasher=credentials.DEFAULT_HASHER).user
-                is not None
-            )
+        return (
+            login(database, name, password, "192.0.2.1", utc_now(), hasher=credentials.DEFAULT_HASHER).user is not None
+        )
     finally:
         database.close()
 

@@ -53,8 +53,7 @@ def add(database: Database, name: str, role: str = "admin", account: str | None 
 
 
 def try_login(database: Database, name: str, password: str, now: datetime, address: str = "192.0.2.1") -> LoginResult:
-    with database.write_session() as session:
-        return login(session, name, password, address, now, hasher=FAST)
+    return login(database, name, password, address, now, hasher=FAST)
 
 
 def user_count(database: Database) -> int:
@@ -180,13 +179,12 @@ def test_a_hash_with_old_parameters_is_redone_at_login(database: Database) -> No
     with database.session() as session:
         before = get_user(session, "anna").password_hash
     assert "t=1" in before
-    with database.write_session() as session:
-        assert login(session, "anna", PASSWORD, "192.0.2.1", T0, hasher=STRONGER).user is not None
+    assert login(database, "anna", PASSWORD, "192.0.2.1", T0, hasher=STRONGER).user is not None
     with database.session() as session:
         after = get_user(session, "anna").password_hash
     assert after != before and "m=16,t=2" in after
-    with database.write_session() as session:
-        assert login(session, "anna", PASSWORD, "192.0.2.1", T0, hasher=STRONGER).user is not None
+    assert login(database, "anna", PASSWORD, "192.0.2.1", T0, hasher=STRONGER).user is not None
+    with database.session() as session:
         assert get_user(session, "anna").password_hash == after  # same parameters: left alone
 
 
@@ -393,3 +391,16 @@ def test_the_migration_adds_the_tables_and_removes_them_again(database_url: str)
         assert set(AUTH_TABLES) <= set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
+
+
+def test_a_user_disabled_while_the_password_is_checked_is_not_logged_in(database: Database) -> None:
+    add(database, "anna")
+
+    class DisablingMidway(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+            with database.write_session() as session:
+                set_disabled(session, "anna", True)
+            return FAST.verify(hash, password)
+
+    hasher = DisablingMidway(time_cost=1, memory_cost=8, parallelism=1)
+    assert login(database, "anna", PASSWORD, "192.0.2.1", T0, hasher=hasher) == LoginResult()
