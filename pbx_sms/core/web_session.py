@@ -38,3 +38,15 @@ def session_state(created_at: datetime, last_seen_at: datetime, now: datetime, l
     if (now - last_seen_at).total_seconds() >= limits.idle_s:
         return SessionState.IDLE_EXPIRED
     return SessionState.ACTIVE
+
+
+# A session's last_seen_at (and a token's last_used_at) is written at most this often: a request
+# within a minute of the last write is then a read-only transaction, not a commit (a commit per
+# request costs ~10 ms on PostgreSQL, bench/auth.py). The idle limit may thus end a session up to
+# this much early.
+TOUCH_RESOLUTION_S = 60.0
+
+
+def needs_touch(last_written_at: datetime | None, now: datetime, resolution_s: float = TOUCH_RESOLUTION_S) -> bool:
+    """Whether a use at ``now`` is worth writing down, given the last time one was."""
+    return last_written_at is None or (now - last_written_at).total_seconds() >= resolution_s

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pbx_sms.core.web_session import needs_touch
 from pbx_sms.db.auth_tables import ApiTokenRow, UserRow
 from pbx_sms.storage.credentials import NewSecret, new_api_token, plausible_secret, random_secret, secret_digest
 from pbx_sms.storage.errors import InvalidValue, NotFound
@@ -86,6 +87,7 @@ def authenticate_token(session: Session, presented: str, now: datetime) -> UserV
     """The enabled user a bearer token belongs to, or None (unknown, revoked, or the user is disabled).
 
     The lookup is by digest: the database compares digests, which tell nothing about the token.
+    ``last_used_at`` is written at most once a minute (pbx_sms.core.web_session.needs_touch).
     """
     if not plausible_secret(presented):
         return None
@@ -95,8 +97,9 @@ def authenticate_token(session: Session, presented: str, now: datetime) -> UserV
     user = enabled_user(session, row.user_id)
     if user is None:
         return None
-    row.last_used_at = now
-    session.flush()
+    if needs_touch(row.last_used_at, now):
+        row.last_used_at = now
+        session.flush()
     return user
 
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from pbx_sms.core.web_session import SessionLimits, SessionState, session_state
+from pbx_sms.core.web_session import SessionLimits, SessionState, needs_touch, session_state
 from pbx_sms.db.auth_tables import WebSessionRow
 from pbx_sms.storage.credentials import NewSecret, plausible_secret, random_secret, secret_digest
 from pbx_sms.storage.users import UserView, deleted_rows, enabled_user
@@ -35,8 +35,9 @@ def check_session(session: Session, secret: str, now: datetime, limits: SessionL
         session.delete(row)
         session.flush()
         return None
-    row.last_seen_at = now
-    session.flush()
+    if needs_touch(row.last_seen_at, now):
+        row.last_seen_at = now
+        session.flush()
     return user
 
 

@@ -404,3 +404,23 @@ def test_a_user_disabled_while_the_password_is_checked_is_not_logged_in(database
 
     hasher = DisablingMidway(time_cost=1, memory_cost=8, parallelism=1)
     assert login(database, "anna", PASSWORD, "192.0.2.1", T0, hasher=hasher) == LoginResult()
+
+
+def test_uses_within_a_minute_are_not_written_down_again(database: Database) -> None:
+    add(database, "anna")
+    secret = start(database)
+    with database.write_session() as session:
+        _, token = create_token(session, "anna", T0)
+    for second in (10, 30, 59):
+        assert check(database, secret, at(second))
+        with database.write_session() as session:
+            assert authenticate_token(session, token, at(second)) is not None
+    with database.session() as session:
+        assert session.scalars(select(WebSessionRow.last_seen_at)).all() == [T0]
+        assert list_tokens(session)[0].last_used_at == at(10)
+    assert check(database, secret, at(60))
+    with database.write_session() as session:
+        authenticate_token(session, token, at(70))
+    with database.session() as session:
+        assert session.scalars(select(WebSessionRow.last_seen_at)).all() == [at(60)]
+        assert list_tokens(session)[0].last_used_at == at(70)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pbx_sms.core.login_throttle import MAX_FAILURES, WINDOW_S, check_login
-from pbx_sms.core.web_session import SessionLimits, SessionState, session_state
+from pbx_sms.core.web_session import SessionLimits, SessionState, needs_touch, session_state
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -78,3 +78,9 @@ def test_the_absolute_limit_ends_a_session_used_all_the_time() -> None:
 def test_limits_must_be_positive(idle_s: float, max_s: float) -> None:
     with pytest.raises(ValueError, match="more than 0"):
         SessionLimits(idle_s, max_s)
+
+
+def test_a_use_is_written_down_at_most_once_a_minute() -> None:
+    assert needs_touch(None, at(0))
+    assert not needs_touch(at(0), at(59.9))
+    assert needs_touch(at(0), at(60))
