@@ -424,3 +424,14 @@ def test_uses_within_a_minute_are_not_written_down_again(database: Database) -> 
     with database.session() as session:
         assert session.scalars(select(WebSessionRow.last_seen_at)).all() == [at(60)]
         assert list_tokens(session)[0].last_used_at == at(70)
+
+
+def test_the_migration_builds_exactly_the_models_tables(database: Database) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from pbx_sms.db.config_tables import Base
+
+    with database.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert [diff for diff in differences if any(table in repr(diff) for table in AUTH_TABLES)] == []
