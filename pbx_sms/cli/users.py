@@ -27,6 +27,7 @@ from pbx_sms.storage.users import (
     list_users,
     remove_user,
     set_disabled,
+    set_language,
 )
 
 app = typer.Typer(no_args_is_help=True, help="Users of the web panel and API: roles, accounts, passwords.")
@@ -150,6 +151,18 @@ def passwd(ctx: typer.Context, name: NameArg, password_stdin: PasswordStdinOpt =
     with write_session(ctx) as session:
         change_password(session, name, password, hasher=credentials.DEFAULT_HASHER)
     typer.echo(f"password of user {check_user_name(name)!r} changed")
+
+
+@app.command("set")
+def set_(
+    ctx: typer.Context,
+    name: NameArg,
+    language: Annotated[Language, typer.Option("--language", case_sensitive=False, help="The web panel's language.")],
+) -> None:
+    """Change a user's settings (today: the panel's language)."""
+    with write_session(ctx) as session:
+        set_language(session, name, language.value)
+    typer.echo(f"user {check_user_name(name)!r}: language {language.value}")
 
 
 @app.command("disable")

@@ -96,6 +96,9 @@ def test_users_lifecycle(cli: Run, database_url: str) -> None:
     assert "root  operator  (all)" in table and "argon2" not in table
     assert logs_in(database_url, "anna", PASSWORD)
 
+    assert "user 'vic': language en" in cli("users", "set", "VIC", "--language", "EN").stdout
+    assert json.loads(cli("users", "list", "--json").stdout)[2]["language"] == "en"
+    assert "'xx' is not one of" in " ".join(cli("users", "set", "vic", "--language", "xx", code=2).output.split())
     cli("users", "passwd", "anna", "--password-stdin", input="another-passphrase\n")
     assert not logs_in(database_url, "anna", PASSWORD) and logs_in(database_url, "anna", "another-passphrase")
     assert "user 'anna' disabled" in cli("users", "disable", "anna").stdout
@@ -179,7 +182,7 @@ def test_tokens_create_list_revoke(cli: Run, database_url: str) -> None:
 
 def test_no_command_help_mentions_a_password_option(cli: Run) -> None:
     for group, commands in {
-        "users": ["add", "list", "passwd", "disable", "enable", "remove"],
+        "users": ["add", "list", "set", "passwd", "disable", "enable", "remove"],
         "tokens": ["create", "list", "revoke"],
     }.items():
         for command in commands:
@@ -200,6 +203,8 @@ def test_boundary_values_give_clear_errors_not_tracebacks(cli: Run, value: str) 
         ["users", "list", "--account", value],
         ["users", "passwd", value, "--password-stdin"],
         ["users", "disable", value],
+        ["users", "set", value, "--language", "pl"],
+        ["users", "set", "anna", "--language", value],
         ["users", "enable", value],
         ["users", "remove", value, "--yes"],
         ["tokens", "create", value],

@@ -23,7 +23,15 @@ from pbx_sms.storage.credentials import csrf_matches, csrf_token
 from pbx_sms.storage.database import open_database
 from pbx_sms.storage.errors import AlreadyExists, InvalidValue, NotFound
 from pbx_sms.storage.logins import LoginResult, login
-from pbx_sms.storage.users import add_user, change_password, get_user, list_users, remove_user, set_disabled
+from pbx_sms.storage.users import (
+    add_user,
+    change_password,
+    get_user,
+    list_users,
+    remove_user,
+    set_disabled,
+    set_language,
+)
 from pbx_sms.storage.web_sessions import check_session, end_session, prune_sessions, start_session
 
 # Cheap parameters: the tests hash often; production uses argon2-cffi's defaults (64 MiB, 3 passes).
@@ -110,6 +118,17 @@ def test_bad_input_names_the_field_and_writes_nothing(
         add_user(session, name, role=role, account=account, password=password, language=language, hasher=FAST)
     assert password not in str(raised.value)
     assert user_count(database) == 0
+
+
+def test_the_language_can_be_changed_to_pl_or_en_only(database: Database) -> None:
+    add(database, "anna")
+    with database.write_session() as session:
+        set_language(session, "anna", "PL")
+        assert get_user(session, "anna").language == "pl"
+        with pytest.raises(InvalidValue, match="language 'fr': expected one of pl, en"):
+            set_language(session, "anna", "fr")
+        with pytest.raises(NotFound, match="user 'bob' does not exist"):
+            set_language(session, "bob", "en")
 
 
 def test_a_name_is_taken_once_whatever_its_case(database: Database) -> None:
