@@ -50,3 +50,14 @@ TOUCH_RESOLUTION_S = 60.0
 def needs_touch(last_written_at: datetime | None, now: datetime, resolution_s: float = TOUCH_RESOLUTION_S) -> bool:
     """Whether a use at ``now`` is worth writing down, given the last time one was."""
     return last_written_at is None or (now - last_written_at).total_seconds() >= resolution_s
+
+
+# Methods that change nothing (RFC 9110 "safe"): a browser request with one needs no CSRF token.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def csrf_required(method: str, by_session: bool) -> bool:
+    """Whether a request must carry the session's CSRF token: a state-changing request authenticated by
+    the session cookie (which a browser sends along to any site's form). A bearer token is never sent
+    by the browser on its own, so token-authenticated calls are exempt."""
+    return by_session and method.upper() not in SAFE_METHODS

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pbx_sms.core.login_throttle import MAX_FAILURES, WINDOW_S, check_login
-from pbx_sms.core.web_session import SessionLimits, SessionState, needs_touch, session_state
+from pbx_sms.core.web_session import SessionLimits, SessionState, csrf_required, needs_touch, session_state
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -84,3 +84,17 @@ def test_a_use_is_written_down_at_most_once_a_minute() -> None:
     assert needs_touch(None, at(0))
     assert not needs_touch(at(0), at(59.9))
     assert needs_touch(at(0), at(60))
+
+
+# --- CSRF ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["POST", "put", "PATCH", "DELETE"])
+def test_a_state_changing_browser_request_needs_the_csrf_token(method: str) -> None:
+    assert csrf_required(method, by_session=True)
+    assert not csrf_required(method, by_session=False)  # bearer tokens are exempt
+
+
+@pytest.mark.parametrize("method", ["GET", "head", "OPTIONS"])
+def test_safe_methods_need_none(method: str) -> None:
+    assert not csrf_required(method, by_session=True)
