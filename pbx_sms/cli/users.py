@@ -188,9 +188,11 @@ def remove(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Remove a user with their API tokens and sessions (asks first unless --yes)."""
+    # Asked before the write transaction: on SQLite it would hold up every writer while the question waits.
+    with read_session(ctx) as session:
+        user_name = get_user(session, name).name
+    if not yes:
+        confirm_or_exit(f"remove user {user_name!r} with their API tokens?")
     with write_session(ctx) as session:
-        user = get_user(session, name)
-        if not yes:
-            confirm_or_exit(f"remove user {user.name!r} with their API tokens?")
-        remove_user(session, user.name)
+        remove_user(session, user_name)
     typer.echo(f"removed user {check_user_name(name)!r}")
