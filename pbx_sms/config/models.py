@@ -176,6 +176,8 @@ class MetricsSettings(_Section):
     port: int = Field(9464, ge=1, le=65535)
     # /health fails once the AMI connection has been down (or never up) this long.
     health_ami_down_max_s: float = Field(120.0, gt=0)
+
+
 class WebSettings(_Section):
     """`pbx-sms web`: browser sessions end after this long without a request, and this long after login."""
 

@@ -400,7 +400,7 @@ def test_the_migration_adds_the_tables_and_removes_them_again(database_url: str)
         from pbx_sms.db.migrate import alembic_config
 
         with engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"}).begin() as connection:
-            command.downgrade(alembic_config(connection), "0008")
+            command.downgrade(alembic_config(connection), "0010")
         assert not set(AUTH_TABLES) & set(inspect(engine).get_table_names())
     finally:
         engine.dispose()

@@ -12,7 +12,7 @@ from alembic import op
 from pbx_sms.db.types import UtcDateTime
 
 revision = "0011"
-down_revision = "0008"
+down_revision = "0010"
 
 ROLE_VALUES = ("operator", "admin", "viewer")
 LANGUAGE_VALUES = ("pl", "en")
