@@ -201,6 +201,7 @@ def test_listening_beyond_loopback_without_allow_list_and_secret_is_refused_at_s
     env = clean_environ() | {
         "PBX_SMS_DATABASE_URL": f"sqlite:///{tmp_path / 'pbx-sms.db'}",
         "PBX_SMS_AMI_ENABLED": "false",
+        "PBX_SMS_METRICS_ENABLED": "false",  # not the default port, which a running daemon may hold
         "PBX_SMS_FASTAGI_HOST": "0.0.0.0",
         "PBX_SMS_FASTAGI_ALLOW": "192.0.2.0/24",
     }
@@ -219,6 +220,7 @@ def test_a_port_in_use_is_a_clear_start_up_error(tmp_path: Path) -> None:
         env = clean_environ() | {
             "PBX_SMS_DATABASE_URL": f"sqlite:///{tmp_path / 'pbx-sms.db'}",
             "PBX_SMS_AMI_ENABLED": "false",
+            "PBX_SMS_METRICS_ENABLED": "false",
             "PBX_SMS_FASTAGI_PORT": str(port),
         }
         result = run_exits(env, tmp_path)

@@ -116,6 +116,9 @@ def test_pbx_sms_run_exits_1_with_one_clear_line_when_a_task_fails_for_good(tmp_
         **os.environ,
         "PBX_SMS_DATABASE_URL": f"sqlite:///{tmp_path / 'pbx-sms.db'}",
         "PBX_SMS_AMI_ENABLED": "false",
+        # Not the default ports, which a daemon running on this machine may hold.
+        "PBX_SMS_METRICS_ENABLED": "false",
+        "PBX_SMS_FASTAGI_PORT": "0",
     }
     env.pop("PBX_SMS_CONFIG", None)
     done = subprocess.run(
