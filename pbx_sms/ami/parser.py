@@ -22,6 +22,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from pbx_sms.core.text_safety import escape_char, escape_controls
+
 log = logging.getLogger(__name__)
 
 BANNER_PREFIX = b"Asterisk Call Manager/"
@@ -32,7 +34,6 @@ DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024
 MAX_BANNER_BYTES = 256
 # What may not survive parsing (see the module docstring); a CR LF between lines is not matched.
 _CONTROL = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]|\r(?!\n)|(?<!\r)\n")
-_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # The quick test, on the raw bytes: C0 controls but CR and LF (those are counted), DEL, and the lead
 # bytes of C1 controls (U+0080-U+009F: C2 80-9F) and of the line and paragraph separators (U+2028/9:
 # E2 80 A8/A9).  A hit (an accented Latin-1 letter, a dash) only costs the exact test.
@@ -40,8 +41,7 @@ _SUSPECT_BYTES = bytes(byte for byte in [*range(0x20), 0x7F, 0xC2, 0xE2] if byte
 
 
 def escape_control(match: re.Match[str]) -> str:
-    char = match.group()
-    return _ESCAPES.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+    return escape_char(match.group())
 
 
 @dataclass(slots=True)
@@ -72,11 +72,6 @@ class ParserStats:
     skipped: int = 0
     malformed_lines: int = 0
     oversized: int = 0
-
-
-def escape_text(text: str) -> str:
-    """``text`` with its control characters escaped (see the module docstring)."""
-    return _CONTROL.sub(escape_control, text) if _CONTROL.search(text) is not None else text
 
 
 def parse_message(block: bytes) -> AmiMessage:
@@ -209,7 +204,7 @@ class AmiStreamParser:
                     self._pending += buffer
                     return b""
                 return self._banner_done(buffer)  # no line end where a banner has one: not a banner
-            self.banner = escape_text(buffer[len(BANNER_PREFIX) : end].decode("ascii", "replace"))
+            self.banner = escape_controls(buffer[len(BANNER_PREFIX) : end].decode("ascii", "replace"))
             return self._banner_done(buffer[end + 2 :])
         return self._banner_done(buffer)
 

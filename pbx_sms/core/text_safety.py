@@ -15,7 +15,8 @@ _CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _NAMED: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def _escape(char: str) -> str:
+def escape_char(char: str) -> str:
+    """One control character as its visible escape."""
     named = _NAMED.get(char)
     if named is not None:
         return named
@@ -33,8 +34,8 @@ def escape_controls(text: str, keep: str = "") -> str:
     if _CONTROL.search(text) is None:
         return text
     if not keep:
-        return _CONTROL.sub(lambda match: _escape(match.group()), text)
-    return _CONTROL.sub(lambda match: match.group() if match.group() in keep else _escape(match.group()), text)
+        return _CONTROL.sub(lambda match: escape_char(match.group()), text)
+    return _CONTROL.sub(lambda match: match.group() if match.group() in keep else escape_char(match.group()), text)
 
 
 _JSON_UNESCAPED_CONTROL: Final = re.compile("[\x7f-\x9f\u2028\u2029]")
