@@ -14,14 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import threading
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from ports import free_port
 
 
 class TcpProxy:

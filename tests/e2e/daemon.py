@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ami_server import FakeAmiServer
+from ports import free_port
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
-from tcp_proxy import free_port
 from typer.testing import CliRunner
 
 from pbx_sms.cli.main import app

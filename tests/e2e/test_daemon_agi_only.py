@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tcp_proxy import free_port
+from ports import free_port
 from typer.testing import CliRunner
 
 from pbx_sms.cli.main import app

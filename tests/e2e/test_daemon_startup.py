@@ -15,8 +15,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 from conftest import POSTGRES_URL
+from ports import free_port
 from sqlalchemy.engine import make_url
-from tcp_proxy import TcpProxy, free_port
+from tcp_proxy import TcpProxy
 
 from e2e.daemon import DaemonProcess, clean_environ, wait_until
 

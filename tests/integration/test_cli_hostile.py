@@ -4,13 +4,13 @@ unreachable database, on SQLite and PostgreSQL: a clear one-line error, never a 
 from __future__ import annotations
 
 import json
-import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from cli_helpers import Cli, admin_cli, admin_env
 from outbox_world import sms, sql_world
+from ports import free_port
 from sqlalchemy import text
 from typer.testing import CliRunner
 
@@ -158,17 +158,11 @@ def test_sms_log_prints_a_hostile_error_text_as_text(database_url: str) -> None:
 # --- an unreachable database -------------------------------------------------------------------
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.mark.parametrize(
     "command", [("status",), ("accounts", "list"), ("log",), ("outbox", "list"), ("db", "upgrade")]
 )
 def test_postgresql_unreachable_is_one_line_and_exit_1(command: tuple[str, ...]) -> None:
-    port = closed_port()
+    port = free_port()
     env = admin_env(f"postgresql://pbx:secret@127.0.0.1:{port}/pbx")
     result = CliRunner().invoke(app, list(command), env=env)
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)

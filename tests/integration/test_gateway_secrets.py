@@ -15,7 +15,6 @@ import base64
 import contextlib
 import io
 import logging
-import socket
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from http_server import LoopbackHttpServer, Recorded, Reply
 from outbox_world import sms, sql_world
+from ports import free_port
 
 from pbx_sms.config import load_settings
 from pbx_sms.core.sms_status import Status
@@ -94,12 +94,6 @@ def echoing_authenticator(server: Any, session: Session, envelope: Envelope, mec
     plain = b64(f"\0{login}\0{password}")
     message = f"454 4.7.0 Temporary authentication failure for {login}:{password} (AUTH {mechanism} {plain})"
     return AuthResult(success=False, handled=False, message=message)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

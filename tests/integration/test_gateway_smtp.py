@@ -7,7 +7,6 @@ import asyncio
 import email
 import email.policy
 import logging
-import socket
 import ssl
 import subprocess
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SmtpServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+from ports import free_port
 
 from pbx_sms.config import load_settings
 from pbx_sms.gateways.base import GatewayConfigError, OutgoingSms
@@ -29,12 +29,6 @@ USER = "pbx"
 PASSWORD = "smtp-pa55word-sekret"
 POLISH = "Zażółć gęślą jaźń"
 KEY = "9c1d5e0a-3b7f-4e2a-8f61-0d2c4b6a8e10"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

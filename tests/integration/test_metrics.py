@@ -18,10 +18,11 @@ from ami_server import FakeAmiServer, load_recording_events, move_to_now
 from conftest import POSTGRES_URL
 from http_server import LoopbackHttpServer
 from paths import FIXTURES, ROOT
+from ports import free_port
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
-from tcp_proxy import TcpProxy, free_port
+from tcp_proxy import TcpProxy
 
 from pbx_sms.config import load_settings
 from pbx_sms.daemon.run import Daemon

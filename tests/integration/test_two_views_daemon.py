@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 from ami_server import AmiSession, FakeAmiServer, move_to_now
+from ports import free_port
 from sqlalchemy import select
 from tracker_world import IN_VARS, Pbx
 
@@ -203,10 +203,7 @@ async def test_the_trackers_full_view_after_the_hooks_weaker_one_decides_what_is
 
 async def test_with_ami_down_the_hooks_view_alone_is_texted_without_waiting(database_url: str, tmp_path: Path) -> None:
     prepare(database_url)
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    daemon = Daemon(settings_for(database_url, tmp_path, closed_port, hook_wait_s=60))
+    daemon = Daemon(settings_for(database_url, tmp_path, free_port(), hook_wait_s=60))  # nothing listens there
     async with running(daemon):
         hook = map_call(hook_report("1795000000.9", time.time()), "PL").call
         assert hook is not None
