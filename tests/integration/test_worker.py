@@ -92,7 +92,9 @@ def server() -> Iterator[LoopbackHttpServer]:
 
 @pytest.fixture
 async def http_gateway(server: LoopbackHttpServer) -> AsyncIterator[HttpGateway]:
-    gateway = HttpGateway(server.url, timeout_s=0.5)
+    # Generous: on a loaded CI host a 0.5 s timeout made a send unclear (re-sent, other last_error),
+    # which is tested on its own below, not by the tests that share this gateway.
+    gateway = HttpGateway(server.url, timeout_s=5.0)
     yield gateway
     await gateway.close()
 
@@ -160,7 +162,7 @@ class WorkerBehaviour:
             await eventually(lambda: len(world.store.list(statuses=[Status.SENT])) == 5, what="all 5 sent")
         rows = world.store.list()
         assert all(row.attempts > 1 for row in rows)
-        assert all(row.last_error == "HTTP 503: down" for row in rows)
+        assert [row.last_error for row in rows] == ["HTTP 503: down"] * 5
         keys = keys_per_recipient(server.requests)
         assert {row.to: {row.idempotency_key} for row in rows} == keys
         assert len(server.requests) > 5
