@@ -35,6 +35,7 @@ class Resource(StrEnum):
     USERS = "users"
     STATUS = "status"
     AUDIT = "audit"
+    SELF = "self"  # the caller's own user (who am I, my language, my password): every role, any account
 
 
 class Access(StrEnum):
@@ -80,7 +81,7 @@ def may(principal: Principal, action: Action, account_id: int | None) -> Decisio
     ``account_id`` None: the object belongs to no single account (the list of accounts, a new account,
     a global opt-out, the users, the daemons' status): only an operator acts on those.
     """
-    if principal.role is Role.OPERATOR:
+    if principal.role is Role.OPERATOR or action.resource is Resource.SELF:
         return Decision.ALLOWED
     if account_id is None:
         return Decision.FORBIDDEN

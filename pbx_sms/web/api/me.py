@@ -1,0 +1,27 @@
+"""``GET /api/v1/me``: who the caller is (any role; the panel and scripts start here)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
+
+from pbx_sms.core.access import Access, Resource
+from pbx_sms.web.api import V1
+from pbx_sms.web.guard import Guard, Scope
+
+router = APIRouter(prefix=V1, tags=["users"])
+
+
+class Me(BaseModel):
+    name: str
+    role: str
+    account: str | None
+    language: str
+
+
+@router.get("/me", response_model=Me)
+def read_me(scope: Annotated[Scope, Depends(Guard(Resource.SELF, Access.READ))]) -> Me:
+    user = scope.user
+    return Me(name=user.name, role=user.role.value, account=user.account, language=user.language)

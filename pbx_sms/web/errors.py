@@ -1,0 +1,119 @@
+"""The one shape of every error answer of the API, and the handlers that produce it.
+
+``{"detail": "what went wrong", "errors": [{"field": "when.status[0]", "message": "expected ..."}]}``:
+``errors`` only on 422, one entry per problem, ``field`` a path as in the rule file's messages (None
+when the problem is the whole body). Storage errors map here once: NotFound 404, AlreadyExists and
+Refused 409, InvalidValue 422.
+
+A page (a path outside /api) that needs a login redirects to the login page instead of answering 401.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from pbx_sms.storage.errors import AlreadyExists, InvalidValue, NotFound, Refused, StorageError
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api"
+LOGIN_PAGE = "/login"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    field: str | None
+    message: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"field": self.field, "message": self.message}
+
+
+class ApiError(Exception):
+    """An answer other than 2xx, raised anywhere below a route; ``headers`` e.g. Retry-After, ETag."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        problems: Sequence[FieldProblem] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.problems = tuple(problems)
+        self.headers = headers or {}
+
+
+class NotAuthenticated(ApiError):
+    def __init__(self) -> None:
+        super().__init__(401, "log in, or send Authorization: Bearer TOKEN", headers={"WWW-Authenticate": "Bearer"})
+
+
+def field_path(location: Sequence[str | int]) -> str | None:
+    """("body", "when", "status", 0) → "when.status[0]": the path as rule-file messages write it."""
+    path = ""
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path or None
+
+
+def error_response(error: ApiError) -> JSONResponse:
+    body: dict[str, Any] = {"detail": error.detail}
+    if error.problems or error.status == 422:
+        body["errors"] = [problem.as_json() for problem in error.problems]
+    return JSONResponse(body, status_code=error.status, headers=error.headers)
+
+
+def storage_error(exc: StorageError) -> ApiError:
+    if isinstance(exc, NotFound):
+        return ApiError(404, str(exc))
+    if isinstance(exc, AlreadyExists | Refused):
+        return ApiError(409, str(exc))
+    if isinstance(exc, InvalidValue):
+        return ApiError(422, str(exc), problems=[FieldProblem(None, str(exc))])
+    return ApiError(400, str(exc))
+
+
+def _is_page(request: Request) -> bool:
+    return not request.url.path.startswith(API_PREFIX)
+
+
+async def _on_api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    if isinstance(exc, NotAuthenticated) and _is_page(request) and request.method == "GET":
+        return RedirectResponse(f"{LOGIN_PAGE}?next={quote(request.url.path)}", status_code=303)
+    return error_response(exc)
+
+
+async def _on_storage_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StorageError)
+    return error_response(storage_error(exc))
+
+
+async def _on_validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        FieldProblem(field_path([part for part in error["loc"] if part not in ("body", "query", "path")]), error["msg"])
+        for error in exc.errors()
+    ]
+    return error_response(ApiError(422, "the request is not valid: see errors", problems=problems))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _on_api_error)
+    app.add_exception_handler(StorageError, _on_storage_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
