@@ -57,8 +57,8 @@ def web_world(database_url: str, *, settings: Settings | None = None) -> Iterato
     now = datetime.now(UTC)
     tokens: dict[str, str] = {}
     with database.write_session() as session:
-        for account in ACCOUNTS:
-            add_account(session, account, timezone="Europe/Warsaw", country="PL")
+        for account_name in ACCOUNTS:
+            add_account(session, account_name, timezone="Europe/Warsaw", country="PL")
         for name, (role, account) in USERS.items():
             add_user(session, name, role=role, account=account, password=PASSWORD, hasher=FAST_HASHER)
             _view, tokens[name] = create_token(session, name, now)
