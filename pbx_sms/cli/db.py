@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,6 +19,7 @@ from pbx_sms.core.text_safety import escape_controls, escape_json_controls
 from pbx_sms.db.engine import Database, make_engine
 from pbx_sms.db.migrate import current_revision, head_revision, upgrade_schema
 from pbx_sms.db.url import DatabaseUrlError, normalise_database_url, safe_url
+from pbx_sms.storage.actor import set_actor
 from pbx_sms.storage.database import open_database
 from pbx_sms.storage.errors import StorageError
 
@@ -43,10 +46,19 @@ def opened_database(ctx: typer.Context) -> Iterator[Database]:
         database.close()
 
 
+def cli_actor() -> str:
+    """The shell user behind a CLI change, as the audit log names them."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid (a container's), no $USER
+        return f"cli:uid {os.getuid()}"
+
+
 @contextmanager
 def write_session(ctx: typer.Context) -> Iterator[Session]:
     """One transaction that reads and writes; committed when the command succeeds."""
     with opened_database(ctx) as database, database.write_session() as session:
+        set_actor(session, cli_actor())
         yield session
 
 

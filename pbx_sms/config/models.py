@@ -183,6 +183,8 @@ class WebSettings(_Section):
 
     session_idle_s: float = Field(30 * 60, gt=0)
     session_max_s: float = Field(12 * 3600, gt=0)
+    # True behind HTTPS: the browser then sends the session cookie over HTTPS only.
+    cookie_secure: bool = False
 
 
 class LoggingSettings(_Section):

@@ -58,6 +58,7 @@ SETTING_PATHS: dict[str, tuple[str, ...]] = {
     "outbox_retry_max_age_s": ("outbox", "retry_max_age_s"),
     "web_session_idle_s": ("web", "session_idle_s"),
     "web_session_max_s": ("web", "session_max_s"),
+    "web_cookie_secure": ("web", "cookie_secure"),
 }
 
 # Every name under these prefixes belongs to one model, so a misspelt one is an error there

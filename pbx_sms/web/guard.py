@@ -16,14 +16,18 @@ another account is then simply not found, whatever the caller guessed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fastapi import Request
 from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from pbx_sms.core.access import Access, Action, Decision, Resource, may
+from pbx_sms.storage.actor import set_actor
 from pbx_sms.storage.request_auth import Caller, csrf_ok, identify
 from pbx_sms.storage.users import UserView, account_id_of
 from pbx_sms.web.errors import ApiError, NotAuthenticated
@@ -67,6 +71,18 @@ class Scope:
     def actor(self) -> str:
         """Who made a change, as the audit log names them."""
         return f"web:{self.caller.user.name}"
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        with self.context.database.session() as session:
+            yield session
+
+    @contextmanager
+    def write_session(self) -> Iterator[Session]:
+        """One transaction, committed when the block ends without an error; changes are this caller's."""
+        with self.context.database.write_session() as session:
+            set_actor(session, self.actor)
+            yield session
 
     def require_account(self) -> AccountRef:
         if self.account is None:  # a route without {account} asked for it: a bug, not a client error

@@ -42,7 +42,7 @@ def account_out(account: Account) -> AccountOut:
 
 @router.get("/accounts", response_model=list[AccountOut])
 def list_all_accounts(scope: Annotated[Scope, Depends(Guard(Resource.ACCOUNTS, Access.READ))]) -> list[AccountOut]:
-    with scope.context.database.session() as session:
+    with scope.read_session() as session:
         return [account_out(account) for account in list_accounts(session)]
 
 
@@ -50,7 +50,7 @@ def list_all_accounts(scope: Annotated[Scope, Depends(Guard(Resource.ACCOUNTS, A
 def read_account(
     account: str, response: Response, scope: Annotated[Scope, Depends(Guard(Resource.ACCOUNTS, Access.READ))]
 ) -> AccountOut:
-    with scope.context.database.session() as session:
+    with scope.read_session() as session:
         found = account_out(get_account(session, scope.require_account().name))
     response.headers["ETag"] = version_of(found.model_dump())
     return found
