@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,14 +13,25 @@ import pytest
 POSTGRES_URL = os.environ.get("PBX_SMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+DATABASE_KINDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=DATABASE_KINDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL of an empty database: a SQLite file, or a fresh schema on POSTGRES_URL dropped afterwards.
 
     PostgreSQL being down fails the test (it is part of what is tested), it never skips it.
     """
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'pbx-sms.db'}"
+    with empty_database(request.param, tmp_path) as url:
+        yield url
+
+
+@contextmanager
+def empty_database(kind: str, directory: Path) -> Iterator[str]:
+    """``database_url`` for fixtures of a wider scope: ``kind`` "sqlite" (pbx-sms.db in ``directory``, which
+    must be the caller's own) or "postgresql"."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'pbx-sms.db'}"
         return
     import psycopg
     from sqlalchemy.engine import make_url

@@ -1,0 +1,246 @@
+"""The role × route × method × account matrix, generated from the app's route table.
+
+Every route of ``create_app`` is here without anyone listing it: a route with neither a ``Guard`` nor a
+``guard.public(...)`` declaration fails ``test_every_route_has_an_access_rule``; a path parameter
+tests/web_seed.py has no value for fails ``test_every_path_parameter_has_a_seed_value``.
+
+For each guarded route and method, each of root (operator), acme-admin and acme-viewer calls it on
+acme (own), on globex (other) and, where the path has ids besides ``{account}``, on acme's path with
+globex's ids (crossed); a route without ``{account}`` once (global). The expected class comes from
+``core.access.may``: allowed → neither 401, 403, 404 nor 5xx (a 409, 412, 422 or 428 for a minimal
+body means the access check passed); forbidden → 403; not found → 404. Crossed ids → 404 whenever the
+guard lets the caller in (operator too): objects are looked up within the path's account. Two rules are
+checked without trusting ``may``: acme's users get 404 on every globex path, and a viewer never gets a
+2xx from a write (except on their own user, ``Resource.SELF``). Without credentials: 401 (a page: 303
+to the login form).
+
+Writes and the seed: one seeded database per backend serves the whole module, so requests must not
+destroy it. Every write sends ``If-Match`` with a version no row has (a route that checks versions
+answers 412 and changes nothing) and an empty JSON body (a route with required fields answers 422).
+What is left can change state but not remove the seed's objects (enable, cancel, retry: later cases
+see 409 at worst, which is still "allowed"). A DELETE the policy allows is the one request that would
+remove an object later cases need: it runs on a database of its own, seeded afresh (≈0.3 s on SQLite,
+≈0.8 s on PostgreSQL, so only for those cases), and DELETE cases are ordered last.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import fastapi.routing
+import pytest
+from conftest import DATABASE_KINDS, empty_database
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import create_engine
+from web_seed import PATH_PARAMETERS, SeededWorld, seeded_world
+
+from pbx_sms.config.models import Settings
+from pbx_sms.core.access import Decision, Principal, Resource, Role, may
+from pbx_sms.db.engine import Database
+from pbx_sms.storage.users import account_id_of, get_user, view
+from pbx_sms.web import guard
+from pbx_sms.web.app import create_app
+from pbx_sms.web.context import WebContext
+from pbx_sms.web.errors import API_PREFIX, LOGIN_PAGE
+
+ROLES = ("root", "acme-admin", "acme-viewer")
+OWN, OTHER = "acme", "globex"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+NO_ROW_HAS_THIS_VERSION = '"access-matrix-stale"'
+ACCESS_PASSED = "not 401, 403, 404 or 5xx"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    route: APIRoute
+    declared_path: str  # as guard.public(...) names it ({sms_id:int} with a converter)
+    path: str  # "/api/v1/accounts/{account}": the template the requests fill in
+    method: str
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        return tuple(re.findall(r"{(\w+)}", self.path))
+
+    @property
+    def scoped(self) -> bool:
+        return guard.ACCOUNT_PARAMETER in self.parameters
+
+    @property
+    def writes(self) -> bool:
+        return self.method in WRITE_METHODS
+
+    @property
+    def is_page(self) -> bool:
+        return not self.path.startswith(API_PREFIX)
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def api_routes(app: FastAPI) -> Iterator[tuple[APIRoute, str, str]]:
+    """(route, path, path format) of every APIRoute. FastAPI ≥ 0.137 keeps an included router as one
+    entry of ``app.routes`` with its routes inside: ``iter_route_contexts`` walks them (older: flat)."""
+    walk = getattr(fastapi.routing, "iter_route_contexts", None)
+    if walk is None:
+        for route in app.routes:
+            if isinstance(route, APIRoute):
+                yield route, route.path, route.path_format
+        return
+    for context in walk(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            yield context.original_route, context.path, context.path_format
+
+
+def route_table() -> list[Endpoint]:
+    """Every (route, method) of the app; the app is only built, its database never opened."""
+    unopened = Database(create_engine("sqlite://"))
+    app = create_app(WebContext(unopened, Settings(database_url="sqlite://")))
+    return [
+        Endpoint(route, path, path_format, method)
+        for route, path, path_format in api_routes(app)
+        for method in sorted(route.methods or ())
+    ]
+
+
+ENDPOINTS = route_table()
+GUARDED = [endpoint for endpoint in ENDPOINTS if guard.guard_of(endpoint.route) is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    endpoint: Endpoint
+    user: str
+    # "own": acme's path; "other": globex's; "crossed": acme's path with globex's ids; "global": no {account}
+    target: str
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} {self.user} {self.target}"
+
+
+def matrix_cases() -> list[Case]:
+    cases: list[Case] = []
+    for endpoint in GUARDED:
+        targets = ["own", "other"] if endpoint.scoped else ["global"]
+        if endpoint.scoped and len(endpoint.parameters) > 1:
+            targets.append("crossed")
+        cases += [Case(endpoint, user, target) for user in ROLES for target in targets]
+    return sorted(cases, key=lambda case: case.endpoint.method == "DELETE")  # stable: deletes last
+
+
+@dataclass
+class Matrix:
+    kind: str
+    seeded: SeededWorld
+    clients: dict[str, TestClient]
+    principals: dict[str, Principal]
+    account_ids: dict[str, int]
+
+    def values(self, target: str) -> dict[str, str]:
+        seed = self.seeded.seed
+        if target == "global":
+            return seed.global_values
+        if target == "crossed":
+            return seed.path_values(OTHER) | {guard.ACCOUNT_PARAMETER: OWN}
+        return seed.path_values(OWN if target == "own" else OTHER)
+
+    def account_id(self, target: str) -> int | None:
+        return None if target == "global" else self.account_ids[OTHER if target == "other" else OWN]
+
+
+@contextmanager
+def matrix_over(kind: str, directory: Path) -> Iterator[Matrix]:
+    with empty_database(kind, directory) as url:
+        for seeded in seeded_world(url):
+            world = seeded.world
+            with world.database.session() as session:
+                principals = {name: view(session, get_user(session, name)).principal for name in ROLES}
+                account_ids = {name: account_id_of(session, name) for name in (OWN, OTHER)}
+            yield Matrix(kind, seeded, {name: world.as_(name) for name in ROLES}, principals, account_ids)
+
+
+@pytest.fixture(scope="module", params=DATABASE_KINDS)
+def matrix(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
+    with matrix_over(request.param, tmp_path_factory.mktemp("matrix")) as matrix:
+        yield matrix
+
+
+def url_of(endpoint: Endpoint, values: dict[str, str]) -> str:
+    missing = [name for name in endpoint.parameters if name not in values]
+    if missing:
+        pytest.fail(f"{endpoint}: no seed value for path parameter {{{missing[0]}}}: add it to tests/web_seed.py")
+    return endpoint.path.format(**{name: quote(values[name], safe="") for name in endpoint.parameters})
+
+
+def send(client: TestClient, endpoint: Endpoint, url: str) -> Response:
+    """The request with the least in it: an empty JSON body, and a version no row has for a write."""
+    answer: Response = client.request(
+        endpoint.method,
+        url,
+        json={} if endpoint.method in BODY_METHODS else None,
+        headers={"If-Match": NO_ROW_HAS_THIS_VERSION} if endpoint.writes else None,
+        follow_redirects=False,
+    )
+    return answer
+
+
+def expected_class(decision: Decision) -> str:
+    return {Decision.ALLOWED: ACCESS_PASSED, Decision.FORBIDDEN: "403", Decision.NOT_FOUND: "404"}[decision]
+
+
+def outcome_class(status: int) -> str:
+    if status in (401, 403, 404) or status >= 500:
+        return str(status)
+    return ACCESS_PASSED
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+def test_every_route_has_an_access_rule(endpoint: Endpoint) -> None:
+    declared_public = (endpoint.method, endpoint.declared_path) in guard.PUBLIC_ROUTES
+    assert guard.guard_of(endpoint.route) is not None or declared_public, (
+        f"{endpoint} has no access rule: add a Guard dependency (pbx_sms.web.guard) or guard.public(...)"
+    )
+
+
+@pytest.mark.parametrize("endpoint", GUARDED, ids=str)
+def test_every_path_parameter_has_a_seed_value(endpoint: Endpoint) -> None:
+    missing = [name for name in endpoint.parameters if name not in PATH_PARAMETERS]
+    assert not missing, f"{endpoint}: no seed value for path parameter {{{missing[0]}}}: add it to tests/web_seed.py"
+
+
+@pytest.mark.parametrize("endpoint", GUARDED, ids=str)
+def test_without_credentials_a_guarded_route_answers_401(matrix: Matrix, endpoint: Endpoint) -> None:
+    answer = send(matrix.seeded.world.client, endpoint, url_of(endpoint, matrix.values("own")))
+    if endpoint.is_page and endpoint.method == "GET":
+        assert (answer.status_code, answer.headers["location"].split("?")[0]) == (303, LOGIN_PAGE)
+    else:
+        assert answer.status_code == 401, f"{endpoint} without credentials: {answer.status_code} {answer.text}"
+
+
+@pytest.mark.parametrize("case", matrix_cases(), ids=str)
+def test_access_matrix(matrix: Matrix, case: Case, tmp_path: Path) -> None:
+    endpoint, principal = case.endpoint, matrix.principals[case.user]
+    action = guard.guard_of(endpoint.route).action  # type: ignore[union-attr]  # GUARDED has one
+    decision = may(principal, action, matrix.account_id(case.target))
+    url = url_of(endpoint, matrix.values(case.target))
+    if endpoint.method == "DELETE" and decision is Decision.ALLOWED and case.target != "crossed":
+        with matrix_over(matrix.kind, tmp_path) as fresh:
+            answer = send(fresh.clients[case.user], endpoint, url)
+    else:
+        answer = send(matrix.clients[case.user], endpoint, url)
+
+    expected = "404" if case.target == "crossed" and decision is Decision.ALLOWED else expected_class(decision)
+    said = f"{case} at {url} ({decision.value} by core.access.may): {answer.status_code} {answer.text[:300]}"
+    assert outcome_class(answer.status_code) == expected, f"expected {expected}: {said}"
+    if principal.role is not Role.OPERATOR and case.target == "other":
+        assert answer.status_code == 404, f"another tenant's path must be 404: {said}"
+    if principal.role is Role.VIEWER and endpoint.writes and action.resource is not Resource.SELF:
+        assert not 200 <= answer.status_code < 300, f"a viewer changed something: {said}"
