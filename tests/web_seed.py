@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from outbox_world import sms
-from web_world import FAST_HASHER, PASSWORD, WebWorld, web_world
+from web_world import ACCOUNTS, FAST_HASHER, PASSWORD, WebWorld, web_world
 
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.rulefile import parse_rule_text
@@ -41,30 +41,52 @@ WORKER = "seed-worker"
 
 
 @dataclass(frozen=True, slots=True)
-class AccountSeed:
-    """What one account was seeded with; ``numbers`` differ per account (index 1 or 2)."""
+class Names:
+    """What an account is seeded with, known before seeding (the ids are the database's)."""
 
     account: str
     rule: str
     e164: str
     sender: str
     optout: str
+    caller: str  # the call log's other party
+    user: str  # the clerk
+
+    @classmethod
+    def of(cls, account: str, index: int) -> Names:
+        return cls(
+            account,
+            rule=f"{account}-missed",
+            e164=f"+4822100000{index}",
+            sender=account.upper(),
+            optout=f"+4860100000{index}",
+            caller=f"+4860200000{index}",
+            user=f"{account}-clerk",
+        )
+
+
+NAMES = {account: Names.of(account, index) for index, account in enumerate(ACCOUNTS, 1)}
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSeed:
+    names: Names
     sms_ids: dict[str, int]  # status → id
-    user: str
-    token_id: int
+    token_id: int  # the clerk's
     call_id: str
 
     @property
     def path_values(self) -> dict[str, str]:
         """A value for every path-parameter name of the API (see /work/wt/PREAMBLE.md)."""
+        names = self.names
         return {
-            "account": self.account,
-            "rule": self.rule,
-            "e164": self.e164,
-            "sender": self.sender,
-            "optout": self.optout,
+            "account": names.account,
+            "rule": names.rule,
+            "e164": names.e164,
+            "sender": names.sender,
+            "optout": names.optout,
             "sms_id": str(self.sms_ids["queued"]),
-            "user": self.user,
+            "user": names.user,
             "token_id": str(self.token_id),
         }
 
@@ -83,6 +105,24 @@ class Seed:
         return self.path_values("acme") | {"optout": self.global_optout}
 
 
+def known_values() -> dict[str, list[str]]:
+    """Per path parameter, values a fresh seed has (both accounts'), before seeding: for generated
+    requests (schemathesis) that should sometimes hit a real object. Ids: a fresh seed numbers its
+    6 SMS and 7 tokens from 1."""
+    names = list(NAMES.values())
+    ids = [str(row_id) for row_id in range(1, 8)]
+    return {
+        "account": [n.account for n in names],
+        "rule": [n.rule for n in names],
+        "e164": [n.e164 for n in names],
+        "sender": [n.sender for n in names],
+        "optout": [n.optout for n in names] + [GLOBAL_OPTOUT],
+        "sms_id": ids,
+        "user": [n.user for n in names],
+        "token_id": ids,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class SeededWorld:
     world: WebWorld
@@ -98,7 +138,7 @@ def seeded_world(database_url: str) -> Iterator[SeededWorld]:
 def seed_database(database: Database, now: datetime | None = None) -> Seed:
     """Fill a database that has web_world's accounts and users (see the module docstring)."""
     now = now or datetime.now(UTC)
-    accounts = {name: _seed_account(database, name, index, now) for index, name in enumerate(("acme", "globex"), 1)}
+    accounts = {account: _seed_account(database, names, now) for account, names in NAMES.items()}
     with database.write_session() as session:
         add_optout(session, GLOBAL_OPTOUT, None, COUNTRY)
     return Seed(accounts, GLOBAL_OPTOUT)
@@ -114,47 +154,43 @@ rules:
 """
 
 
-def _seed_account(database: Database, account: str, index: int, now: datetime) -> AccountSeed:
-    rule, e164, sender = f"{account}-missed", f"+4822100000{index}", account.upper()
-    optout, caller = f"+4860100000{index}", f"+4860200000{index}"
-    clerk = f"{account}-clerk"
+def _seed_account(database: Database, names: Names, now: datetime) -> AccountSeed:
+    account = names.account
+    rules = parse_rule_text(_rules_text(account, names.rule, names.e164, names.sender)).rules
     with database.write_session() as session:
-        add_number(session, e164, account)
-        add_sender(session, sender, account)
-        import_rules(
-            session, [RuleSource("seed.yaml", account, parse_rule_text(_rules_text(account, rule, e164, sender)).rules)]
-        )
-        add_optout(session, optout, account, COUNTRY)
-        add_user(session, clerk, role="viewer", account=account, password=PASSWORD, hasher=FAST_HASHER)
-        token, _secret = create_token(session, clerk, now, name="seed")
+        add_number(session, names.e164, account)
+        add_sender(session, names.sender, account)
+        import_rules(session, [RuleSource("seed.yaml", account, rules)])
+        add_optout(session, names.optout, account, COUNTRY)
+        add_user(session, names.user, role="viewer", account=account, password=PASSWORD, hasher=FAST_HASHER)
+        token, _secret = create_token(session, names.user, now, name="seed")
         account_id = get_account(session, account).id
-        rule_id = get_stored_rule(session, account, rule).id
+        rule_id = get_stored_rule(session, account, names.rule).id
     call_id = f"{account}-call-1"
-    call = CompletedCall(
-        call_id, "in", e164, caller, "no_answer", 0, now - timedelta(minutes=2), now - timedelta(minutes=1)
-    )
+    started_at, ended_at = now - timedelta(minutes=2), now - timedelta(minutes=1)
+    call = CompletedCall(call_id, "in", names.e164, names.caller, "no_answer", 0, started_at, ended_at)
     record_call(database.engine, call, PBX, "ami", now)
     mark_processed(database.engine, PBX, call_id, account, now)
-    return AccountSeed(
-        account,
-        rule,
-        e164,
-        sender,
-        optout,
-        _seed_sms(database, account_id, rule_id, rule, sender, call_id, now),
-        clerk,
-        token.id,
-        call_id,
-    )
+    sms_ids = _seed_sms(database, account_id, rule_id, names, call_id, now)
+    return AccountSeed(names, sms_ids, token.id, call_id)
 
 
 def _seed_sms(
-    database: Database, account_id: int, rule_id: int, rule: str, sender: str, call_id: str, now: datetime
+    database: Database, account_id: int, rule_id: int, names: Names, call_id: str, now: datetime
 ) -> dict[str, int]:
     """One SMS of each of queued, sent and failed, to different numbers (as a rule with three recipients)."""
     store = SqlOutbox(database.engine)
     planned = [
-        sms(account_id, rule_id=rule_id, rule_name=rule, sender=sender, call_id=call_id, to=to, due_at=due_at)
+        sms(
+            account_id,
+            rule_id=rule_id,
+            rule_name=names.rule,
+            sender=names.sender,
+            call_id=call_id,
+            other_party=names.caller,
+            to=to,
+            due_at=due_at,
+        )
         for to, due_at in (
             (f"+4860300{account_id:04d}", now + timedelta(hours=1)),
             (f"+4860400{account_id:04d}", now),

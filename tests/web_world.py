@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
 
 from pbx_sms.config.models import Settings
 from pbx_sms.db.engine import Database
@@ -66,3 +68,8 @@ def web_world(database_url: str, *, settings: Settings | None = None) -> Iterato
     with TestClient(app, raise_server_exceptions=False) as client:
         yield WebWorld(database, settings, client, tokens)
     database.close()
+
+
+def route_table_app() -> FastAPI:
+    """The app as built, over a database never opened: for reading its routes and its OpenAPI schema."""
+    return create_app(WebContext(Database(create_engine("sqlite://")), Settings(database_url="sqlite://")))

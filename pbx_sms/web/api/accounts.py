@@ -11,11 +11,11 @@ from pbx_sms.core.access import Access, Resource
 from pbx_sms.db.config_tables import Account
 from pbx_sms.storage.accounts import get_account, list_accounts
 from pbx_sms.storage.values import decode_list
-from pbx_sms.web.api import V1
+from pbx_sms.web.api import ERROR_RESPONSES, V1
 from pbx_sms.web.guard import Guard, Scope
 from pbx_sms.web.versions import version_of
 
-router = APIRouter(prefix=V1, tags=["accounts"])
+router = APIRouter(prefix=V1, tags=["accounts"], responses=ERROR_RESPONSES)
 
 
 class AccountOut(BaseModel):

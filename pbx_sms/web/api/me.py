@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from pbx_sms.core.access import Access, Resource
-from pbx_sms.web.api import V1
+from pbx_sms.web.api import ERROR_RESPONSES, V1
 from pbx_sms.web.guard import Guard, Scope
 
-router = APIRouter(prefix=V1, tags=["users"])
+router = APIRouter(prefix=V1, tags=["users"], responses=ERROR_RESPONSES)
 
 
 class Me(BaseModel):

@@ -39,16 +39,13 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import create_engine
 from web_seed import PATH_PARAMETERS, SeededWorld, seeded_world
+from web_world import route_table_app
 
-from pbx_sms.config.models import Settings
 from pbx_sms.core.access import Decision, Principal, Resource, Role, may
-from pbx_sms.db.engine import Database
 from pbx_sms.storage.users import account_id_of, get_user, view
 from pbx_sms.web import guard
-from pbx_sms.web.app import create_app
-from pbx_sms.web.context import WebContext
+from pbx_sms.web.api import GUARD_STATUSES
 from pbx_sms.web.errors import API_PREFIX, LOGIN_PAGE
 
 ROLES = ("root", "acme-admin", "acme-viewer")
@@ -101,12 +98,10 @@ def api_routes(app: FastAPI) -> Iterator[tuple[APIRoute, str, str]]:
 
 
 def route_table() -> list[Endpoint]:
-    """Every (route, method) of the app; the app is only built, its database never opened."""
-    unopened = Database(create_engine("sqlite://"))
-    app = create_app(WebContext(unopened, Settings(database_url="sqlite://")))
+    """Every (route, method) of the app."""
     return [
         Endpoint(route, path, path_format, method)
-        for route, path, path_format in api_routes(app)
+        for route, path, path_format in api_routes(route_table_app())
         for method in sorted(route.methods or ())
     ]
 
@@ -214,6 +209,15 @@ def test_every_route_has_an_access_rule(endpoint: Endpoint) -> None:
 def test_every_path_parameter_has_a_seed_value(endpoint: Endpoint) -> None:
     missing = [name for name in endpoint.parameters if name not in PATH_PARAMETERS]
     assert not missing, f"{endpoint}: no seed value for path parameter {{{missing[0]}}}: add it to tests/web_seed.py"
+
+
+@pytest.mark.parametrize("endpoint", [endpoint for endpoint in GUARDED if not endpoint.is_page], ids=str)
+def test_every_guarded_route_documents_its_error_answers(endpoint: Endpoint) -> None:
+    documented = {int(status) for status in endpoint.route.responses}
+    missing = sorted(set(GUARD_STATUSES) - documented)
+    assert not missing, (
+        f"{endpoint} does not document {missing}: give its router responses=ERROR_RESPONSES (pbx_sms.web.api)"
+    )
 
 
 @pytest.mark.parametrize("endpoint", GUARDED, ids=str)

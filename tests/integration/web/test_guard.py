@@ -51,3 +51,9 @@ def test_an_account_carries_its_version(web: WebWorld) -> None:
         first.headers["ETag"].startswith('"')
         and first.headers["ETag"] == web.as_("root").get("/api/v1/accounts/acme").headers["ETag"]
     )
+
+
+def test_a_bearer_call_s_body_is_not_read_for_a_csrf_token(web: WebWorld) -> None:
+    # found by schemathesis: the guard parsed this GET's (missing) multipart body and answered 400
+    answer = web.as_("acme-viewer").get("/api/v1/me", headers={"Content-Type": "multipart/form-data"})
+    assert answer.status_code == 200
