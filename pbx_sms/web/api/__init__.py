@@ -27,8 +27,7 @@ class ErrorBody(BaseModel):
     errors: list[ProblemBody] = Field(default_factory=list, description="On 422: one entry per problem")
 
 
-# What each error status means in this API. The guard answers 401, 403 and 404 (and 400 for a browser
-# form it cannot read for its CSRF token); validation 422.
+# What each error status means in this API.
 ERROR_MEANINGS: dict[int, str] = {
     400: "The request cannot be read (e.g. a form body that is not well formed)",
     401: "No valid credentials: log in, or send Authorization: Bearer TOKEN",
@@ -41,7 +40,8 @@ ERROR_MEANINGS: dict[int, str] = {
     428: "An edit needs If-Match with the version (ETag) it was made from",
     429: "Too many attempts: wait for Retry-After seconds",
 }
-GUARD_STATUSES = (400, 401, 403, 404, 422)
+# What every guarded route can answer: the guard's 401, 403 and 404, and 422 for a request it cannot take.
+GUARD_STATUSES = (401, 403, 404, 422)
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -49,4 +49,6 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody, "description": ERROR_MEANINGS[status]} for status in statuses}
 
 
-ERROR_RESPONSES = error_responses(*GUARD_STATUSES)
+# The routers' ``responses=``; with 400 for a form body that cannot be read (the guard reads a browser
+# form for its CSRF token).
+ERROR_RESPONSES = error_responses(400, *GUARD_STATUSES)

@@ -14,13 +14,18 @@ checked without trusting ``may``: acme's users get 404 on every globex path, and
 2xx from a write (except on their own user, ``Resource.SELF``). Without credentials: 401 (a page: 303
 to the login form).
 
-Writes and the seed: one seeded database per backend serves the whole module, so requests must not
-destroy it. Every write sends ``If-Match`` with a version no row has (a route that checks versions
-answers 412 and changes nothing) and an empty JSON body (a route with required fields answers 422).
-What is left can change state but not remove the seed's objects (enable, cancel, retry: later cases
-see 409 at worst, which is still "allowed"). A DELETE the policy allows is the one request that would
-remove an object later cases need: it runs on a database of its own, seeded afresh (≈0.3 s on SQLite,
-≈0.8 s on PostgreSQL, so only for those cases), and DELETE cases are ordered last.
+Writes and the seed: one seeded database per backend serves the whole module (a fresh one per case
+would cost 0.3 s on SQLite and 1 s or more on PostgreSQL, times some hundred cases), so a request must
+not remove what a later case needs:
+- every write sends ``If-Match`` with a version no row has (a route that checks versions answers 412
+  and changes nothing) and an empty JSON body (a route with required fields answers 422);
+- what is left can change state but removes nothing (enable, cancel, retry: a later case meets 409 at
+  worst, still "allowed");
+- DELETE cases run last (pytest keeps the parametrized order; the module must not be shuffled), those
+  the policy refuses first, then those it allows, and last those removing an account or acting on the
+  caller (logging out);
+- the two callers a DELETE can succeed for act on different objects: the operator on copy 1 of the
+  seed, the admin on copy 2 (tests/web_seed.py), so each finds its own number, rule, sender ... there.
 """
 
 from __future__ import annotations
@@ -40,15 +45,16 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from httpx import Response
 from web_seed import PATH_PARAMETERS, SeededWorld, seeded_world
-from web_world import route_table_app
+from web_world import USERS, route_table_app
 
-from pbx_sms.core.access import Decision, Principal, Resource, Role, may
+from pbx_sms.core.access import Action, Decision, Principal, Resource, Role, may
 from pbx_sms.storage.users import account_id_of, get_user, view
 from pbx_sms.web import guard
 from pbx_sms.web.api import GUARD_STATUSES
 from pbx_sms.web.errors import API_PREFIX, LOGIN_PAGE
 
 ROLES = ("root", "acme-admin", "acme-viewer")
+SEED_COPY_OF = {"root": 1, "acme-admin": 2, "acme-viewer": 1}  # the viewer deletes nothing
 OWN, OTHER = "acme", "globex"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -110,6 +116,12 @@ ENDPOINTS = route_table()
 GUARDED = [endpoint for endpoint in ENDPOINTS if guard.guard_of(endpoint.route) is not None]
 
 
+def action_of(endpoint: Endpoint) -> Action:
+    found = guard.guard_of(endpoint.route)
+    assert found is not None, f"{endpoint} has no guard"
+    return found.action
+
+
 @dataclass(frozen=True, slots=True)
 class Case:
     endpoint: Endpoint
@@ -121,6 +133,29 @@ class Case:
         return f"{self.endpoint} {self.user} {self.target}"
 
 
+# The policy's view of the callers before the database exists (web_world.USERS), with stand-in ids:
+# only for ordering the cases; each case asks ``may`` again with the stored user and ids.
+STAND_IN_IDS = {OWN: 1, OTHER: 2}
+
+
+def stand_in_decision(case: Case) -> Decision:
+    role, account = USERS[case.user]
+    principal = Principal(Role(role), None if account is None else STAND_IN_IDS[account])
+    target = None if case.target == "global" else STAND_IN_IDS[OTHER if case.target == "other" else OWN]
+    return may(principal, action_of(case.endpoint), target)
+
+
+def run_order(case: Case) -> tuple[bool, bool, bool]:
+    """Sort key (see the module docstring): what removes nothing first, then deletes that remove objects,
+    then those that remove an account or act on the caller."""
+    endpoint = case.endpoint
+    if endpoint.method != "DELETE":
+        return (False, False, False)
+    removes = stand_in_decision(case) is Decision.ALLOWED and case.target != "crossed"
+    last = endpoint.path.endswith("{" + guard.ACCOUNT_PARAMETER + "}") or action_of(endpoint).resource is Resource.SELF
+    return (True, removes, removes and last)
+
+
 def matrix_cases() -> list[Case]:
     cases: list[Case] = []
     for endpoint in GUARDED:
@@ -128,7 +163,7 @@ def matrix_cases() -> list[Case]:
         if endpoint.scoped and len(endpoint.parameters) > 1:
             targets.append("crossed")
         cases += [Case(endpoint, user, target) for user in ROLES for target in targets]
-    return sorted(cases, key=lambda case: case.endpoint.method == "DELETE")  # stable: deletes last
+    return sorted(cases, key=run_order)  # stable
 
 
 @dataclass
@@ -139,13 +174,13 @@ class Matrix:
     principals: dict[str, Principal]
     account_ids: dict[str, int]
 
-    def values(self, target: str) -> dict[str, str]:
-        seed = self.seeded.seed
-        if target == "global":
-            return seed.global_values
-        if target == "crossed":
-            return seed.path_values(OTHER) | {guard.ACCOUNT_PARAMETER: OWN}
-        return seed.path_values(OWN if target == "own" else OTHER)
+    def values(self, case: Case) -> dict[str, str]:
+        seed, copy = self.seeded.seed, SEED_COPY_OF[case.user]
+        if case.target == "global":
+            return seed.global_values(copy)
+        if case.target == "crossed":
+            return seed.path_values(OTHER, copy) | {guard.ACCOUNT_PARAMETER: OWN}
+        return seed.path_values(OWN if case.target == "own" else OTHER, copy)
 
     def account_id(self, target: str) -> int | None:
         return None if target == "global" else self.account_ids[OTHER if target == "other" else OWN]
@@ -222,7 +257,8 @@ def test_every_guarded_route_documents_its_error_answers(endpoint: Endpoint) -> 
 
 @pytest.mark.parametrize("endpoint", GUARDED, ids=str)
 def test_without_credentials_a_guarded_route_answers_401(matrix: Matrix, endpoint: Endpoint) -> None:
-    answer = send(matrix.seeded.world.client, endpoint, url_of(endpoint, matrix.values("own")))
+    values = matrix.seeded.seed.path_values(OWN) if endpoint.scoped else matrix.seeded.seed.global_values()
+    answer = send(matrix.seeded.world.client, endpoint, url_of(endpoint, values))
     if endpoint.is_page and endpoint.method == "GET":
         assert (answer.status_code, answer.headers["location"].split("?")[0]) == (303, LOGIN_PAGE)
     else:
@@ -230,16 +266,11 @@ def test_without_credentials_a_guarded_route_answers_401(matrix: Matrix, endpoin
 
 
 @pytest.mark.parametrize("case", matrix_cases(), ids=str)
-def test_access_matrix(matrix: Matrix, case: Case, tmp_path: Path) -> None:
-    endpoint, principal = case.endpoint, matrix.principals[case.user]
-    action = guard.guard_of(endpoint.route).action  # type: ignore[union-attr]  # GUARDED has one
+def test_access_matrix(matrix: Matrix, case: Case) -> None:
+    endpoint, principal, action = case.endpoint, matrix.principals[case.user], action_of(case.endpoint)
     decision = may(principal, action, matrix.account_id(case.target))
-    url = url_of(endpoint, matrix.values(case.target))
-    if endpoint.method == "DELETE" and decision is Decision.ALLOWED and case.target != "crossed":
-        with matrix_over(matrix.kind, tmp_path) as fresh:
-            answer = send(fresh.clients[case.user], endpoint, url)
-    else:
-        answer = send(matrix.clients[case.user], endpoint, url)
+    url = url_of(endpoint, matrix.values(case))
+    answer = send(matrix.clients[case.user], endpoint, url)
 
     expected = "404" if case.target == "crossed" and decision is Decision.ALLOWED else expected_class(decision)
     said = f"{case} at {url} ({decision.value} by core.access.may): {answer.status_code} {answer.text[:300]}"

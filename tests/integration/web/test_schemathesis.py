@@ -6,10 +6,13 @@ into the next) and its token on every request: without credentials every operati
 code documented, and every response's content type, headers and body as the schema says (the error
 statuses come from ``pbx_sms.web.api.ERROR_RESPONSES``).
 
-Bounded: the examples and coverage phases (each parameter's edge values, valid and invalid) and up to
-``MAX_EXAMPLES`` fuzzed cases per operation; no stateful phase, no shrinking, no example database.
-SQLite only: this tests the API against its schema; the storage on both databases is the access
-matrix's and the storage tests' part.
+Bounded: the examples and coverage phases (each parameter's valid edge values) and up to
+``MAX_EXAMPLES`` fuzzed cases per operation, valid and invalid; no stateful phase, no shrinking, no
+example database, a fixed seed. Path parameters often take the seed's values (``known_values``), so
+success answers are checked, not only 404s. Measured with the routes of the other branches of this
+round merged in (38 operations, 114 tests): 1 min 40 s on this 2-core machine at load 7 to 11
+(31 s of CPU). SQLite only: this tests the API against its schema; the storage on both databases is
+the access matrix's and the storage tests' part.
 
 The schema is read at import from an app over no database (``route_table_app``), so pytest has one
 test per operation and role; each request goes to the role's seeded app (``app=``). schemathesis's
@@ -53,7 +56,14 @@ CHECKS = [
 SEEDED_VALUE_PROBABILITY = 0.6
 CONFIG = schemathesis.Config.from_dict(
     {
-        "phases": {"stateful": {"enabled": False}},
+        "seed": 15,  # the same cases on every run: a failure here is reproducible, never a fluke
+        "phases": {
+            "stateful": {"enabled": False},
+            # The coverage phase's valid edge cases; invalid data comes from the fuzzing phase (its hundreds
+            # of wrongly typed body fields per operation would take most of the time, to test one 422 path).
+            # Methods a path does not have (405) are the route table's business (the access matrix).
+            "coverage": {"generation": {"mode": "positive"}, "unexpected-methods": []},
+        },
         "generation": {"max-examples": MAX_EXAMPLES, "no-shrink": True, "database": "none"},
         "dictionaries": {name: {"values": values} for name, values in known_values().items()},
         "parameters": {
@@ -62,6 +72,13 @@ CONFIG = schemathesis.Config.from_dict(
     }
 )
 schema = schemathesis.openapi.from_asgi(OPENAPI_PATH, route_table_app(), config=CONFIG)
+
+
+@schemathesis.deserializer("application/yaml", "application/x-yaml", "text/yaml")
+def yaml_as_its_text(_context: schemathesis.DeserializationContext, response: schemathesis.Response) -> str:
+    """A YAML answer (a rule file) is documented as a string, its text: compare the text, not what a
+    YAML parser makes of it (schemathesis would parse it and find an object where a string is due)."""
+    return response.text
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +96,7 @@ def caller(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         assert isinstance(app, FastAPI)
         headers = {"Authorization": f"Bearer {seeded.world.tokens[request.param]}"}
         seed = seeded.seed
-        yield Caller(app, headers, [seed.path_values(account) for account in seed.accounts] + [seed.global_values])
+        yield Caller(app, headers, [copy.path_values for copy in seed.copies.values()] + [seed.global_values()])
 
 
 def test_the_values_schemathesis_is_given_are_the_seeds(caller: Caller) -> None:
