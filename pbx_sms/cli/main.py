@@ -31,6 +31,7 @@ def _root(
 # Sub-commands, in the order `--help` lists them: the daemon first, then dry runs, then admin.
 from pbx_sms.cli import (  # noqa: E402
     accounts,
+    audit,
     daemon,
     db,
     numbers,
@@ -60,6 +61,7 @@ app.add_typer(outbox.app, name="outbox")
 app.command("log")(smslog.smslog)
 app.add_typer(users.app, name="users")
 app.add_typer(tokens.app, name="tokens")
+app.command("audit")(audit.audit)
 db.app.command("prune")(prune.prune_command)
 app.add_typer(db.app, name="db")
 

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+import pbx_sms.storage.audit  # noqa: F401  (its session event records every change; all audited modules import this one)
 from pbx_sms.core.bounds import ACCOUNT_NAME_MAX_CHARS
 from pbx_sms.core.quiet_hours import QuietHours
 from pbx_sms.db.config_tables import Account, CompanyNumber, OptOut, RuleRow, Sender

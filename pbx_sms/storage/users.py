@@ -1,7 +1,7 @@
 """Users of `pbx-sms web`: add, list, change password, disable/enable, remove. Shared by the CLI and the API.
 
-Every change goes through ``record_change``: today a log line, later the audit log (issue 15), in the
-same transaction as the change.
+Every change is logged by ``record_change`` (without secrets); its audit log entry is written by the
+session event of pbx_sms.storage.audit, in the same transaction as the change.
 """
 
 from __future__ import annotations
@@ -51,7 +51,9 @@ class UserView:
 
 
 def record_change(change: str, user_name: str, **details: object) -> None:
-    """The one place a change to users, tokens or sessions is reported (the audit log will hook in here)."""
+    """The one place a change to users or tokens is logged. The audit log entry, with the user before and
+    after, is written by the session event of pbx_sms.storage.audit at the flush (not here: this has no
+    "before", and a change made without this call would be missed)."""
     log.info("%s: user %r", change, user_name, extra={"change": change, "user": user_name, **details})
 
 

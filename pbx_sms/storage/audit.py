@@ -1,0 +1,451 @@
+"""The audit log: every change to rules, accounts, numbers, senders, opt-outs, users and API tokens.
+
+Recorded in one place: a session event (``after_flush``) looks at the ORM objects of the audited models
+that the flush inserted, changed or deleted and writes one entry for each, in the same transaction (a
+change that is rolled back leaves no entry). Who made it comes from the session (pbx_sms.storage.actor),
+set where the CLI's and the web's write sessions are opened, so no storage function takes an actor and
+every change through the storage functions, from the CLI or the API, is recorded.
+
+Only ORM changes are seen: a Core ``update()``/``delete()`` bypasses the event. The storage functions
+change audited rows through ORM objects; the Core deletes that remain are parts of a larger audited
+change (removing an account removes its numbers, senders, rules and opt-outs; removing a user their
+tokens) and are that change's one entry.
+
+Documents (``before``/``after``) list chosen fields only, so a secret (a password hash, a token digest, a
+session id) can never be in one; a rule's document is its rule-file form.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, event, insert, inspect, select
+from sqlalchemy.orm import Session, UOWTransaction
+
+from pbx_sms.core.bounds import ACCOUNT_NAME_MAX_CHARS
+from pbx_sms.core.clock import utc_now
+from pbx_sms.db.audit_table import AuditEntryRow
+from pbx_sms.db.auth_tables import ApiTokenRow, UserRow
+from pbx_sms.db.config_tables import Account, Base, CompanyNumber, OptOut, RuleRow, Sender
+from pbx_sms.storage.actor import actor_of
+from pbx_sms.storage.errors import InvalidValue
+from pbx_sms.storage.rule_rows import RULE_COLUMNS, StoredRuleInvalid, columns_to_document
+from pbx_sms.storage.values import can_be_stored, decode_list
+
+
+class Entity(StrEnum):
+    RULE = "rule"
+    ACCOUNT = "account"
+    NUMBER = "number"
+    SENDER = "sender"
+    OPTOUT = "optout"
+    USER = "user"
+    TOKEN = "token"
+
+
+class AuditAction(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    ENABLE = "enable"
+    DISABLE = "disable"
+    PASSWORD = "password"
+    REVOKE = "revoke"
+
+
+Values = Callable[[str], Any]  # a column's value in one state of an object (before or after the change)
+Document = dict[str, Any]
+
+# Changed by every update, or on use rather than by a change: never an audited change on their own.
+UNAUDITED_COLUMNS = frozenset({"created_at", "updated_at", "last_used_at"})
+
+
+class Names:
+    """Account and user names by id, read on the flush's connection (a flush must not load ORM objects)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._accounts: dict[int, str | None] = {}
+        self._users: dict[int, tuple[str, int | None] | None] = {}
+
+    def account(self, account_id: int | None) -> str | None:
+        if account_id is None:
+            return None
+        if account_id not in self._accounts:
+            self._accounts[account_id] = self._connection.scalar(select(Account.name).where(Account.id == account_id))
+        return self._accounts[account_id]
+
+    def user(self, user_id: int) -> tuple[str, int | None] | None:
+        """(name, account id) of a user."""
+        if user_id not in self._users:
+            found = self._connection.execute(
+                select(UserRow.name, UserRow.account_id).where(UserRow.id == user_id)
+            ).first()
+            self._users[user_id] = None if found is None else (found[0], found[1])
+        return self._users[user_id]
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """How the objects of one audited model are recorded."""
+
+    entity: Entity
+    key: Callable[[Values], str]
+    account_id: Callable[[Values, Names], int | None]
+    document: Callable[[Values, Names], Document]
+    # A column whose change alone is enable/disable (not "update"); ``switch_off``: true means disabled.
+    switch: str | None = None
+    switch_off: bool = False
+    # A change of this column is this action, whatever else changed (never shown: it is a secret).
+    special: tuple[str, AuditAction] | None = None
+
+
+def _own_account(values: Values, _names: Names) -> int | None:
+    account_id: int | None = values("account_id")
+    return account_id
+
+
+def _rule_document(values: Values, _names: Names) -> Document:
+    columns = {column: values(column) for column in RULE_COLUMNS}
+    try:
+        return columns_to_document(values("name"), columns)
+    except StoredRuleInvalid:  # a hand-written schedule that is not JSON: the columns as they are
+        return {"name": values("name"), **columns}
+
+
+def _account_document(values: Values, _names: Names) -> Document:
+    return {
+        "name": values("name"),
+        "timezone": values("timezone"),
+        "country": values("country"),
+        "allowed_countries": decode_list(values("allowed_countries") or ""),
+        "sms_enabled": values("sms_enabled"),
+        "daily_cap": values("daily_cap"),
+        "quiet_hours": values("quiet_hours"),
+    }
+
+
+def _user_document(values: Values, names: Names) -> Document:
+    return {
+        "name": values("name"),
+        "role": values("role"),
+        "account": names.account(values("account_id")),
+        "language": values("language"),
+        "disabled": values("disabled"),
+    }
+
+
+def _token_user(values: Values, names: Names) -> tuple[str, int | None] | None:
+    return names.user(values("user_id"))
+
+
+def _token_document(values: Values, names: Names) -> Document:
+    user = _token_user(values, names)
+    return {
+        "id": values("id"),
+        "user": None if user is None else user[0],
+        "name": values("name"),
+        "created_at": values("created_at"),
+        "revoked_at": values("revoked_at"),
+    }
+
+
+def _token_account(values: Values, names: Names) -> int | None:
+    user = _token_user(values, names)
+    return None if user is None else user[1]
+
+
+SUBJECTS: Mapping[type[Base], Subject] = {
+    RuleRow: Subject(Entity.RULE, lambda values: values("name"), _own_account, _rule_document, switch="enabled"),
+    Account: Subject(
+        Entity.ACCOUNT,
+        lambda values: values("name"),
+        lambda values, _names: values("id"),
+        _account_document,
+        switch="sms_enabled",
+    ),
+    CompanyNumber: Subject(
+        Entity.NUMBER, lambda values: values("e164"), _own_account, lambda values, _: {"e164": values("e164")}
+    ),
+    Sender: Subject(
+        Entity.SENDER, lambda values: values("sender"), _own_account, lambda values, _: {"sender": values("sender")}
+    ),
+    OptOut: Subject(
+        Entity.OPTOUT,
+        lambda values: values("e164"),
+        _own_account,
+        lambda values, names: {"e164": values("e164"), "account": names.account(values("account_id"))},
+    ),
+    UserRow: Subject(
+        Entity.USER,
+        lambda values: values("name"),
+        _own_account,
+        _user_document,
+        switch="disabled",
+        switch_off=True,
+        special=("password_hash", AuditAction.PASSWORD),
+    ),
+    ApiTokenRow: Subject(
+        Entity.TOKEN,
+        lambda values: str(values("id")),
+        _token_account,
+        _token_document,
+        special=("revoked_at", AuditAction.REVOKE),
+    ),
+}
+ENTITIES: tuple[str, ...] = tuple(entity.value for entity in Entity)
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+def _json_value(value: Any) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"cannot write {type(value).__name__} in an audit document")
+
+
+def _to_json(document: Document | None) -> str | None:
+    if document is None:
+        return None
+    return json.dumps(document, ensure_ascii=False, default=_json_value)
+
+
+def record(
+    connection: Connection,
+    *,
+    actor: str,
+    entity: Entity,
+    key: str,
+    action: AuditAction,
+    account_id: int | None,
+    account_name: str | None,
+    before: Document | None,
+    after: Document | None,
+) -> None:
+    """Write one entry (the only writer of the audit log)."""
+    connection.execute(
+        insert(AuditEntryRow).values(
+            at=utc_now(),
+            actor=actor,
+            account_id=account_id,
+            account_name=account_name,
+            entity=entity.value,
+            key=key,
+            action=action.value,
+            before=_to_json(before),
+            after=_to_json(after),
+        )
+    )
+
+
+def _current(obj: Any) -> Values:
+    return lambda column: getattr(obj, column)
+
+
+def _previous(obj: Any) -> Values:
+    """The values before this flush: a changed column's old value, the others as they are."""
+    state = inspect(obj)
+
+    def value(column: str) -> Any:
+        history = state.attrs[column].history
+        if history.deleted:
+            return history.deleted[0]
+        return None if history.added else getattr(obj, column)  # added with no old value: it was not loaded
+
+    return value
+
+
+def _changed_columns(obj: Any) -> frozenset[str]:
+    state = inspect(obj)
+    return frozenset(
+        attribute.key for attribute in state.mapper.column_attrs if state.attrs[attribute.key].history.has_changes()
+    )
+
+
+def _update_action(subject: Subject, changed: frozenset[str], after: Values) -> AuditAction | None:
+    """What an update of these columns is; None when it is no audited change."""
+    changed = changed - UNAUDITED_COLUMNS
+    if not changed:
+        return None
+    if subject.special is not None and subject.special[0] in changed:
+        column, action = subject.special
+        # A token un-revoked by hand would be an update; revoking is setting the time.
+        if action is not AuditAction.REVOKE or after(column) is not None:
+            return action
+    if subject.switch is not None and changed == {subject.switch}:
+        return AuditAction.ENABLE if _switched_on(subject, after) else AuditAction.DISABLE
+    return AuditAction.UPDATE
+
+
+def _switched_on(subject: Subject, after: Values) -> bool:
+    return bool(after(subject.switch or "")) != subject.switch_off
+
+
+def _record_flush(session: Session, _flush_context: UOWTransaction) -> None:
+    """Session event: one entry per audited object this flush inserted, changed or deleted."""
+    changes: list[tuple[Any, Subject, AuditAction | None]] = []
+    for obj in session.new:
+        subject = SUBJECTS.get(type(obj))
+        if subject is not None:
+            changes.append((obj, subject, AuditAction.CREATE))
+    for obj in session.dirty:
+        subject = SUBJECTS.get(type(obj))
+        if subject is not None:
+            changes.append((obj, subject, None))
+    for obj in session.deleted:
+        subject = SUBJECTS.get(type(obj))
+        if subject is not None:
+            changes.append((obj, subject, AuditAction.DELETE))
+    if not changes:
+        return
+    connection = session.connection()
+    names = Names(connection)
+    # An entry cannot point at an account this flush deleted (the foreign key): it keeps the name only.
+    removed_accounts = {obj.id for obj in session.deleted if isinstance(obj, Account)}
+    actor = actor_of(session)
+    for obj, subject, known_action in changes:
+        after = _current(obj)
+        before = _previous(obj)
+        action = known_action or _update_action(subject, _changed_columns(obj), after)
+        if action is None:
+            continue
+        values = before if action is AuditAction.DELETE else after
+        account_id = subject.account_id(values, names)
+        account_name = values("name") if subject.entity is Entity.ACCOUNT else names.account(account_id)
+        record(
+            connection,
+            actor=actor,
+            entity=subject.entity,
+            key=subject.key(values),
+            action=action,
+            account_id=None if account_id in removed_accounts else account_id,
+            account_name=account_name,
+            before=None if action is AuditAction.CREATE else subject.document(before, names),
+            after=None if action is AuditAction.DELETE else subject.document(after, names),
+        )
+
+
+event.listen(Session, "after_flush", _record_flush)
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str
+    account: str | None
+    entity: str
+    key: str
+    action: str
+    before: Document | None
+    after: Document | None
+
+    def changes(self) -> list[tuple[str, Any, Any]]:
+        """(field path, old, new) for each field an update changed (none for a creation or removal)."""
+        if self.before is None or self.after is None:
+            return []
+        return differences(self.before, self.after)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "account": self.account,
+            "entity": self.entity,
+            "key": self.key,
+            "action": self.action,
+            "before": self.before,
+            "after": self.after,
+        }
+
+
+def differences(before: Any, after: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+    """The fields in which two documents differ, as dotted paths ("when.status"), in document order; pure."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        found: list[tuple[str, Any, Any]] = []
+        for key in [*before, *(key for key in after if key not in before)]:
+            found.extend(differences(before.get(key), after.get(key), f"{path}.{key}" if path else key))
+        return found
+    return [] if before == after else [(path, before, after)]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Which entries: all of these that are given (newest first)."""
+
+    account_id: int | None = None  # what an account's own users see: entries by the account's id
+    account_name: str | None = None  # an operator's filter: also the history of a removed account
+    entities: Sequence[str] | None = None
+    since: datetime | None = None
+    before_id: int | None = None  # the cursor: entries older than this one
+    limit: int = DEFAULT_LIMIT
+
+
+def check_entity(value: str) -> str:
+    entity = value.strip().lower()
+    if entity not in ENTITIES:
+        raise InvalidValue(f"entity {value[:40]!r}: expected one of {', '.join(ENTITIES)}")
+    return entity
+
+
+def check_limit(value: int) -> int:
+    if not 1 <= value <= MAX_LIMIT:
+        raise InvalidValue(f"limit {value}: expected 1 to {MAX_LIMIT}")
+    return value
+
+
+def list_entries(session: Session, query: AuditQuery) -> list[AuditEntry]:
+    """The entries the query asks for, newest first."""
+    limit = check_limit(query.limit)
+    if query.account_name is not None and not can_be_stored(query.account_name, ACCOUNT_NAME_MAX_CHARS):
+        return []  # no account has that name (and PostgreSQL refuses a NUL in a query)
+    statement = select(AuditEntryRow)
+    if query.account_id is not None:
+        statement = statement.where(AuditEntryRow.account_id == query.account_id)
+    if query.account_name is not None:
+        statement = statement.where(AuditEntryRow.account_name == query.account_name)
+    if query.entities is not None:
+        statement = statement.where(AuditEntryRow.entity.in_(query.entities))
+    if query.since is not None:
+        statement = statement.where(AuditEntryRow.at >= query.since)
+    if query.before_id is not None:
+        statement = statement.where(AuditEntryRow.id < query.before_id)
+    statement = statement.order_by(AuditEntryRow.id.desc()).limit(limit)
+    return [_entry(row) for row in session.scalars(statement)]
+
+
+def _entry(row: AuditEntryRow) -> AuditEntry:
+    return AuditEntry(
+        id=row.id,
+        at=row.at,
+        actor=row.actor,
+        account=row.account_name,
+        entity=row.entity,
+        key=row.key,
+        action=row.action,
+        before=_from_json(row.before),
+        after=_from_json(row.after),
+    )
+
+
+def _from_json(text: str | None) -> Document | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:  # an entry edited by hand: shown, not a crash
+        return {"unreadable": text}
+    return value if isinstance(value, dict) else {"value": value}
