@@ -409,9 +409,20 @@ def check_limit(value: int) -> int:
 
 def list_entries(session: Session, query: AuditQuery) -> list[AuditEntry]:
     """The entries the query asks for, newest first."""
+    return list_page(session, query).entries
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    entries: list[AuditEntry]
+    next_cursor: int | None  # ``before_id`` of the next (older) page; None: this is the last one
+
+
+def list_page(session: Session, query: AuditQuery) -> AuditPage:
+    """One page of the entries the query asks for, newest first, and where the next page starts."""
     limit = check_limit(query.limit)
     if query.account_name is not None and not can_be_stored(query.account_name, ACCOUNT_NAME_MAX_CHARS):
-        return []  # no account has that name (and PostgreSQL refuses a NUL in a query)
+        return AuditPage([], None)  # no account has that name (and PostgreSQL refuses a NUL in a query)
     statement = select(AuditEntryRow)
     if query.account_id is not None:
         statement = statement.where(AuditEntryRow.account_id == query.account_id)
@@ -423,8 +434,10 @@ def list_entries(session: Session, query: AuditQuery) -> list[AuditEntry]:
         statement = statement.where(AuditEntryRow.at >= query.since)
     if query.before_id is not None:
         statement = statement.where(AuditEntryRow.id < query.before_id)
-    statement = statement.order_by(AuditEntryRow.id.desc()).limit(limit)
-    return [_entry(row) for row in session.scalars(statement)]
+    # One more than asked: whether there is a next page, without an empty last one.
+    rows = session.scalars(statement.order_by(AuditEntryRow.id.desc()).limit(limit + 1)).all()
+    entries = [_entry(row) for row in rows[:limit]]
+    return AuditPage(entries, entries[-1].id if len(rows) > limit else None)
 
 
 def _entry(row: AuditEntryRow) -> AuditEntry:
