@@ -15,7 +15,8 @@ from pbx_sms.cli.db import print_json, print_table, read_session
 from pbx_sms.cli.smslog import parse_since
 from pbx_sms.core.clock import utc_now
 from pbx_sms.storage.accounts import get_account
-from pbx_sms.storage.audit import DEFAULT_LIMIT, ENTITIES, MAX_LIMIT, AuditEntry, AuditQuery, check_entity, list_entries
+from pbx_sms.storage.audit import ENTITIES
+from pbx_sms.storage.audit_entries import DEFAULT_LIMIT, MAX_LIMIT, AuditEntry, AuditQuery, check_entity, list_entries
 from pbx_sms.storage.errors import NotFound
 
 

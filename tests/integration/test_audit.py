@@ -22,7 +22,7 @@ from pbx_sms.db.engine import Database
 from pbx_sms.storage.accounts import AccountChanges, add_account, get_account, remove_account, update_account
 from pbx_sms.storage.actor import set_actor
 from pbx_sms.storage.api_tokens import authenticate_token, create_token, revoke_token
-from pbx_sms.storage.audit import AuditEntry, AuditQuery, differences, list_entries
+from pbx_sms.storage.audit_entries import AuditEntry, AuditQuery, differences, list_entries
 from pbx_sms.storage.database import open_database
 from pbx_sms.storage.errors import InvalidValue
 from pbx_sms.storage.numbers import add_number, add_sender, remove_number, remove_sender

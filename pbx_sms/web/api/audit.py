@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field
 
 from pbx_sms.core.access import Access, Action, Decision, Principal, Resource, may
 from pbx_sms.core.bounds import INTEGER_MAX
-from pbx_sms.storage.audit import DEFAULT_LIMIT, MAX_LIMIT, AuditEntry, AuditQuery, Entity, list_page
+from pbx_sms.storage.audit import Entity
+from pbx_sms.storage.audit_entries import DEFAULT_LIMIT, MAX_LIMIT, AuditEntry, AuditQuery, list_page
 from pbx_sms.web.api import V1
 from pbx_sms.web.errors import ApiError, FieldProblem
 from pbx_sms.web.guard import Guard, Scope
