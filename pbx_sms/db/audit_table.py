@@ -47,9 +47,10 @@ class AuditEntryRow(Base):
     before: Mapped[str | None] = mapped_column(Text, nullable=True)
     after: Mapped[str | None] = mapped_column(Text, nullable=True)
 
+    # Pages are newest first by id: (account, id) reads an account's page in index order, no sort.
     __table_args__ = (
-        Index("ix_audit_log_account_id_at", "account_id", "at"),
-        Index("ix_audit_log_account_name_at", "account_name", "at"),
+        Index("ix_audit_log_account_id_id", "account_id", "id"),
+        Index("ix_audit_log_account_name_id", "account_name", "id"),
         Index("ix_audit_log_at", "at"),
     )
 

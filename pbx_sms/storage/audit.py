@@ -18,7 +18,7 @@ session id) can never be in one; a rule's document is its rule-file form.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -214,31 +214,40 @@ def _to_json(document: Document | None) -> str | None:
     return json.dumps(document, ensure_ascii=False, default=_json_value)
 
 
-def record(
-    connection: Connection,
-    *,
-    actor: str,
-    entity: Entity,
-    key: str,
-    action: AuditAction,
-    account_id: int | None,
-    account_name: str | None,
-    before: Document | None,
-    after: Document | None,
-) -> None:
-    """Write one entry (the only writer of the audit log)."""
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One audited change, to be written as one entry."""
+
+    entity: Entity
+    key: str
+    action: AuditAction
+    account_id: int | None
+    account_name: str | None
+    before: Document | None
+    after: Document | None
+
+
+def record(connection: Connection, actor: str, changes: Sequence[Change]) -> None:
+    """Write one entry per change, all at this time (the only writer of the audit log)."""
+    if not changes:
+        return
+    at = utc_now()
     connection.execute(
-        insert(AuditEntryRow).values(
-            at=utc_now(),
-            actor=actor,
-            account_id=account_id,
-            account_name=account_name,
-            entity=entity.value,
-            key=key,
-            action=action.value,
-            before=_to_json(before),
-            after=_to_json(after),
-        )
+        insert(AuditEntryRow),
+        [
+            {
+                "at": at,
+                "actor": actor,
+                "account_id": change.account_id,
+                "account_name": change.account_name,
+                "entity": change.entity.value,
+                "key": change.key,
+                "action": change.action.value,
+                "before": _to_json(change.before),
+                "after": _to_json(change.after),
+            }
+            for change in changes
+        ],
     )
 
 
@@ -246,24 +255,20 @@ def _current(obj: Any) -> Values:
     return lambda column: getattr(obj, column)
 
 
-def _previous(obj: Any) -> Values:
+def _old_values(obj: Any) -> dict[str, Any]:
+    """The value before this flush of each column it changed (None for one that had not been loaded)."""
+    state = inspect(obj)
+    old: dict[str, Any] = {}
+    for attribute in state.mapper.column_attrs:
+        history = state.attrs[attribute.key].history
+        if history.has_changes():
+            old[attribute.key] = history.deleted[0] if history.deleted else None
+    return old
+
+
+def _previous(obj: Any, old: Mapping[str, Any]) -> Values:
     """The values before this flush: a changed column's old value, the others as they are."""
-    state = inspect(obj)
-
-    def value(column: str) -> Any:
-        history = state.attrs[column].history
-        if history.deleted:
-            return history.deleted[0]
-        return None if history.added else getattr(obj, column)  # added with no old value: it was not loaded
-
-    return value
-
-
-def _changed_columns(obj: Any) -> frozenset[str]:
-    state = inspect(obj)
-    return frozenset(
-        attribute.key for attribute in state.mapper.column_attrs if state.attrs[attribute.key].history.has_changes()
-    )
+    return lambda column: old[column] if column in old else getattr(obj, column)
 
 
 def _update_action(subject: Subject, changed: frozenset[str], after: Values) -> AuditAction | None:
@@ -287,20 +292,17 @@ def _switched_on(subject: Subject, after: Values) -> bool:
 
 def _record_flush(session: Session, _flush_context: UOWTransaction) -> None:
     """Session event: one entry per audited object this flush inserted, changed or deleted."""
-    changes: list[tuple[Any, Subject, AuditAction | None]] = []
-    for obj in session.new:
-        subject = SUBJECTS.get(type(obj))
-        if subject is not None:
-            changes.append((obj, subject, AuditAction.CREATE))
-    for obj in session.dirty:
-        subject = SUBJECTS.get(type(obj))
-        if subject is not None:
-            changes.append((obj, subject, None))
-    for obj in session.deleted:
-        subject = SUBJECTS.get(type(obj))
-        if subject is not None:
-            changes.append((obj, subject, AuditAction.DELETE))
-    if not changes:
+    touched: list[tuple[Any, Subject, AuditAction | None]] = []
+    for objects, action in (
+        (session.new, AuditAction.CREATE),
+        (session.dirty, None),
+        (session.deleted, AuditAction.DELETE),
+    ):
+        for obj in objects:
+            subject = SUBJECTS.get(type(obj))
+            if subject is not None:
+                touched.append((obj, subject, action))
+    if not touched:
         return
     connection = session.connection()
     names = Names(connection)
@@ -308,27 +310,28 @@ def _record_flush(session: Session, _flush_context: UOWTransaction) -> None:
     # known from the object (the row is gone).
     removed_accounts = {obj.id: obj.name for obj in session.deleted if isinstance(obj, Account)}
     names.remember_accounts(removed_accounts)
-    actor = actor_of(session)
-    for obj, subject, known_action in changes:
+    changes: list[Change] = []
+    for obj, subject, known_action in touched:
         after = _current(obj)
-        before = _previous(obj)
-        action = known_action or _update_action(subject, _changed_columns(obj), after)
+        old = {} if known_action is AuditAction.CREATE else _old_values(obj)
+        before = _previous(obj, old)
+        action = known_action or _update_action(subject, frozenset(old), after)
         if action is None:
             continue
         values = before if action is AuditAction.DELETE else after
         account_id = subject.account_id(values, names)
-        account_name = values("name") if subject.entity is Entity.ACCOUNT else names.account(account_id)
-        record(
-            connection,
-            actor=actor,
-            entity=subject.entity,
-            key=subject.key(values),
-            action=action,
-            account_id=None if account_id in removed_accounts else account_id,
-            account_name=account_name,
-            before=None if action is AuditAction.CREATE else subject.document(before, names),
-            after=None if action is AuditAction.DELETE else subject.document(after, names),
+        changes.append(
+            Change(
+                entity=subject.entity,
+                key=subject.key(values),
+                action=action,
+                account_id=None if account_id in removed_accounts else account_id,
+                account_name=values("name") if subject.entity is Entity.ACCOUNT else names.account(account_id),
+                before=None if action is AuditAction.CREATE else subject.document(before, names),
+                after=None if action is AuditAction.DELETE else subject.document(after, names),
+            )
         )
+    record(connection, actor_of(session), changes)
 
 
 event.listen(Session, "after_flush", _record_flush)

@@ -35,8 +35,8 @@ def upgrade() -> None:
         sa.Column("before", sa.Text(), nullable=True),
         sa.Column("after", sa.Text(), nullable=True),
     )
-    op.create_index("ix_audit_log_account_id_at", "audit_log", ["account_id", "at"])
-    op.create_index("ix_audit_log_account_name_at", "audit_log", ["account_name", "at"])
+    op.create_index("ix_audit_log_account_id_id", "audit_log", ["account_id", "id"])
+    op.create_index("ix_audit_log_account_name_id", "audit_log", ["account_name", "id"])
     op.create_index("ix_audit_log_at", "audit_log", ["at"])
 
 
