@@ -59,6 +59,7 @@ class AuditAction(StrEnum):
 Values = Callable[[str], Any]  # a column's value in one state of an object (before or after the change)
 Document = dict[str, Any]
 
+NOT_A_CHANGE_KEY = "pbx_sms_not_a_change"  # in Session.info: see not_a_change
 # Changed by every update, or on use rather than by a change: never an audited change on their own.
 UNAUDITED_COLUMNS = frozenset({"created_at", "updated_at", "last_used_at"})
 
@@ -290,8 +291,16 @@ def _switched_on(subject: Subject, after: Values) -> bool:
     return bool(after(subject.switch or "")) != subject.switch_off
 
 
+def not_a_change(session: Session) -> None:
+    """What this session writes is upkeep, not a change anyone made (a password hash redone with newer
+    parameters at a login: the password is the same): it writes no entries."""
+    session.info[NOT_A_CHANGE_KEY] = True
+
+
 def _record_flush(session: Session, _flush_context: UOWTransaction) -> None:
     """Session event: one entry per audited object this flush inserted, changed or deleted."""
+    if session.info.get(NOT_A_CHANGE_KEY):
+        return
     touched: list[tuple[Any, Subject, AuditAction | None]] = []
     for objects, action in (
         (session.new, AuditAction.CREATE),

@@ -17,6 +17,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from pbx_sms.core.login_throttle import check_login, window_start
 from pbx_sms.db.auth_tables import LoginFailureRow, UserRow
 from pbx_sms.db.engine import Database
+from pbx_sms.storage.audit import not_a_change
 from pbx_sms.storage.credentials import DEFAULT_HASHER, needs_rehash, spend_verify_time, verify_password
 from pbx_sms.storage.users import UserView, normalise_user_name, view
 
@@ -104,6 +105,7 @@ def login(
             # Removed, disabled or given a new password while the password was being checked.
             return LoginResult()
         if new_hash is not None:
+            not_a_change(session)  # same password: no "password" entry in the audit log
             user.password_hash = new_hash
         session.execute(delete(LoginFailureRow).where(LoginFailureRow.user_name == name_key))
         session.flush()

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from argon2 import PasswordHasher
@@ -25,6 +26,7 @@ from pbx_sms.storage.api_tokens import authenticate_token, create_token, revoke_
 from pbx_sms.storage.audit_entries import AuditEntry, AuditQuery, differences, list_entries
 from pbx_sms.storage.database import open_database
 from pbx_sms.storage.errors import InvalidValue
+from pbx_sms.storage.logins import login
 from pbx_sms.storage.numbers import add_number, add_sender, remove_number, remove_sender
 from pbx_sms.storage.optouts import add_optout, remove_optout
 from pbx_sms.storage.rule_store import RuleSource, delete_rule, import_rules, set_rule_enabled
@@ -267,6 +269,17 @@ def test_using_a_token_or_logging_in_is_no_change(database: Database) -> None:
     assert change(database, lambda s: start_session(s, user_id, NOW)) == []
 
 
+def test_a_hash_redone_at_login_is_no_change(database: Database) -> None:
+    with database.write_session() as session:
+        add_user(session, "jan", role="viewer", account="acme", password="correct horse", hasher=FAST)
+    with database.session() as session:
+        old_hash = session.scalar(select(UserRow.password_hash))
+    stronger = PasswordHasher(time_cost=2, memory_cost=16, parallelism=1)
+    assert change(database, lambda _s: login(database, "jan", "correct horse", "192.0.2.1", NOW, hasher=stronger)) == []
+    with database.session() as session:
+        assert session.scalar(select(UserRow.password_hash)) != old_hash  # it was redone
+
+
 def test_no_secret_is_ever_in_an_entry(database: Database) -> None:
     secrets: list[str] = []
 
@@ -353,6 +366,9 @@ def test_cli_lists_filters_and_prints_json(database: Database, database_url: str
     globex = cli("audit", "--account", "globex", "--entity", "number").output.splitlines()
     assert globex[0].split()[1:3] == ["AT", "(Asia/Tokyo)"]  # the account's own time zone
     assert [line.split()[4:8] for line in globex[1:]] == [["globex", "number", "+48221234567", "create"]]
+    at_utc = datetime.fromisoformat(json.loads(cli("audit", "--json", "--limit", "1").output)[0]["at"])
+    shown = cli("audit", "--account", "globex", "--limit", "1").output.splitlines()[1].split()[1:3]
+    assert " ".join(shown) == at_utc.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%d %H:%M:%S")
 
     rows = json.loads(cli("audit", "--json", "--limit", "2").output)
     assert [(row["entity"], row["action"]) for row in rows] == [("account", "update"), ("number", "create")]

@@ -43,7 +43,7 @@ class AuditEntryOut(BaseModel):
     at: datetime
     actor: str = Field(description='Who made the change: "web:USER", "cli:SHELL_USER", "daemon".')
     account: str | None = Field(description="The account's name (kept after its removal); null: no account's.")
-    entity: Entity
+    entity: str = Field(description="rule, account, number, sender, optout, user, token.")
     key: str = Field(description="Which one: the rule's name, the number, the sender ID, the user, the token's id.")
     action: str = Field(description="create, update, delete, enable, disable, password, revoke.")
     before: dict[str, Any] | None = Field(description="The object before the change; null when it was created.")
@@ -68,7 +68,7 @@ def entry_out(entry: AuditEntry) -> AuditEntryOut:
         at=entry.at,
         actor=entry.actor,
         account=entry.account,
-        entity=Entity(entry.entity),
+        entity=entry.entity,
         key=entry.key,
         action=entry.action,
         before=entry.before,
