@@ -103,7 +103,7 @@ class Subject:
     # A column whose change alone is enable/disable (not "update"); ``switch_off``: true means disabled.
     switch: str | None = None
     switch_off: bool = False
-    # A change of this column is this action, whatever else changed (never shown: it is a secret).
+    # A change of this column is this action, whatever else changed (password_hash: password, revoked_at: revoke).
     special: tuple[str, AuditAction] | None = None
 
 

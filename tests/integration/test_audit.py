@@ -347,6 +347,21 @@ def test_the_migration_builds_exactly_the_models_table(database: Database) -> No
     assert [diff for diff in differences_found if AUDIT_TABLE in repr(diff)] == []
 
 
+def test_the_migration_goes_down_and_up_again(database: Database, database_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from pbx_sms.db.engine import SQLITE_BEGIN_OPTION
+    from pbx_sms.db.migrate import alembic_config
+
+    assert entries(database) != []
+    with database.engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"}).begin() as connection:
+        command.downgrade(alembic_config(connection), "0011")
+    assert AUDIT_TABLE not in inspect(database.engine).get_table_names()
+    open_database(database_url).close()  # up again, empty
+    assert entries(database) == []
+
+
 # --- pbx-sms audit -------------------------------------------------------------------------------
 
 
