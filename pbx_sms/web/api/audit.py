@@ -14,11 +14,11 @@ from pbx_sms.core.access import Access, Action, Decision, Principal, Resource, m
 from pbx_sms.core.bounds import INTEGER_MAX
 from pbx_sms.storage.audit import Entity
 from pbx_sms.storage.audit_entries import DEFAULT_LIMIT, MAX_LIMIT, AuditEntry, AuditQuery, list_page
-from pbx_sms.web.api import V1
+from pbx_sms.web.api import ERROR_RESPONSES, V1
 from pbx_sms.web.errors import ApiError, FieldProblem
 from pbx_sms.web.guard import Guard, Scope
 
-router = APIRouter(prefix=V1, tags=["audit"])
+router = APIRouter(prefix=V1, tags=["audit"], responses=ERROR_RESPONSES)
 
 # Whose read right an entry needs: an admin or viewer sees an entry only about what they may read.
 ENTITY_RESOURCES: dict[Entity, Resource] = {
