@@ -126,6 +126,19 @@ def check_rule_file(path: str | Path) -> CheckedRuleFile:
     return _checked(text, source)
 
 
+def check_rule_document(data: Any, source: str = "<rule>") -> Rule:
+    """One rule given as data (an API body), validated as a rule of a rule file; raises RuleFileInvalid with
+    every problem, each ``field`` relative to the rule (``when.status[0]``) and no line."""
+    try:
+        return Rule.model_validate(data)
+    except ValidationError as exc:
+        errors = [
+            RuleFileError(source, None, _data_path(data, error_location(error)), _message(error, Rule))
+            for error in exc.errors(include_url=False)
+        ]
+        raise RuleFileInvalid(errors) from None
+
+
 def parse_rule_text(text: str, source: str = "<rules>") -> RuleFile:
     """Validate rule-file text; ``source`` names it in errors."""
     return _checked(text, source).rule_file
@@ -265,8 +278,23 @@ def _follow(root: Node, loc: tuple[Any, ...]) -> tuple[int, str]:
     return line, path
 
 
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel]:
-    model: type[BaseModel] = RuleFile
+def _data_path(data: Any, loc: tuple[Any, ...]) -> str:
+    """A pydantic error location as a field path, skipping union tags as :func:`_follow` does."""
+    path = ""
+    for segment in loc:
+        if isinstance(segment, int):
+            data = data[segment] if isinstance(data, list) and 0 <= segment < len(data) else None
+            path += f"[{segment}]"
+            continue
+        if data is not None and not isinstance(data, dict):
+            continue  # a union tag (numbers: "list"/"all"), not a key
+        data = data.get(segment) if data is not None else None
+        path = f"{path}.{segment}" if path else segment
+    return path
+
+
+def _model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel]:
+    model = root
     for segment in loc:
         if isinstance(segment, str):
             model = _CHILD_MODELS.get((model, segment), model)
@@ -280,13 +308,13 @@ def _allowed_keys(model: type[BaseModel]) -> list[str]:
 _PYDANTIC_PREFIX = re.compile(r"^(Value error|Assertion failed), ")
 
 
-def _message(error: Any) -> str:
+def _message(error: Any, root: type[BaseModel] = RuleFile) -> str:
     kind = error["type"]
     loc = error["loc"]
     if kind == "missing":
         return "missing required key"
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(_model_at(loc[:-1]))
+        allowed = _allowed_keys(_model_at(loc[:-1], root))
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return f"unknown key{hint}; allowed here: {', '.join(allowed)}"
