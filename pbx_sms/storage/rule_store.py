@@ -52,7 +52,7 @@ class Ownership:
                 )
             )
         if rule.when.numbers != "all":
-            for number in rule.when.numbers:
+            for index, number in enumerate(rule.when.numbers):
                 owner = self.number_owners.get(number)
                 if owner == self.account_name or (owner is None and self.account_name == DEFAULT_ACCOUNT):
                     continue
@@ -63,7 +63,7 @@ class Ownership:
                     )
                 else:
                     message = f"number {number} belongs to account {owner!r}, not {self.account_name!r}"
-                found.append(("when.numbers", message))
+                found.append((f"when.numbers[{index}]", message))
         return found
 
 
@@ -203,7 +203,7 @@ def check_row(account: str, name: str, columns: dict[str, Any], ownership: Owner
     problems: tuple[RuleProblem, ...] = ()
     if ownership is not None:
         problems = tuple(
-            RuleProblem(account, name, {"then.sender": "sender", "when.numbers": "numbers"}[field_name], message)
+            RuleProblem(account, name, "sender" if field_name == "then.sender" else "numbers", message)
             for field_name, message in ownership.problems(rule)
         )
     return StoredRule(rule_id, account, name, enabled, rule, problems, created_at, updated_at)
@@ -251,11 +251,14 @@ def export_rules(session: Session, account_name: str) -> str:
 # --- changing one rule ---------------------------------------------------------------------------
 
 
-def _rule_row(session: Session, account_name: str, name: str) -> RuleRow:
+def rule_row(session: Session, account_name: str, name: str, *, lock: bool = False) -> RuleRow:
+    """The account's rule of this name (NotFound otherwise); ``lock``: held until the transaction ends,
+    so a check of its current version and the change that follows cannot be interleaved with another."""
     account = get_account(session, account_name)
     row = None
     if can_be_stored(name, RULE_NAME_MAX_CHARS):
-        row = session.scalar(select(RuleRow).where(RuleRow.account_id == account.id, RuleRow.name == name))
+        query = select(RuleRow).where(RuleRow.account_id == account.id, RuleRow.name == name)
+        row = session.scalar(query.with_for_update() if lock else query)
     if row is None:
         raise NotFound(f"account {account_name!r} has no rule named {name!r} (see `pbx-sms rules list`)")
     return row
@@ -266,7 +269,7 @@ def set_rule_enabled(session: Session, account_name: str, name: str, enabled: bo
 
     Enabling re-checks the rule (it may have been edited by hand, or its sender removed meanwhile).
     """
-    row = _rule_row(session, account_name, name)
+    row = rule_row(session, account_name, name)
     if row.enabled == enabled:
         return False
     if enabled:
@@ -280,7 +283,7 @@ def set_rule_enabled(session: Session, account_name: str, name: str, enabled: bo
 
 def delete_rule(session: Session, account_name: str, name: str) -> int:
     """Delete a rule; a trigger cancels its queued SMS (migration 0005). Returns how many it cancelled."""
-    row = _rule_row(session, account_name, name)
+    row = rule_row(session, account_name, name)
     cancelled = (
         session.scalar(
             select(func.count())
