@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from pbx_sms.web.api import accounts, audit, me
+from pbx_sms.web.api import accounts, audit, me, rules
 from pbx_sms.web.context import WebContext
 from pbx_sms.web.errors import install_error_handlers
 
@@ -21,6 +21,6 @@ def create_app(context: WebContext) -> FastAPI:
     )
     app.state.context = context
     install_error_handlers(app)
-    for router in (me.router, accounts.router, audit.router):
+    for router in (me.router, accounts.router, rules.router, audit.router):
         app.include_router(router)
     return app
