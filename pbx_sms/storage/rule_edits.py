@@ -1,6 +1,6 @@
 """Creating and changing one rule given as a document (the API's body): checked as a rule of a rule file
 and against what the account owns (its senders and numbers), exactly as ``rules import`` checks each rule;
-all or nothing. A rule's *content* (its name and the columns that define it) is what its version is made of.
+all or nothing.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pbx_sms.core.bounds import RULE_NAME_MAX_CHARS
@@ -17,11 +18,9 @@ from pbx_sms.core.rules import Rule
 from pbx_sms.db.config_tables import Account, RuleRow
 from pbx_sms.storage.accounts import get_account
 from pbx_sms.storage.errors import AlreadyExists, InvalidValue
-from pbx_sms.storage.rule_rows import RULE_COLUMNS, rule_to_columns
+from pbx_sms.storage.rule_rows import rule_to_columns
 from pbx_sms.storage.rule_store import StoredRule, get_stored_rule, load_ownership, rule_row
 from pbx_sms.storage.values import can_be_stored
-
-CONTENT_COLUMNS: tuple[str, ...] = ("name", *RULE_COLUMNS)
 
 
 class RuleRejected(InvalidValue):
@@ -44,18 +43,11 @@ def checked_rule(session: Session, account: Account, document: Any) -> Rule:
     return rule
 
 
-def rule_contents(session: Session, account_name: str) -> dict[str, dict[str, Any]]:
-    """Each rule's content by name (the rules as stored, valid or not)."""
-    account = get_account(session, account_name)
-    columns = [getattr(RuleRow, column) for column in CONTENT_COLUMNS]
-    rows = session.execute(select(*columns).where(RuleRow.account_id == account.id)).mappings()
-    return {row["name"]: dict(row) for row in rows}
-
-
-def rule_content(session: Session, account_name: str, name: str, *, lock: bool = False) -> dict[str, Any]:
-    """One rule's content (NotFound if there is none); ``lock`` as in :func:`rule_row`."""
-    row = rule_row(session, account_name, name, lock=lock)
-    return {column: getattr(row, column) for column in CONTENT_COLUMNS}
+def locked_rule(session: Session, account_name: str, name: str) -> StoredRule:
+    """The rule as stored (NotFound if there is none), its row locked until the transaction ends: what a
+    change is checked against (its version) cannot change before the change is made."""
+    rule_row(session, account_name, name, lock=True)
+    return get_stored_rule(session, account_name, name)
 
 
 def _name_taken(session: Session, account: Account, name: str) -> bool:
@@ -69,6 +61,15 @@ def _taken(account: Account, name: str) -> AlreadyExists:
     return AlreadyExists(f"account {account.name!r} already has a rule named {name!r}: choose another name")
 
 
+def _flush_unless_taken(session: Session, account: Account, name: str) -> None:
+    """Write; a rule of that name added meanwhile by another transaction (the unique (account, name)
+    constraint) is the same AlreadyExists as one found before."""
+    try:
+        session.flush()
+    except IntegrityError:
+        raise _taken(account, name) from None
+
+
 def create_rule(session: Session, account_name: str, document: Any) -> StoredRule:
     """Add the rule of ``document``; AlreadyExists if the account has a rule of that name."""
     account = get_account(session, account_name)
@@ -76,7 +77,7 @@ def create_rule(session: Session, account_name: str, document: Any) -> StoredRul
     if _name_taken(session, account, rule.name):
         raise _taken(account, rule.name)
     session.add(RuleRow(account_id=account.id, name=rule.name, **rule_to_columns(rule)))
-    session.flush()
+    _flush_unless_taken(session, account, rule.name)
     return get_stored_rule(session, account.name, rule.name)
 
 
@@ -91,5 +92,5 @@ def update_rule(session: Session, account_name: str, name: str, document: Any) -
     row.name = rule.name
     for column, value in rule_to_columns(rule).items():
         setattr(row, column, value)
-    session.flush()
+    _flush_unless_taken(session, account, rule.name)
     return get_stored_rule(session, account.name, rule.name)

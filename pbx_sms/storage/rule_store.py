@@ -185,6 +185,8 @@ class StoredRule:
     problems: tuple[RuleProblem, ...]
     created_at: datetime | None
     updated_at: datetime | None
+    # The stored values that define the rule (name and RULE_COLUMNS), read with it: what its version is made of.
+    content: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def valid(self) -> bool:
@@ -196,17 +198,18 @@ def check_row(account: str, name: str, columns: dict[str, Any], ownership: Owner
     created_at = columns.pop("created_at", None)
     updated_at = columns.pop("updated_at", None)
     enabled = bool(columns.get("enabled"))
+    content = dict(columns)
     try:
         rule = columns_to_rule(account, name, columns)
     except StoredRuleInvalid as exc:
-        return StoredRule(rule_id, account, name, enabled, None, tuple(exc.problems), created_at, updated_at)
+        return StoredRule(rule_id, account, name, enabled, None, tuple(exc.problems), created_at, updated_at, content)
     problems: tuple[RuleProblem, ...] = ()
     if ownership is not None:
         problems = tuple(
             RuleProblem(account, name, "sender" if field_name == "then.sender" else "numbers", message)
             for field_name, message in ownership.problems(rule)
         )
-    return StoredRule(rule_id, account, name, enabled, rule, problems, created_at, updated_at)
+    return StoredRule(rule_id, account, name, enabled, rule, problems, created_at, updated_at, content)
 
 
 RULE_ROW_COLUMNS = (RuleRow.id, RuleRow.name, *(getattr(RuleRow, column) for column in RULE_COLUMNS))

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from pbx_sms.core.access import Access, Resource
 from pbx_sms.core.rules import Rule, rule_to_document
 from pbx_sms.core.text_size import text_size
-from pbx_sms.storage.rule_edits import RuleRejected, create_rule, rule_content, rule_contents, update_rule
+from pbx_sms.storage.rule_edits import RuleRejected, create_rule, locked_rule, update_rule
 from pbx_sms.storage.rule_store import (
     StoredRule,
     delete_rule,
@@ -43,6 +43,14 @@ router = APIRouter(prefix=V1, tags=["rules"])
 RULES_PATH = "/accounts/{account}/rules"
 RULE_PATH = RULES_PATH + "/{rule}"
 YAML_MEDIA_TYPE = "application/yaml"
+
+# The answers particular to these routes (the guard's 401/403/404 and the 422 of a bad body are everyone's).
+_NAME_TAKEN: dict[int | str, dict[str, Any]] = {409: {"description": "The account has a rule of that name."}}
+_INVALID_STORED: dict[int | str, dict[str, Any]] = {409: {"description": "A stored rule is not valid now."}}
+_VERSIONED: dict[int | str, dict[str, Any]] = {
+    412: {"description": "If-Match is not the current version; the answer's ETag is."},
+    428: {"description": "If-Match is missing: GET the rule and send its ETag."},
+}
 
 ReadRules = Annotated[Scope, Depends(Guard(Resource.RULES, Access.READ))]
 WriteRules = Annotated[Scope, Depends(Guard(Resource.RULES, Access.WRITE))]
@@ -109,7 +117,12 @@ def _warnings(rule: Rule) -> list[ProblemOut]:
     return [] if warning is None else [ProblemOut(field="then.text", message=warning)]
 
 
-def rule_out(stored: StoredRule, version: str) -> RuleOut:
+def rule_version(stored: StoredRule) -> str:
+    """The ETag of the rule: of its stored content, so an edit made by SQL is a new version too."""
+    return version_of(stored.content)
+
+
+def rule_out(stored: StoredRule) -> RuleOut:
     document = rule_to_document(stored.rule) if stored.rule is not None else {}
     return RuleOut(
         name=stored.name,
@@ -120,21 +133,21 @@ def rule_out(stored: StoredRule, version: str) -> RuleOut:
         problems=[ProblemOut(field=problem.field, message=problem.message) for problem in stored.problems],
         warnings=[] if stored.rule is None else _warnings(stored.rule),
         updated_at=stored.updated_at,
-        version=version,
+        version=rule_version(stored),
     )
 
 
 def _answer(session: Session, account_name: str, name: str, response: Response) -> RuleOut:
     """The rule as stored now, its version also in the ETag header."""
-    version = version_of(rule_content(session, account_name, name))
-    response.headers["ETag"] = version
-    return rule_out(get_stored_rule(session, account_name, name), version)
+    found = rule_out(get_stored_rule(session, account_name, name))
+    response.headers["ETag"] = found.version
+    return found
 
 
 def _current_version(session: Session, account_name: str, name: str) -> str:
     """The version of the rule, locked until the transaction ends (so nobody changes it between the
     If-Match check and the change)."""
-    return version_of(rule_content(session, account_name, name, lock=True))
+    return rule_version(locked_rule(session, account_name, name))
 
 
 def _unprocessable(rejected: RuleRejected) -> ApiError:
@@ -151,14 +164,13 @@ def list_rules(account: str, scope: ReadRules) -> list[RuleOut]:
     """The account's rules by name, invalid ones included (with their problems)."""
     account_name = scope.require_account().name
     with scope.read_session() as session:
-        contents = rule_contents(session, account_name)
-        return [rule_out(stored, version_of(contents[stored.name])) for stored in stored_rules(session, account_name)]
+        return [rule_out(stored) for stored in stored_rules(session, account_name)]
 
 
 @router.get(
     RULES_PATH + "/export",
     response_class=Response,
-    responses={200: {"content": {YAML_MEDIA_TYPE: {"schema": {"type": "string"}}}}},
+    responses={200: {"content": {YAML_MEDIA_TYPE: {"schema": {"type": "string"}}}}, **_INVALID_STORED},
 )
 def export_account_rules(account: str, scope: ReadRules) -> Response:
     """The account's rules as a rule file, byte for byte what `pbx-sms rules export --account` writes;
@@ -168,7 +180,7 @@ def export_account_rules(account: str, scope: ReadRules) -> Response:
     return Response(text, media_type=YAML_MEDIA_TYPE)
 
 
-@router.post(RULES_PATH, response_model=RuleOut, status_code=201, openapi_extra=_RULE_BODY)
+@router.post(RULES_PATH, response_model=RuleOut, status_code=201, responses=_NAME_TAKEN, openapi_extra=_RULE_BODY)
 def create_account_rule(account: str, document: RuleDocument, response: Response, scope: WriteRules) -> RuleOut:
     """Add a rule (409 if the account has one of that name); answers with its Location and ETag."""
     account_name = scope.require_account().name
@@ -188,7 +200,7 @@ def read_rule(account: str, rule: str, response: Response, scope: ReadRules) -> 
         return _answer(session, scope.require_account().name, rule, response)
 
 
-@router.put(RULE_PATH, response_model=RuleOut, openapi_extra=_RULE_BODY)
+@router.put(RULE_PATH, response_model=RuleOut, responses={**_NAME_TAKEN, **_VERSIONED}, openapi_extra=_RULE_BODY)
 def replace_rule(
     account: str, rule: str, document: RuleDocument, request: Request, response: Response, scope: WriteRules
 ) -> RuleOut:
@@ -211,7 +223,7 @@ def _switch(scope: Scope, name: str, enabled: bool, response: Response) -> RuleO
         return _answer(session, account_name, name, response)
 
 
-@router.post(RULE_PATH + "/enable", response_model=RuleOut)
+@router.post(RULE_PATH + "/enable", response_model=RuleOut, responses=_INVALID_STORED)
 def enable_rule(account: str, rule: str, response: Response, scope: WriteRules) -> RuleOut:
     """Switch the rule on, exactly as it is stored (409 if it is invalid now).
 
@@ -227,7 +239,7 @@ def disable_rule(account: str, rule: str, response: Response, scope: WriteRules)
     return _switch(scope, rule, False, response)
 
 
-@router.delete(RULE_PATH, response_model=DeletedRule)
+@router.delete(RULE_PATH, response_model=DeletedRule, responses=_VERSIONED)
 def remove_rule(account: str, rule: str, request: Request, scope: WriteRules) -> DeletedRule:
     """Delete the rule and cancel its queued SMS, If-Match required (428 without, 412 when stale)."""
     account_name = scope.require_account().name
