@@ -8,7 +8,8 @@ content): PUT and DELETE must send it in If-Match. Writes change the rules table
 configuration version that a running daemon checks every second (storage/config_cache.py).
 
 A rule named ``export`` cannot be read by GET .../rules/export (that is the export); the list shows it,
-and PUT, DELETE, enable and disable reach it.
+and PUT, DELETE, enable and disable reach it. A name with a ``/`` cannot be in a path at all (the server
+decodes %2F before routing): such a rule is listed, and renamed or deleted by the CLI.
 """
 
 from __future__ import annotations

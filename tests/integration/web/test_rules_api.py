@@ -315,6 +315,16 @@ def test_a_stored_rule_made_invalid_is_shown_with_its_problems(web: WebWorld) ->
     assert fixed.status_code == 200 and fixed.json()["valid"] is True
 
 
+def test_a_rule_whose_number_was_removed_by_sql_still_shows_its_document(web: WebWorld) -> None:
+    create(web, rule_document())
+    with web.database.write_session() as session:
+        session.execute(text("DELETE FROM numbers WHERE e164 = :e164"), {"e164": ACME_NUMBER})
+    body = web.as_("acme-admin").get(rule_url("acme", "Missed call")).json()
+    assert body["valid"] is False and body["when"]["numbers"] == [ACME_NUMBER]
+    assert [problem["field"] for problem in body["problems"]] == ["numbers"]
+    assert "is not a number of account 'acme'" in body["problems"][0]["message"]
+
+
 def test_an_unknown_rule_is_404(web: WebWorld) -> None:
     admin = web.as_("acme-admin")
     url = rule_url("acme", "nothing")
