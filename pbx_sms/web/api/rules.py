@@ -9,7 +9,7 @@ configuration version that a running daemon checks every second (storage/config_
 
 A rule named ``export`` cannot be read by GET .../rules/export (that is the export); the list shows it,
 and PUT, DELETE, enable and disable reach it. A name with a ``/`` cannot be in a path at all (the server
-decodes %2F before routing): such a rule is listed, and renamed or deleted by the CLI.
+decodes %2F before routing): such a rule is listed, and `pbx-sms rules delete` removes it.
 """
 
 from __future__ import annotations
