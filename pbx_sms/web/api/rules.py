@@ -205,8 +205,8 @@ def read_rule(account: str, rule: str, response: Response, scope: ReadRules) -> 
 def replace_rule(
     account: str, rule: str, document: RuleDocument, request: Request, response: Response, scope: WriteRules
 ) -> RuleOut:
-    """Replace the rule by the body, If-Match required (428 without, 412 when stale). A new ``name`` renames
-    it (409 if the account has a rule of that name)."""
+    """Replace the rule by the body, If-Match required (428 without, 412 when stale). The body is the whole
+    rule, as in a rule file (``enabled`` left out is true); a new ``name`` renames it (409 if taken)."""
     account_name = scope.require_account().name
     with scope.write_session() as session:
         check_if_match(request, _current_version(session, account_name, rule))
