@@ -215,6 +215,16 @@ def test_a_change_needs_the_current_version(web: WebWorld) -> None:
     assert admin.put(url, json=rule_document(text="third"), headers={"If-Match": by_sql}).status_code == 200
 
 
+def test_a_put_is_the_whole_rule_so_enabled_left_out_is_true(web: WebWorld) -> None:
+    create(web, rule_document())
+    url = rule_url("acme", "Missed call")
+    version = web.as_("acme-admin").post(url + "/disable").headers["ETag"]
+    document = rule_document()
+    del document["enabled"]
+    replaced = web.as_("acme-admin").put(url, json=document, headers={"If-Match": version})
+    assert replaced.status_code == 200 and replaced.json()["enabled"] is True
+
+
 def test_a_stale_version_is_checked_before_the_body(web: WebWorld) -> None:
     first = create(web, rule_document())
     url = rule_url("acme", "Missed call")
