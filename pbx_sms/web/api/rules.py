@@ -34,24 +34,21 @@ from pbx_sms.storage.rule_store import (
     set_rule_enabled,
     stored_rules,
 )
-from pbx_sms.web.api import V1
+from pbx_sms.web.api import ERROR_RESPONSES, V1, ProblemBody, error_responses
 from pbx_sms.web.errors import ApiError, FieldProblem
 from pbx_sms.web.guard import Guard, Scope
 from pbx_sms.web.versions import check_if_match, version_of
 
-router = APIRouter(prefix=V1, tags=["rules"])
+router = APIRouter(prefix=V1, tags=["rules"], responses=ERROR_RESPONSES)
 
 RULES_PATH = "/accounts/{account}/rules"
 RULE_PATH = RULES_PATH + "/{rule}"
 YAML_MEDIA_TYPE = "application/yaml"
 
 # The answers particular to these routes (the guard's 401/403/404 and the 422 of a bad body are everyone's).
-_NAME_TAKEN: dict[int | str, dict[str, Any]] = {409: {"description": "The account has a rule of that name."}}
-_INVALID_STORED: dict[int | str, dict[str, Any]] = {409: {"description": "A stored rule is not valid now."}}
-_VERSIONED: dict[int | str, dict[str, Any]] = {
-    412: {"description": "If-Match is not the current version; the answer's ETag is."},
-    428: {"description": "If-Match is missing: GET the rule and send its ETag."},
-}
+_NAME_TAKEN = error_responses(409)  # the account has a rule of that name
+_INVALID_STORED = error_responses(409)  # a stored rule is not valid now
+_VERSIONED = error_responses(412, 428)
 
 ReadRules = Annotated[Scope, Depends(Guard(Resource.RULES, Access.READ))]
 WriteRules = Annotated[Scope, Depends(Guard(Resource.RULES, Access.WRITE))]
@@ -88,11 +85,6 @@ RuleDocument = Annotated[
 ]
 
 
-class ProblemOut(BaseModel):
-    field: str | None
-    message: str
-
-
 class RuleOut(BaseModel):
     """A stored rule: the rule document as in a rule file (``when``/``then`` null when the stored row is not a
     valid rule), whether it is used, why not (``problems``: the column of the row to fix), and its version."""
@@ -102,8 +94,8 @@ class RuleOut(BaseModel):
     when: dict[str, Any] | None
     then: dict[str, Any] | None
     valid: bool
-    problems: list[ProblemOut]
-    warnings: list[ProblemOut]
+    problems: list[ProblemBody]
+    warnings: list[ProblemBody]
     updated_at: datetime | None
     version: str
 
@@ -113,9 +105,9 @@ class DeletedRule(BaseModel):
     cancelled_sms: int
 
 
-def _warnings(rule: Rule) -> list[ProblemOut]:
+def _warnings(rule: Rule) -> list[ProblemBody]:
     warning = text_size(rule.then.text, rule.name, rule.then.transliterate).warning()
-    return [] if warning is None else [ProblemOut(field="then.text", message=warning)]
+    return [] if warning is None else [ProblemBody(field="then.text", message=warning)]
 
 
 def rule_version(stored: StoredRule) -> str:
@@ -131,7 +123,7 @@ def rule_out(stored: StoredRule) -> RuleOut:
         when=document.get("when"),
         then=document.get("then"),
         valid=stored.valid,
-        problems=[ProblemOut(field=problem.field, message=problem.message) for problem in stored.problems],
+        problems=[ProblemBody(field=problem.field, message=problem.message) for problem in stored.problems],
         warnings=[] if stored.rule is None else _warnings(stored.rule),
         updated_at=stored.updated_at,
         version=rule_version(stored),
