@@ -1,0 +1,50 @@
+"""Rules for the web panel's tests: acme gets a sender, a number and three rules; globex one rule."""
+
+from __future__ import annotations
+
+from pbx_sms.core.rulefile import parse_rule_text
+from pbx_sms.db.engine import Database
+from pbx_sms.storage.numbers import add_number, add_sender
+from pbx_sms.storage.rule_store import RuleSource, import_rules
+
+ACME_RULES = """
+rules:
+  - name: Missed call
+    when: {direction: in, numbers: all, status: [no_answer, busy]}
+    then: {sender: ACME, to: [other_party], text: "Sorry we missed your call. We will call back."}
+  - name: After hours / weekend
+    enabled: false
+    when:
+      direction: in
+      numbers: ["+48221234567"]
+      status: [no_answer]
+      talk_s: {max: 0}
+      schedule:
+        weekdays: [sat, sun]
+        hours: [{from: "18:00", to: "08:00"}]
+    then: {sender: ACME, to: [other_party], text: "Jesteśmy zamknięci, oddzwonimy w poniedziałek."}
+  - name: Thanks
+    when: {direction: any, numbers: all, status: [answered], talk_s: {min: 30}}
+    then: {sender: ACME, to: [other_party], text: "Thank you for calling ACME."}
+"""
+GLOBEX_RULES = """
+rules:
+  - name: Globex secret
+    when: {direction: in, numbers: all, status: [no_answer]}
+    then: {sender: GLOBEX, to: [other_party], text: "Globex here."}
+"""
+ACME_RULE_NAMES = ("After hours / weekend", "Missed call", "Thanks")
+
+
+def seed_rules(database: Database) -> None:
+    with database.write_session() as session:
+        add_sender(session, "ACME", "acme")
+        add_number(session, "+48221234567", "acme")
+        add_sender(session, "GLOBEX", "globex")
+        import_rules(
+            session,
+            [
+                RuleSource("acme.yaml", "acme", parse_rule_text(ACME_RULES).rules),
+                RuleSource("globex.yaml", "globex", parse_rule_text(GLOBEX_RULES).rules),
+            ],
+        )
