@@ -49,7 +49,7 @@ def empty_database(kind: str, directory: Path) -> Iterator[str]:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-_TIERS = ("unit", "integration", "e2e", "static")
+_TIERS = ("unit", "integration", "e2e", "static", "browser")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
