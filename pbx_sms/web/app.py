@@ -8,7 +8,7 @@ from pbx_sms.web.api import accounts, audit, me
 from pbx_sms.web.api import rules as rules_api
 from pbx_sms.web.context import WebContext
 from pbx_sms.web.errors import install_error_handlers
-from pbx_sms.web.pages import home, login
+from pbx_sms.web.pages import home, login, rule_edit
 from pbx_sms.web.pages import rules as rules_pages
 from pbx_sms.web.pages.render import STATIC_PATH, static_files
 
@@ -26,7 +26,7 @@ def create_app(context: WebContext) -> FastAPI:
     app.state.context = context
     install_error_handlers(app)
     api_routers = (me.router, accounts.router, rules_api.router, audit.router)
-    page_routers = (login.router, home.router, rules_pages.router)
+    page_routers = (login.router, home.router, rules_pages.router, rule_edit.router)
     for router in (*api_routers, *page_routers):
         app.include_router(router)
     app.mount(STATIC_PATH, static_files(), name="static")  # public: guard.public in pages/render.py

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from panel_seed import seed_rules
+from panel_world import seed_rules
 from playwright.sync_api import Browser, Page, sync_playwright
 from ports import free_port
 from web_world import PASSWORD, WebWorld, web_world

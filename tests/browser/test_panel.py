@@ -150,3 +150,38 @@ def test_without_scripting_the_toggle_and_delete_still_work(panel: Panel, no_scr
     page.get_by_role("button", name="Delete").click()
     expect(page.locator("h2.rule-name")).to_have_text(["After hours / weekend", "Missed call"])
     assert "Thanks" not in enabled_of(panel)
+
+
+def test_create_a_rule_with_a_mistake_then_fix_it(panel: Panel, page: Page) -> None:
+    panel.log_in(page, "acme-admin")
+    page.get_by_role("link", name="Create new rule").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("New rule")
+    page.get_by_label("Name", exact=True).fill("Oddzwonimy")
+    page.get_by_label("busy").check()
+    page.get_by_label("Sender").select_option("ACME")
+    page.get_by_label("Message").fill("Nie odebraliśmy połączenia, oddzwonimy wkrótce.")
+    page.get_by_label("Hours").fill("18:00-8")
+    panel.screenshot(page, "rule-form")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_contain_text("The rule was not saved")
+    expect(page.locator("#error-hours")).to_contain_text("expected HH:MM-HH:MM: '18:00-8'")
+    expect(page.get_by_label("Hours")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Message")).to_have_value("Nie odebraliśmy połączenia, oddzwonimy wkrótce.")
+    assert "Oddzwonimy" not in enabled_of(panel)
+    panel.screenshot(page, "rule-form-error")
+    page.get_by_label("Hours").fill("18:00-08:00")
+    page.get_by_role("button", name="Save").click()
+    expect(page).to_have_url(f"{panel.url}{RULES}")
+    expect(rule_item(page, "Oddzwonimy")).to_contain_text("no answer, busy")
+    expect(rule_item(page, "Oddzwonimy")).to_contain_text("18:00–08:00")
+    assert enabled_of(panel)["Oddzwonimy"] is True
+
+
+def test_the_rule_form_fits_a_phone(panel: Panel, browser: Browser) -> None:
+    context = browser.new_context(viewport=PHONE)
+    phone = context.new_page()
+    panel.log_in(phone, "acme-admin")
+    phone.goto(f"{panel.url}{RULES}/Missed%20call/edit")
+    expect(phone.get_by_label("Name", exact=True)).to_have_value("Missed call")
+    assert no_horizontal_scroll(phone)
+    context.close()

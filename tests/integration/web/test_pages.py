@@ -6,8 +6,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from fastapi.testclient import TestClient
-from panel_seed import seed_rules
+from panel_world import browser, logged_in, seed_rules
 from web_world import PASSWORD, WebWorld, web_world
 
 from pbx_sms.storage.rule_store import stored_rules
@@ -21,24 +20,6 @@ def web(database_url: str) -> Iterator[WebWorld]:
     for world in web_world(database_url):
         seed_rules(world.database)
         yield world
-
-
-def browser(web: WebWorld) -> TestClient:
-    return TestClient(web.client.app, raise_server_exceptions=False)
-
-
-def logged_in(web: WebWorld, user: str) -> tuple[TestClient, str]:
-    """A client with a session cookie, and the CSRF token its pages embed."""
-    client = browser(web)
-    answer = client.post("/login", data={"user": user, "password": PASSWORD}, follow_redirects=False)
-    assert answer.status_code == 303
-    return client, csrf_of(client.get("/accounts" if user == "root" else "/").text)
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', html)
-    assert found is not None, html
-    return found.group(1)
 
 
 def enabled_of(web: WebWorld, account: str = "acme") -> dict[str, bool]:
@@ -97,7 +78,7 @@ def test_home_goes_to_the_users_account_and_an_operator_chooses_one(web: WebWorl
 def test_the_rules_list_shows_each_rule_in_short(web: WebWorld) -> None:
     client, _csrf = logged_in(web, "acme-admin")
     page = client.get("/accounts/acme/rules").text
-    assert [name for name in re.findall(r'<h2 class="rule-name">([^<]+)</h2>', page)] == [
+    assert [name for name in re.findall(r'<h2 class="rule-name"><a href="[^"]+">([^<]+)</a></h2>', page)] == [
         "After hours / weekend",
         "Missed call",
         "Thanks",

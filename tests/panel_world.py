@@ -1,6 +1,12 @@
-"""Rules for the web panel's tests: acme gets a sender, a number and three rules; globex one rule."""
+"""The web panel's tests: acme gets a sender, a number and three rules, globex one rule; and a
+TestClient logged in through the login form, with the CSRF token its pages embed."""
 
 from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from web_world import PASSWORD, WebWorld
 
 from pbx_sms.core.rulefile import parse_rule_text
 from pbx_sms.db.engine import Database
@@ -48,3 +54,22 @@ def seed_rules(database: Database) -> None:
                 RuleSource("globex.yaml", "globex", parse_rule_text(GLOBEX_RULES).rules),
             ],
         )
+
+
+def browser(web: WebWorld) -> TestClient:
+    """A client with no credentials, keeping its cookies like a browser."""
+    return TestClient(web.client.app, raise_server_exceptions=False)
+
+
+def logged_in(web: WebWorld, user: str) -> tuple[TestClient, str]:
+    """A client with a session cookie, and the CSRF token its pages embed."""
+    client = browser(web)
+    answer = client.post("/login", data={"user": user, "password": PASSWORD}, follow_redirects=False)
+    assert answer.status_code == 303
+    return client, csrf_of(client.get("/accounts" if user == "root" else "/").text)
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', html)
+    assert found is not None, html
+    return found.group(1)
