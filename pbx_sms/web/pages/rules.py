@@ -15,6 +15,7 @@ from pbx_sms.core.access import Access, Action, Decision, Resource, may
 from pbx_sms.storage.accounts import get_account
 from pbx_sms.storage.errors import Refused
 from pbx_sms.storage.rule_store import delete_rule, get_stored_rule, set_rule_enabled, stored_rules
+from pbx_sms.web.errors import ApiError, FieldProblem
 from pbx_sms.web.guard import Guard, Scope
 from pbx_sms.web.pages.render import Frame, frame_of, render, translator, url_part
 from pbx_sms.web.pages.rule_cells import rule_cells
@@ -25,6 +26,8 @@ RULES_PAGE = "/accounts/{account}/rules"
 # {rule:path}: a rule name may hold a "/"; quoted as %2F it arrives decoded and still matches.
 RULE_ENABLED = RULES_PAGE + "/{rule:path}/enabled"
 RULE_DELETE = RULES_PAGE + "/{rule:path}/delete"
+
+ENABLED_VALUES = {"true": True, "false": False}
 
 ReadRules = Annotated[Scope, Depends(Guard(Resource.RULES, Access.READ))]
 WriteRules = Annotated[Scope, Depends(Guard(Resource.RULES, Access.WRITE))]
@@ -63,12 +66,23 @@ def list_rules(request: Request, scope: ReadRules) -> Response:
 
 
 @router.post(RULE_ENABLED)
-def switch_rule(request: Request, rule: str, scope: WriteRules, enabled: Annotated[bool, Form()]) -> Response:
-    """Sets the state the button showed the opposite of (a double click leaves it as asked, not flipped back)."""
+def switch_rule(
+    request: Request, rule: str, scope: WriteRules, enabled: Annotated[str | None, Form()] = None
+) -> Response:
+    """Sets the state the button offered (a double click leaves it as asked, not flipped back).
+
+    ``enabled`` is read here, after the rule is found: another account's rule is 404 whatever the form says.
+    """
     account = scope.require_account().name
+    state = ENABLED_VALUES.get(enabled or "")
     try:
         with scope.write_session() as session:
-            set_rule_enabled(session, account, rule, enabled)
+            get_stored_rule(session, account, rule)
+            if state is None:
+                raise ApiError(
+                    422, "the form is not valid", problems=[FieldProblem("enabled", "expected true or false")]
+                )
+            set_rule_enabled(session, account, rule, state)
     except Refused as exc:  # an invalid rule cannot be enabled: say why on the list
         return rules_page(request, scope, problem=str(exc), status_code=409)
     return RedirectResponse(rules_url(account), status_code=303)

@@ -108,6 +108,15 @@ def test_the_toggle_sets_the_state_the_button_offers(web: WebWorld) -> None:
     assert enabled_of(web) == {"After hours / weekend": True, "Missed call": False, "Thanks": True}
 
 
+def test_another_accounts_rule_is_not_found_whatever_the_form_says(web: WebWorld) -> None:
+    client, csrf = logged_in(web, "acme-admin")
+    crossed = "/accounts/acme/rules/Globex%20secret"
+    assert client.post(f"{crossed}/enabled", data={"csrf_token": csrf}).status_code == 404
+    assert client.post(f"{crossed}/enabled", data={"csrf_token": csrf, "enabled": "false"}).status_code == 404
+    missing = client.post(f"{MISSED}/enabled", data={"csrf_token": csrf, "enabled": "maybe"})
+    assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "enabled"
+
+
 def test_a_form_without_the_csrf_token_changes_nothing(web: WebWorld) -> None:
     client, _csrf = logged_in(web, "acme-admin")
     assert client.post(f"{MISSED}/enabled", data={"enabled": "false"}).status_code == 403
