@@ -151,7 +151,9 @@ def run_order(case: Case) -> tuple[bool, bool, bool]:
     """Sort key (see the module docstring): what removes nothing first, then deletes that remove objects,
     then those that remove an account or act on the caller."""
     endpoint = case.endpoint
-    if endpoint.method != "DELETE":
+    # A page deletes with a POST form to …/delete (browsers post forms; they cannot send DELETE).
+    deletes = endpoint.method == "DELETE" or (endpoint.method == "POST" and endpoint.path.endswith("/delete"))
+    if not deletes:
         return (False, False, False)
     removes = stand_in_decision(case) is Decision.ALLOWED and case.target != "crossed"
     last = endpoint.path.endswith("{" + guard.ACCOUNT_PARAMETER + "}") or action_of(endpoint).resource is Resource.SELF
