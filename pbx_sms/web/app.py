@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from pbx_sms.web.api import accounts, me
 from pbx_sms.web.context import WebContext
 from pbx_sms.web.errors import install_error_handlers
+from pbx_sms.web.middleware import install_middleware
 
 OPENAPI_PATH = "/api/openapi.json"
 
@@ -21,6 +22,7 @@ def create_app(context: WebContext) -> FastAPI:
     )
     app.state.context = context
     install_error_handlers(app)
+    install_middleware(app, context.settings.web)
     for router in (me.router, accounts.router):
         app.include_router(router)
     return app

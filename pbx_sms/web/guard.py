@@ -39,6 +39,7 @@ SESSION_COOKIE = "pbx_sms_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FORM_FIELD = "csrf_token"
 ACCOUNT_PARAMETER = "account"
+USER_NAME_STATE = "user_name"  # request.state.user_name: the caller, for the request's log line
 
 # (method, path) of the routes anyone may call: the login form and what a browser needs before it.
 PUBLIC_ROUTES: set[tuple[str, str]] = set()
@@ -117,6 +118,7 @@ class Guard:
         )
         if caller is None:
             raise NotAuthenticated()
+        setattr(request.state, USER_NAME_STATE, caller.user.name)
         if not csrf_ok(caller, request.method, cookie, await _presented_csrf(request)):
             raise ApiError(403, f"CSRF token missing or wrong: send the page's token as {CSRF_HEADER}")
         account = await run_in_threadpool(_account_of_path, context, request)
