@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from pbx_sms.web.api import accounts, me
+from pbx_sms.web.api import accounts, me, session
 from pbx_sms.web.context import WebContext
 from pbx_sms.web.errors import install_error_handlers
 from pbx_sms.web.middleware import install_middleware
@@ -23,6 +23,6 @@ def create_app(context: WebContext) -> FastAPI:
     app.state.context = context
     install_error_handlers(app)
     install_middleware(app, context.settings.web)
-    for router in (me.router, accounts.router):
+    for router in (me.router, accounts.router, session.router):
         app.include_router(router)
     return app
