@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from pbx_sms.web.api import accounts, me, session
 from pbx_sms.web.context import WebContext
+from pbx_sms.web.docs import install_docs
 from pbx_sms.web.errors import install_error_handlers
 from pbx_sms.web.middleware import install_middleware
 
@@ -25,4 +26,5 @@ def create_app(context: WebContext) -> FastAPI:
     install_middleware(app, context.settings.web)
     for router in (me.router, accounts.router, session.router):
         app.include_router(router)
+    install_docs(app, OPENAPI_PATH)
     return app
