@@ -25,6 +25,7 @@ GRACEFUL_STOP_S = 30
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 MAX_SHOWN_HOST = 100
 LISTEN_BACKLOG = 2048  # uvicorn's own default
+TRUSTED_PROXIES = "127.0.0.1,::1"
 
 
 class ListenError(Exception):
@@ -59,6 +60,9 @@ def serve(context: WebContext, host: str, port: int) -> None:
         access_log=False,
         log_config=None,  # the process's logging (pbx_sms.logs) as it is
         server_header=False,
+        # X-Forwarded-For names the client (the login throttle's address) only when a proxy on this
+        # host sent it; uvicorn's own default would also follow $FORWARDED_ALLOW_IPS.
+        forwarded_allow_ips=TRUSTED_PROXIES,
         timeout_graceful_shutdown=GRACEFUL_STOP_S,
     )
     with sock, _stop_is_an_ordinary_end():

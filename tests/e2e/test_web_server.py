@@ -74,7 +74,9 @@ def test_sigterm_finishes_the_request_in_flight_then_exits_0(
     with socket.create_connection(("127.0.0.1", port), timeout=30) as slow:
         # A login whose body is still on its way when the stop signal comes.
         head = (
-            f"POST /api/v1/session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            # Sent as by a reverse proxy on this host: the login is throttled by the client's address.
+            f"POST /api/v1/session HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-For: 192.0.2.9\r\n"
+            "Content-Type: application/json\r\n"
             f"Content-Length: {len(BODY)}\r\n\r\n"
         )
         slow.sendall(head.encode() + BODY[:10])
@@ -99,4 +101,5 @@ def test_sigterm_finishes_the_request_in_flight_then_exits_0(
     assert f"listening on http://127.0.0.1:{port}" in log
     assert "GET /api/v1/me 401 - " in log
     assert "POST /api/v1/session 401 - " in log
+    assert "login failed for user 'nobody' from 192.0.2.9: no such user" in log
     assert "not-the-password" not in log
