@@ -1,5 +1,5 @@
 """`pbx-sms web` as a real process: it serves on the port asked, logs one line per request, and on
-SIGTERM stops accepting, finishes the request in flight and exits 0."""
+SIGTERM or SIGINT stops accepting, finishes the request in flight and exits 0."""
 
 from __future__ import annotations
 
@@ -66,8 +66,9 @@ def server(database_url: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen
             process.wait(timeout=10)
 
 
-def test_sigterm_finishes_the_request_in_flight_then_exits_0(
-    server: tuple[subprocess.Popen[bytes], int, Path],
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_finishes_the_request_in_flight_then_exits_0(
+    server: tuple[subprocess.Popen[bytes], int, Path], stop: signal.Signals
 ) -> None:
     process, port, stderr = server
     assert _status_of(f"http://127.0.0.1:{port}/api/v1/me") == 401  # --port won over PBX_SMS_WEB_PORT=1
@@ -83,10 +84,10 @@ def test_sigterm_finishes_the_request_in_flight_then_exits_0(
         # Once a later request on another connection is answered, the server (one event loop, which
         # reads every socket that is ready) has read this one's headers: the request is in flight.
         assert _status_of(f"http://127.0.0.1:{port}/api/v1/me") == 401
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop)
         deadline = time.monotonic() + 30
         while not _refuses_connections(port):
-            assert time.monotonic() < deadline, "still accepting connections after SIGTERM"
+            assert time.monotonic() < deadline, f"still accepting connections after {stop.name}"
             time.sleep(0.05)
         assert process.poll() is None, "exited with a request in flight"
         slow.sendall(BODY[10:])

@@ -54,6 +54,10 @@ def start_browser_session(credentials: Credentials, request: Request, response: 
         )
     if login.result.user is None or login.cookie is None:
         raise ApiError(401, WRONG_LOGIN)
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous:  # a new login replaces the browser's session: the old one ends rather than lingering
+        with context.database.write_session() as session:
+            end_session(session, previous)
     set_session_cookie(response, context, login.cookie)
     setattr(request.state, USER_NAME_STATE, login.result.user.name)
     return SessionOut(user=me_of(login.result.user), csrf_token=login.csrf)

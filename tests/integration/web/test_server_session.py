@@ -131,6 +131,15 @@ def test_logout_ends_the_session_on_the_server(browser: Browser) -> None:
     assert browser.client.get(SESSION).status_code == 401
 
 
+def test_a_new_login_ends_the_browser_s_previous_session(browser: Browser) -> None:
+    browser.log_in()
+    first = browser.client.cookies[SESSION_COOKIE]
+    browser.log_in("acme-viewer")
+    assert browser.client.get("/api/v1/me").json()["name"] == "acme-viewer"
+    browser.client.cookies.set(SESSION_COOKIE, first)
+    assert browser.client.get("/api/v1/me").status_code == 401
+
+
 def test_an_idle_session_ends(browser: Browser) -> None:
     browser.log_in()
     browser.clock.advance(IDLE_S - 60)
