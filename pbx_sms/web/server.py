@@ -1,8 +1,8 @@
 """`pbx-sms web` on uvicorn: one process, one event loop, until SIGTERM or SIGINT.
 
 On a stop signal uvicorn stops accepting connections and lets the requests in flight finish (for at
-most ``GRACEFUL_STOP_S``). Its access log stays off: ``web.requests`` writes one line per request,
-without the query string, tokens or cookies.
+most ``GRACEFUL_STOP_S``). Its access log stays off: ``web.middleware_requests`` writes one line per
+request, without the query string, tokens or cookies.
 """
 
 from __future__ import annotations
