@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import pytest
 from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import IntegrityError
 from web_world import WebWorld, web_world
 
 from pbx_sms.config.models import Settings, WebSettings
@@ -23,6 +24,7 @@ from pbx_sms.web.middleware_headers import CONTENT_SECURITY_POLICY
 
 REQUEST_LOG = "pbx_sms.web.requests"
 FAILURE = "the database said: password=hunter2 at row 7"
+SQL_SECRET = "param-Secret-77"
 
 
 @pytest.fixture
@@ -36,6 +38,13 @@ def _with_test_routes(app: FastAPI) -> FastAPI:
     def fail() -> None:
         raise RuntimeError(FAILURE)
 
+    def fail_in_sql() -> None:
+        parameters = (SQL_SECRET,)  # not on the raising line: a traceback shows that line's source
+        try:
+            raise IntegrityError("INSERT INTO users VALUES (?)", parameters, ValueError("duplicate"))
+        except IntegrityError as error:
+            raise RuntimeError("could not add the user") from error
+
     def echo(payload: dict[str, Any]) -> dict[str, Any]:
         return {"keys": sorted(payload)}
 
@@ -43,6 +52,7 @@ def _with_test_routes(app: FastAPI) -> FastAPI:
         return {"fields": sorted((await request.form()).keys())}
 
     app.add_api_route("/api/v1/test/fail", fail, methods=["GET"])
+    app.add_api_route("/api/v1/test/fail-in-sql", fail_in_sql, methods=["GET"])
     app.add_api_route("/api/v1/test/echo", echo, methods=["POST"])
     app.add_api_route("/api/v1/test/form", form, methods=["POST"])
     return app
@@ -159,6 +169,16 @@ def test_an_unhandled_error_is_a_500_with_the_request_id_and_its_traceback_only_
     assert request_id in failure.getMessage()
     (line,) = _request_lines(caplog)
     assert line.getMessage().startswith("GET /api/v1/test/fail 500 - ")
+
+
+def test_a_failed_statement_s_parameters_stay_out_of_the_logged_traceback(
+    web: WebWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    assert _client(web).get("/api/v1/test/fail-in-sql").status_code == 500
+    logged = _logged(caplog)
+    assert "INSERT INTO users" in logged and "IntegrityError" in logged  # the traceback is there...
+    assert SQL_SECRET not in logged  # ...without the statement's values
 
 
 def test_a_declared_body_over_the_limit_is_413_before_the_route_reads_it(web: WebWorld) -> None:
