@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from pbx_sms.cli.main import app
 from pbx_sms.web.context import WebContext
+from pbx_sms.web.server import listening_socket
 
 
 @pytest.fixture
@@ -58,3 +59,13 @@ def test_a_bad_setting_is_refused_before_anything_listens(served: list[tuple[str
     assert result.exit_code == 1
     assert "PBX_SMS_WEB_PORT" in result.output
     assert served == []
+
+
+def test_the_listening_socket_says_tcp_so_asyncio_turns_nagle_off() -> None:
+    # asyncio sets TCP_NODELAY only on sockets whose protocol is IPPROTO_TCP (accepted connections
+    # inherit it): with proto 0 every answer waited ~40 ms for the client's delayed ACK (bench/web.py).
+    sock = listening_socket("127.0.0.1", 0)
+    with sock, socket.create_connection(sock.getsockname()[:2]):
+        accepted, _peer = sock.accept()
+        with accepted:
+            assert accepted.proto == socket.IPPROTO_TCP
