@@ -63,6 +63,14 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "PBX_SMS_OUTBOX_RETRY_MAX_AGE_S": ("7200", 7200.0),
     "PBX_SMS_WEB_SESSION_IDLE_S": ("900", 900.0),
     "PBX_SMS_WEB_SESSION_MAX_S": ("28800", 28800.0),
+    "PBX_SMS_WEB_COOKIE_SECURE": ("true", True),
+    "PBX_SMS_WEB_HOST": ("::1", "::1"),
+    "PBX_SMS_WEB_PORT": ("8443", 8443),
+    "PBX_SMS_WEB_MAX_BODY_BYTES": ("65536", 65536),
+    "PBX_SMS_WEB_CORS_ORIGINS": (
+        "https://panel.example.com, http://[::1]:3000",
+        ("https://panel.example.com", "http://[::1]:3000"),
+    ),
     # Gateways' settings.
     "PBX_SMS_LOG_PATH": ("/var/lib/pbx-sms/sms.jsonl", "/var/lib/pbx-sms/sms.jsonl"),
     "PBX_SMS_HTTP_URL": ("https://sms.example.com/send", "https://sms.example.com/send"),

@@ -46,9 +46,11 @@ from pbx_sms.cli import (  # noqa: E402
     smslog,
     tokens,
     users,
+    web,
 )
 
 app.command("run")(daemon.run)
+app.command("web")(web.web)
 app.command("status")(daemon.status)
 app.command("simulate")(simulate.simulate)
 app.command("replay")(replay.replay)

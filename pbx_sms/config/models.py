@@ -20,6 +20,8 @@ from pbx_sms.core.timezones import validate_timezone
 # The digits an extension dials before an outside number.
 OUTBOUND_PREFIX = re.compile(r"[0-9]{0,4}")
 FASTAGI_SECRET = re.compile(r"[A-Za-z0-9._~-]{16,128}")
+# A browser origin as the Origin header sends it: no path, no trailing slash, no wildcard.
+WEB_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 SECRET_SUFFIXES = ("secret", "token", "password", "api_key", "auth_token")
 
 # A gateway's setting as read: TOML gives scalars (or lists of them), the environment strings.
@@ -185,6 +187,27 @@ class WebSettings(_Section):
     session_max_s: float = Field(12 * 3600, gt=0)
     # True behind HTTPS: the browser then sends the session cookie over HTTPS only.
     cookie_secure: bool = False
+    # Loopback by default: put a reverse proxy with HTTPS in front for other hosts.
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    # A request body longer than this is refused (413) before it is read whole.
+    max_body_bytes: int = Field(1024 * 1024, gt=0)
+    # Empty: no cross-origin requests (no CORS headers at all).
+    cors_origins: tuple[str, ...] = ()
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        if isinstance(value, list | tuple):
+            for part in value:
+                if not isinstance(part, str) or not WEB_ORIGIN.fullmatch(part):
+                    raise ValueError(
+                        f"{str(part)[:50]!r} is not an origin: expected scheme://host[:port] with no path "
+                        "(https://panel.example.com), separated by commas"
+                    )
+        return value
 
 
 class LoggingSettings(_Section):

@@ -59,6 +59,10 @@ SETTING_PATHS: dict[str, tuple[str, ...]] = {
     "web_session_idle_s": ("web", "session_idle_s"),
     "web_session_max_s": ("web", "session_max_s"),
     "web_cookie_secure": ("web", "cookie_secure"),
+    "web_host": ("web", "host"),
+    "web_port": ("web", "port"),
+    "web_max_body_bytes": ("web", "max_body_bytes"),
+    "web_cors_origins": ("web", "cors_origins"),
 }
 
 # Every name under these prefixes belongs to one model, so a misspelt one is an error there

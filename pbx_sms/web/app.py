@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from pbx_sms.web.api import accounts, audit, me
+from pbx_sms.web.api import accounts, audit, me, session
 from pbx_sms.web.api import rules as rules_api
 from pbx_sms.web.context import WebContext
+from pbx_sms.web.docs import install_docs
 from pbx_sms.web.errors import install_error_handlers
+from pbx_sms.web.middleware import install_middleware
 from pbx_sms.web.pages import home, login, rule_edit
 from pbx_sms.web.pages import rules as rules_pages
 from pbx_sms.web.pages.render import STATIC_PATH, static_files
@@ -25,9 +27,11 @@ def create_app(context: WebContext) -> FastAPI:
     )
     app.state.context = context
     install_error_handlers(app)
-    api_routers = (me.router, accounts.router, rules_api.router, audit.router)
+    install_middleware(app, context.settings.web)
+    api_routers = (me.router, session.router, accounts.router, rules_api.router, audit.router)
     page_routers = (login.router, home.router, rules_pages.router, rule_edit.router)
     for router in (*api_routers, *page_routers):
         app.include_router(router)
+    install_docs(app, OPENAPI_PATH)
     app.mount(STATIC_PATH, static_files(), name="static")  # public: guard.public in pages/render.py
     return app

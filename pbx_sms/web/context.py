@@ -6,10 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from argon2 import PasswordHasher
+
 from pbx_sms.config.models import Settings
 from pbx_sms.core.clock import utc_now
 from pbx_sms.core.web_session import SessionLimits
 from pbx_sms.db.engine import Database
+from pbx_sms.storage.credentials import DEFAULT_HASHER
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +20,8 @@ class WebContext:
     database: Database
     settings: Settings
     clock: Callable[[], datetime] = field(default=utc_now)
+    # Checks login passwords (tests pass a fast one; a stored hash keeps its own parameters).
+    hasher: PasswordHasher = field(default=DEFAULT_HASHER)
 
     @property
     def session_limits(self) -> SessionLimits:

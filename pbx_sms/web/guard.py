@@ -40,6 +40,7 @@ SESSION_COOKIE = "pbx_sms_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FORM_FIELD = "csrf_token"
 ACCOUNT_PARAMETER = "account"
+USER_NAME_STATE = "user_name"  # request.state.user_name: the caller, for the request's log line
 
 # (method, path) of the routes anyone may call: the login form and what a browser needs before it.
 PUBLIC_ROUTES: set[tuple[str, str]] = set()
@@ -118,6 +119,7 @@ class Guard:
         )
         if caller is None:
             raise NotAuthenticated()
+        setattr(request.state, USER_NAME_STATE, caller.user.name)
         # The form is read only when the token matters: a bearer call's body is the route's business.
         presented = await _presented_csrf(request) if csrf_required(request.method, caller.by_session) else None
         if not csrf_ok(caller, request.method, cookie, presented):

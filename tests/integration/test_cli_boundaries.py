@@ -176,6 +176,8 @@ def test_every_option_of_every_command_survives_hostile_values(
     (tmp_path / "rules.yaml").write_text(RULE_FILE, encoding="utf-8")
     monkeypatch.setattr("pbx_sms.daemon.run.run_daemon", _no_daemon)
     monkeypatch.setattr("pbx_sms.outbox.runner.run_worker", _no_daemon)
+    # `web` binds its socket (hostile hosts and ports meet the real checks), then serves nothing.
+    monkeypatch.setattr("uvicorn.Server.run", lambda *_args, **_kwargs: None)
     # Logging set up on a runner's stream would outlive it: later commands would log to a closed file.
     for module in ("pbx_sms.logs", "pbx_sms.cli.outbox"):
         monkeypatch.setattr(f"{module}.setup_logging", lambda *_args, **_kwargs: None)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from pbx_sms.core.access import Access, Resource
+from pbx_sms.storage.users import UserView
 from pbx_sms.web.api import ERROR_RESPONSES, V1
 from pbx_sms.web.guard import Guard, Scope
 
@@ -23,5 +24,8 @@ class Me(BaseModel):
 
 @router.get("/me", response_model=Me)
 def read_me(scope: Annotated[Scope, Depends(Guard(Resource.SELF, Access.READ))]) -> Me:
-    user = scope.user
+    return me_of(scope.user)
+
+
+def me_of(user: UserView) -> Me:
     return Me(name=user.name, role=user.role.value, account=user.account, language=user.language)
