@@ -19,6 +19,8 @@ from pbx_sms.storage.audit import ENTITIES
 from pbx_sms.storage.audit_entries import DEFAULT_LIMIT, MAX_LIMIT, AuditEntry, AuditQuery, check_entity, list_entries
 from pbx_sms.storage.errors import NotFound
 
+MAX_DAYS = 36_500  # a century: more is "everything", and would overflow a date
+
 
 def audit(
     ctx: typer.Context,
@@ -27,7 +29,7 @@ def audit(
     ] = None,
     entity: Annotated[str | None, typer.Option("--entity", help=f"Only changes of: {', '.join(ENTITIES)}.")] = None,
     since: Annotated[str | None, typer.Option("--since", help="From this time: 2h, 7d, or ISO 8601.")] = None,
-    days: Annotated[int | None, typer.Option("--days", min=1, help="From this many days ago.")] = None,
+    days: Annotated[int | None, typer.Option("--days", min=1, max=MAX_DAYS, help="From this many days ago.")] = None,
     limit: Annotated[
         int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="At most this many, newest first.")
     ] = DEFAULT_LIMIT,
