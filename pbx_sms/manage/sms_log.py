@@ -36,7 +36,9 @@ def decode_cursor(cursor: str) -> LogPosition:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
         at, row_id = text.split("|")
         created_at, sms_id = datetime.fromisoformat(at), int(row_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        if created_at.tzinfo is not None:
+            created_at = created_at.astimezone(UTC)
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise InvalidValue(
             "cursor: not a cursor of this log (pass next_cursor of the previous page unchanged)", field=CURSOR_FIELD
         ) from None

@@ -4,6 +4,7 @@ users read it; the operator changes and removes it, with If-Match)."""
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict
@@ -130,7 +131,7 @@ def create_account(body: AccountIn, response: Response, scope: WriteAccounts) ->
             daily_cap=body.daily_cap,
             quiet_hours=body.quiet_hours,
         )
-        response.headers["Location"] = f"{V1}/accounts/{account.name}"
+        response.headers["Location"] = f"{V1}/accounts/{quote(account.name, safe='')}"
         return _versioned(account, response)
 
 

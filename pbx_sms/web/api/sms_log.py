@@ -3,7 +3,7 @@ and ``/sms/{sms_id}`` (one SMS with its call). Read by the account's admins and 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -190,6 +190,8 @@ def _instant(value: datetime | None, zone: ZoneInfo, field: str) -> datetime | N
     if value is None:
         return None
     try:
-        return (value.replace(tzinfo=zone) if value.tzinfo is None else value).astimezone(zone)
+        # In UTC here: a time near year 1 or 9999 with an offset has no UTC time to compare with.
+        return (value.replace(tzinfo=zone) if value.tzinfo is None else value).astimezone(UTC)
     except OverflowError:
-        raise InvalidValue(f"{field}: outside the times that can be compared", field=field) from None
+        message = f"{field}: outside the times that can be compared (0001-01-01 to 9999-12-31 UTC)"
+        raise InvalidValue(message, field=field) from None

@@ -157,3 +157,9 @@ def test_the_default_account_cannot_be_removed(web: WebWorld) -> None:
     answer = web.as_("root").delete("/api/v1/accounts/default", headers={"If-Match": _etag(web, "default")})
     assert answer.status_code == 409
     assert "default" in answer.json()["detail"]
+
+
+def test_a_name_beyond_ascii_is_created_and_found_by_its_location(web: WebWorld) -> None:
+    answer = web.as_("root").post("/api/v1/accounts", json={"name": "Łódź sp. z o.o."})
+    assert answer.status_code == 201
+    assert web.as_("root").get(answer.headers["Location"]).json()["name"] == "Łódź sp. z o.o."

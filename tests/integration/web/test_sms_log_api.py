@@ -140,3 +140,11 @@ def test_another_accounts_sms_is_not_found_also_by_its_id(web: WebWorld) -> None
     assert admin.get(f"{LOG}/{2**63}").status_code == 404
     assert web.as_("globex-viewer").get(f"/api/v1/accounts/globex/sms/{theirs.id}").status_code == 200
     assert account_id(web, "globex") == theirs.account_id
+
+
+def test_times_at_the_edge_of_the_calendar_are_422_not_an_error(web: WebWorld) -> None:
+    client = web.as_("acme-viewer")
+    for params, field in (({"from": "0001-01-01T00:00:00"}, "from"), ({"to": "9999-12-31T23:59:59-05:00"}, "to")):
+        answer = client.get(LOG, params=params)
+        assert answer.status_code == 422, params
+        assert answer.json()["errors"][0]["field"] == field
