@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from pbx_sms.config import Settings
 from pbx_sms.core.bounds import ACCOUNT_NAME_MAX_CHARS
 from pbx_sms.core.quiet_hours import QuietHours
 from pbx_sms.db.config_tables import Account, CompanyNumber, OptOut, RuleRow, Sender
@@ -124,6 +125,32 @@ def add_account(
     session.add(account)
     session.flush()
     return account
+
+
+def add_account_with_defaults(
+    session: Session,
+    name: str,
+    settings: Settings,
+    *,
+    timezone: str | None = None,
+    country: str | None = None,
+    allowed_countries: Sequence[str] = (),
+    sms_enabled: bool = True,
+    daily_cap: int | None = DEFAULT_DAILY_CAP,
+    quiet_hours: str | None = None,
+) -> Account:
+    """A new account as `pbx-sms accounts add` and ``POST /api/v1/accounts`` make it: time zone and
+    country not given are the settings', allowed countries not given the account's country."""
+    return add_account(
+        session,
+        name,
+        timezone=settings.timezone if timezone is None else timezone,
+        country=settings.country if country is None else country,
+        allowed_countries=allowed_countries,
+        sms_enabled=sms_enabled,
+        daily_cap=daily_cap,
+        quiet_hours=quiet_hours,
+    )
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pbx_sms.core.access import Access, Resource
 from pbx_sms.db.config_tables import Account
 from pbx_sms.storage.accounts import (
     AccountChanges,
-    add_account,
+    add_account_with_defaults,
     get_account,
     list_accounts,
     remove_account,
@@ -119,13 +119,13 @@ def list_all_accounts(scope: ReadAccounts) -> list[AccountOut]:
 
 @router.post("/accounts", status_code=201, response_model=AccountOut, responses=errors(409))
 def create_account(body: AccountIn, response: Response, scope: WriteAccounts) -> AccountOut:
-    settings = scope.context.settings
     with scope.write_session() as session:
-        account = add_account(
+        account = add_account_with_defaults(
             session,
             body.name,
-            timezone=body.timezone or settings.timezone,
-            country=body.country or settings.country,
+            scope.context.settings,
+            timezone=body.timezone,
+            country=body.country,
             allowed_countries=body.allowed_countries,
             sms_enabled=body.sms_enabled,
             daily_cap=body.daily_cap,
