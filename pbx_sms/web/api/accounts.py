@@ -104,11 +104,15 @@ def account_out(account: Account) -> AccountOut:
     )
 
 
+def _version(account: Account) -> str:
+    """The account's ETag: a digest of what the API shows of it (an edit by SQL changes it too)."""
+    return version_of(account_out(account).model_dump())
+
+
 def _versioned(account: Account, response: Response) -> AccountOut:
     """The account as answered, with its version in ETag (what a later change's If-Match names)."""
-    found = account_out(account)
-    response.headers["ETag"] = version_of(found.model_dump())
-    return found
+    response.headers["ETag"] = _version(account)
+    return account_out(account)
 
 
 @router.get("/accounts", response_model=list[AccountOut], responses=errors())
@@ -148,7 +152,7 @@ def change_account(
     changes = body.changes()
     name = scope.require_account().name
     with scope.write_session() as session:
-        check_if_match(request, version_of(account_out(get_account(session, name, for_update=True)).model_dump()))
+        check_if_match(request, _version(get_account(session, name, for_update=True)))
         return _versioned(update_account(session, name, changes), response)
 
 
@@ -158,6 +162,6 @@ def delete_account(account: str, request: Request, scope: WriteAccounts) -> Resp
     cancelled); ``default`` is refused (409), as by `pbx-sms accounts remove`."""
     name = scope.require_account().name
     with scope.write_session() as session:
-        check_if_match(request, version_of(account_out(get_account(session, name, for_update=True)).model_dump()))
+        check_if_match(request, _version(get_account(session, name, for_update=True)))
         remove_account(session, name)
     return Response(status_code=204)

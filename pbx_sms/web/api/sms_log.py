@@ -152,8 +152,6 @@ def list_sms(
     with scope.read_session() as session:
         found = get_account(session, ref.name)
         country, zone = found.country, ZoneInfo(usable_timezone(found.timezone))
-    if rule is not None and not can_be_stored(rule, RULE_NAME_MAX_CHARS):
-        return SmsPage(items=[], next_cursor=None)  # no rule has such a name
     query = LogQuery(
         statuses=frozenset(status) if status else None,
         since=_instant(since, zone, "from"),
@@ -162,6 +160,8 @@ def list_sms(
         account_id=ref.id,
         rule_name=rule,
     )
+    if rule is not None and not can_be_stored(rule, RULE_NAME_MAX_CHARS):
+        return SmsPage(items=[], next_cursor=None)  # no rule has such a name (nor could it be asked about)
     page = log_page(SqlOutbox(scope.context.database.engine), query, limit, cursor)
     return SmsPage(items=[sms_out(row) for row in page.rows], next_cursor=page.next_cursor)
 
