@@ -139,10 +139,20 @@ def list_sms(
     ] = None,
     rule: Annotated[str | None, Query(description="Only SMS of the rule with this name.")] = None,
     since: Annotated[
-        datetime | None, Query(alias="from", description="Created at or after (ISO 8601; no offset: account's zone).")
+        str | None,
+        Query(
+            alias="from",
+            description="Created at or after (ISO 8601; no offset: the account's time zone).",
+            json_schema_extra={"format": "date-time"},
+        ),
     ] = None,
     until: Annotated[
-        datetime | None, Query(alias="to", description="Created before (ISO 8601; no offset: account's zone).")
+        str | None,
+        Query(
+            alias="to",
+            description="Created before (ISO 8601; no offset: the account's time zone).",
+            json_schema_extra={"format": "date-time"},
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="At most this many SMS on the page.")] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
@@ -185,10 +195,15 @@ def read_sms(account: str, sms_id: int, scope: ReadLog) -> SmsDetailOut:
     )
 
 
-def _instant(value: datetime | None, zone: ZoneInfo, field: str) -> datetime | None:
-    """A query's time as an instant: without an offset it is the account's wall-clock time."""
-    if value is None:
+def _instant(text: str | None, zone: ZoneInfo, field: str) -> datetime | None:
+    """A query's ISO 8601 time as an instant: without an offset it is the account's wall-clock time."""
+    if text is None:
         return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        message = f"{field}: expected an ISO 8601 time like 2026-03-10T08:00 or 2026-03-10T08:00+01:00, got {text!r}"
+        raise InvalidValue(message, field=field) from None
     try:
         # In UTC here: a time near year 1 or 9999 with an offset has no UTC time to compare with.
         return (value.replace(tzinfo=zone) if value.tzinfo is None else value).astimezone(UTC)

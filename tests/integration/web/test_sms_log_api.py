@@ -86,6 +86,7 @@ def test_bad_filters_are_422_on_their_field(web: WebWorld) -> None:
         ({"status": "lost"}, "status[0]"),
         ({"number": "not a number"}, "number"),
         ({"from": "yesterday"}, "from"),
+        ({"to": "0.5"}, "to"),  # a number of seconds is no ISO 8601 time
         ({"limit": 201}, "limit"),
         ({"limit": 0}, "limit"),
         ({"cursor": "bm90IGEgY3Vyc29y"}, "cursor"),
