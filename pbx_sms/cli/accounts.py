@@ -13,7 +13,7 @@ from pbx_sms.db.config_tables import Account
 from pbx_sms.storage.accounts import (
     AccountChanges,
     account_contents,
-    add_account,
+    add_account_with_defaults,
     get_account,
     list_accounts,
     remove_account,
@@ -108,11 +108,12 @@ def add(
         fail("--daily-cap and --no-daily-cap contradict each other", code=2)
     settings = state(ctx).settings()
     with write_session(ctx) as session:
-        account = add_account(
+        account = add_account_with_defaults(
             session,
             name,
-            timezone=timezone or settings.timezone,
-            country=country or settings.country,
+            settings,
+            timezone=timezone,
+            country=country,
             allowed_countries=allow_country or (),
             sms_enabled=sms_enabled,
             daily_cap=None if no_daily_cap else DEFAULT_DAILY_CAP if daily_cap is None else daily_cap,

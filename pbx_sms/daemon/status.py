@@ -88,8 +88,10 @@ def read_status(engine: Engine, now: datetime | None = None) -> dict[str, Any]:
                 {
                     "instance": row["instance"],
                     "pbx": row["pbx"],
+                    "host": row["host"],
                     "state": state,
                     "started_at": row["started_at"].isoformat(),
+                    "last_seen_at": row["updated_at"].isoformat(),
                     "heartbeat_age_s": round(age_s, 1),
                     "ami_state": row["ami_state"],
                     **json.loads(row["details"]),

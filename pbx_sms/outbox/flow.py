@@ -136,6 +136,17 @@ class Outbox:
     def get(self, row_id: int) -> OutboxRow | None:
         return self._rows.get(row_id) if fits_bigint(row_id) else None
 
+    def log(self, query: LogQuery) -> list[OutboxRow]:
+        """The SMS log rows ``query`` selects, newest first (the CLI's `log` and the API's SMS log)."""
+        if query.limit is not None and query.limit < 0:
+            raise OutboxError(f"limit {query.limit}: expected 0 or more (or none)")
+        if query.after is not None and not fits_bigint(query.after.id):
+            raise OutboxError(f"position after SMS {query.after.id}: no SMS has such an id")
+        # More rows than an id can count is no limit at all (and more than the database's LIMIT takes).
+        if query.limit is not None and not fits_bigint(query.limit):
+            query = replace(query, limit=None)
+        return self._rows.list(query)
+
     def list(
         self,
         *,
@@ -146,10 +157,7 @@ class Outbox:
     ) -> list[OutboxRow]:
         """Rows, newest first; ``number`` matches the recipient or the call's other party."""
         wanted = frozenset(statuses) if statuses is not None else None
-        if limit is not None and limit < 0:
-            raise OutboxError(f"limit {limit}: expected 0 or more (or none)")
-        # More rows than an id can count is no limit at all (and more than the database's LIMIT takes).
-        return self._rows.list(LogQuery(wanted, since, number, limit if limit is None or fits_bigint(limit) else None))
+        return self.log(LogQuery(wanted, since, number, limit))
 
     def retry(self, row_id: int, now: datetime) -> OutboxRow:
         """Queue a failed, suppressed, cancelled or unclear row again, due now, as new (raises OutboxError

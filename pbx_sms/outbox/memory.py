@@ -69,13 +69,7 @@ class MemoryRows:
     def list(self, query: LogQuery) -> list[OutboxRow]:
         with self._lock:
             snapshot = list(self.rows.values())
-        rows = [
-            row
-            for row in snapshot
-            if (query.statuses is None or row.status in query.statuses)
-            and (query.since is None or row.created_at >= query.since)
-            and (query.number is None or query.number in (row.to, row.other_party))
-        ]
+        rows = [row for row in snapshot if query.admits(row)]
         rows.sort(key=lambda row: (row.created_at, row.id), reverse=True)
         return rows[: query.limit] if query.limit is not None else rows
 

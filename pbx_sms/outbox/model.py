@@ -172,13 +172,41 @@ class OutboxError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class LogPosition:
+    """A row's place in the SMS log's order (newest first: ``created_at``, then ``id``, descending)."""
+
+    created_at: datetime
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
 class LogQuery:
-    """Which rows of the SMS log to list, newest first; ``number`` matches the recipient or the other party."""
+    """Which rows of the SMS log to list, newest first; ``number`` matches the recipient or the other party.
+
+    ``since`` is inclusive, ``until`` exclusive (on ``created_at``); ``after`` continues a listing past the
+    last row a previous page showed (keyset: rows inserted meanwhile never shift the later pages).
+    """
 
     statuses: frozenset[Status] | None = None
     since: datetime | None = None
     number: str | None = None
     limit: int | None = None
+    account_id: int | None = None
+    rule_name: str | None = None
+    until: datetime | None = None
+    after: LogPosition | None = None
+
+    def admits(self, row: OutboxRow) -> bool:
+        """The same filter as a store's SQL (the contract suite checks that both say the same)."""
+        return (
+            (self.statuses is None or row.status in self.statuses)
+            and (self.since is None or row.created_at >= self.since)
+            and (self.until is None or row.created_at < self.until)
+            and (self.number is None or self.number in (row.to, row.other_party))
+            and (self.account_id is None or row.account_id == self.account_id)
+            and (self.rule_name is None or row.rule_name == self.rule_name)
+            and (self.after is None or (row.created_at, row.id) < (self.after.created_at, self.after.id))
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,8 +69,17 @@ class SqlRows:
             select_rows = select_rows.where(t.c.status.in_(sorted(str(status) for status in query.statuses)))
         if query.since is not None:
             select_rows = select_rows.where(t.c.created_at >= query.since)
+        if query.until is not None:
+            select_rows = select_rows.where(t.c.created_at < query.until)
         if query.number is not None:
             select_rows = select_rows.where(or_(t.c.recipient == query.number, t.c.other_party == query.number))
+        if query.account_id is not None:
+            select_rows = select_rows.where(t.c.account_id == query.account_id)
+        if query.rule_name is not None:
+            select_rows = select_rows.where(t.c.rule_name == query.rule_name)
+        if query.after is not None:
+            at, row_id = query.after.created_at, query.after.id
+            select_rows = select_rows.where(or_(t.c.created_at < at, and_(t.c.created_at == at, t.c.id < row_id)))
         if query.limit is not None:
             select_rows = select_rows.limit(query.limit)
         with self._engine.connect() as conn:

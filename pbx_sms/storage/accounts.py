@@ -13,10 +13,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 import pbx_sms.storage.audit  # noqa: F401  (its session event records every change; all audited modules import this one)
+from pbx_sms.config import Settings
 from pbx_sms.core.bounds import ACCOUNT_NAME_MAX_CHARS
 from pbx_sms.core.quiet_hours import QuietHours
 from pbx_sms.db.config_tables import Account, CompanyNumber, OptOut, RuleRow, Sender
 from pbx_sms.storage.errors import AlreadyExists, InvalidValue, NotFound, Refused
+from pbx_sms.storage.field_checks import FieldChecks
 from pbx_sms.storage.records import DEFAULT_ACCOUNT, DEFAULT_DAILY_CAP, AccountConfig
 from pbx_sms.storage.values import (
     can_be_stored,
@@ -71,9 +73,12 @@ def ensure_default_account(session: Session, timezone: str, country: str) -> Non
     session.execute(insert(Account).values(**values).on_conflict_do_nothing(index_elements=["name"]))
 
 
-def get_account(session: Session, name: str) -> Account:
+def get_account(session: Session, name: str, *, for_update: bool = False) -> Account:
+    """The account by name; ``for_update`` locks its row to the end of the transaction (PostgreSQL; a
+    SQLite write transaction holds the whole database), so a version checked stays current."""
+    query = select(Account).where(Account.name == name)
     account = (
-        session.scalar(select(Account).where(Account.name == name))
+        session.scalar(query.with_for_update() if for_update else query)
         if can_be_stored(name, ACCOUNT_NAME_MAX_CHARS)
         else None
     )
@@ -98,22 +103,55 @@ def add_account(
     quiet_hours: str | None = None,
 ) -> Account:
     """A new account; ``daily_cap`` None = no cap (explicitly), the default is ``DEFAULT_DAILY_CAP``."""
-    name = check_account_name(name)
+    checks = FieldChecks()
+    name = checks.check("name", check_account_name, name)
+    timezone = checks.check("timezone", check_timezone, timezone)
+    country = checks.check("country", check_country, country)
+    countries = checks.check("allowed_countries", encode_countries, allowed_countries)
+    daily_cap = checks.check("daily_cap", check_daily_cap, daily_cap)
+    if quiet_hours is not None:
+        quiet_hours = checks.check("quiet_hours", check_quiet_hours, quiet_hours)
+    checks.done()
     if session.scalar(select(Account.id).where(Account.name == name)) is not None:
         raise AlreadyExists(f"account {name!r} already exists")
-    country = check_country(country)
     account = Account(
         name=name,
-        timezone=check_timezone(timezone),
+        timezone=timezone,
         country=country,
-        allowed_countries=encode_countries(allowed_countries or [country]),
+        allowed_countries=countries or country,
         sms_enabled=sms_enabled,
-        daily_cap=check_daily_cap(daily_cap),
-        quiet_hours=check_quiet_hours(quiet_hours) if quiet_hours is not None else None,
+        daily_cap=daily_cap,
+        quiet_hours=quiet_hours,
     )
     session.add(account)
     session.flush()
     return account
+
+
+def add_account_with_defaults(
+    session: Session,
+    name: str,
+    settings: Settings,
+    *,
+    timezone: str | None = None,
+    country: str | None = None,
+    allowed_countries: Sequence[str] = (),
+    sms_enabled: bool = True,
+    daily_cap: int | None = DEFAULT_DAILY_CAP,
+    quiet_hours: str | None = None,
+) -> Account:
+    """A new account as `pbx-sms accounts add` and ``POST /api/v1/accounts`` make it: time zone and
+    country not given are the settings', allowed countries not given the account's country."""
+    return add_account(
+        session,
+        name,
+        timezone=settings.timezone if timezone is None else timezone,
+        country=settings.country if country is None else country,
+        allowed_countries=allowed_countries,
+        sms_enabled=sms_enabled,
+        daily_cap=daily_cap,
+        quiet_hours=quiet_hours,
+    )
 
 
 @dataclass(frozen=True)
@@ -133,22 +171,35 @@ class AccountChanges:
 
 def update_account(session: Session, name: str, changes: AccountChanges) -> Account:
     account = get_account(session, name)
-    if changes.timezone is not None:
-        account.timezone = check_timezone(changes.timezone)
-    if changes.country is not None:
-        account.country = check_country(changes.country)
-    if changes.allowed_countries is not None:
-        account.allowed_countries = encode_countries(changes.allowed_countries)
+    checks = FieldChecks()
+    timezone = checks.check("timezone", check_timezone, changes.timezone) if changes.timezone is not None else None
+    country = checks.check("country", check_country, changes.country) if changes.country is not None else None
+    countries = (
+        checks.check("allowed_countries", encode_countries, changes.allowed_countries)
+        if changes.allowed_countries is not None
+        else None
+    )
+    daily_cap = checks.check("daily_cap", check_daily_cap, changes.daily_cap)
+    quiet_hours = (
+        checks.check("quiet_hours", check_quiet_hours, changes.quiet_hours) if changes.quiet_hours is not None else None
+    )
+    checks.done()
+    if timezone is not None:
+        account.timezone = timezone
+    if country is not None:
+        account.country = country
+    if countries is not None:
+        account.allowed_countries = countries
     if changes.sms_enabled is not None:
         account.sms_enabled = changes.sms_enabled
     if changes.clear_daily_cap:
         account.daily_cap = None
-    elif changes.daily_cap is not None:
-        account.daily_cap = check_daily_cap(changes.daily_cap)
+    elif daily_cap is not None:
+        account.daily_cap = daily_cap
     if changes.clear_quiet_hours:
         account.quiet_hours = None
-    elif changes.quiet_hours is not None:
-        account.quiet_hours = check_quiet_hours(changes.quiet_hours)
+    elif quiet_hours is not None:
+        account.quiet_hours = quiet_hours
     session.flush()
     return account
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class StorageError(Exception):
     """A user error against the configuration database (unknown name, refused change, ...)."""
@@ -20,4 +22,19 @@ class Refused(StorageError):
 
 
 class InvalidValue(StorageError):
-    pass
+    """A value that cannot be stored; ``field`` names it where the caller gave named fields (an API
+    body's ``daily_cap``), so the answer can point at it."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InvalidValues(InvalidValue):
+    """Several values of one change are wrong: each problem names its field (nothing is stored)."""
+
+    def __init__(self, problems: Sequence[InvalidValue]) -> None:
+        super().__init__(
+            "; ".join(f"{problem.field}: {problem}" if problem.field else str(problem) for problem in problems)
+        )
+        self.problems = tuple(problems)

@@ -12,19 +12,23 @@ from pbx_sms.core.phone import normalise
 from pbx_sms.db.config_tables import Account, CompanyNumber, RuleRow, Sender
 from pbx_sms.storage.accounts import get_account
 from pbx_sms.storage.errors import AlreadyExists, InvalidValue, NotFound, Refused
+from pbx_sms.storage.field_checks import checked
 from pbx_sms.storage.values import can_be_stored, check_sender_id, decode_list
 
 
-def to_e164(raw: str, country: str) -> str:
+def to_e164(raw: str, country: str, *, field: str | None = None) -> str:
+    """A phone number in any format → E.164 (read with ``country`` unless it starts with +)."""
     e164 = normalise(raw, country)
     if e164 is None:
-        raise InvalidValue(f"number {raw!r}: not a valid phone number (read with default country {country})")
+        message = f"number {raw!r}: not a valid phone number (read with default country {country})"
+        raise InvalidValue(message, field=field)
     return e164
 
 
-def add_number(session: Session, raw: str, account_name: str) -> CompanyNumber:
+def add_number(session: Session, raw: str, account_name: str, *, field: str | None = None) -> CompanyNumber:
+    """Give ``raw`` (any format) to the account; ``field`` names it in an InvalidValue."""
     account = get_account(session, account_name)
-    e164 = to_e164(raw, account.country)
+    e164 = to_e164(raw, account.country, field=field)
     owner = session.scalar(
         select(Account.name)
         .join(CompanyNumber, CompanyNumber.account_id == Account.id)
@@ -69,9 +73,9 @@ def enabled_rules_using(
     return names
 
 
-def remove_number(session: Session, raw: str, account_name: str) -> str:
+def remove_number(session: Session, raw: str, account_name: str, *, field: str | None = None) -> str:
     account = get_account(session, account_name)
-    e164 = to_e164(raw, account.country)
+    e164 = to_e164(raw, account.country, field=field)
     number = session.scalar(
         select(CompanyNumber).where(CompanyNumber.e164 == e164, CompanyNumber.account_id == account.id)
     )
@@ -85,9 +89,9 @@ def remove_number(session: Session, raw: str, account_name: str) -> str:
     return e164
 
 
-def add_sender(session: Session, sender: str, account_name: str) -> Sender:
+def add_sender(session: Session, sender: str, account_name: str, *, field: str | None = None) -> Sender:
     account = get_account(session, account_name)
-    sender = check_sender_id(sender)
+    sender = checked(field, check_sender_id, sender)
     if session.scalar(select(Sender.id).where(Sender.account_id == account.id, Sender.sender == sender)):
         raise AlreadyExists(f"sender {sender!r} already belongs to account {account.name!r}")
     row = Sender(account_id=account.id, sender=sender)

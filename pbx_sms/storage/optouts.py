@@ -25,9 +25,11 @@ def _match(account_id: int | None) -> ColumnElement[bool]:
     return OptOut.account_id.is_(None) if account_id is None else OptOut.account_id == account_id
 
 
-def add_optout(session: Session, raw: str, account_name: str | None, default_country: str) -> str:
+def add_optout(
+    session: Session, raw: str, account_name: str | None, default_country: str, *, field: str | None = None
+) -> str:
     account_id, country = _scope(session, account_name, default_country)
-    e164 = to_e164(raw, country)
+    e164 = to_e164(raw, country, field=field)
     if session.scalar(select(OptOut.id).where(OptOut.e164 == e164, _match(account_id))) is not None:
         raise AlreadyExists(f"{e164} is already opted out ({account_name or 'globally'})")
     session.add(OptOut(e164=e164, account_id=account_id))
@@ -35,9 +37,11 @@ def add_optout(session: Session, raw: str, account_name: str | None, default_cou
     return e164
 
 
-def remove_optout(session: Session, raw: str, account_name: str | None, default_country: str) -> str:
+def remove_optout(
+    session: Session, raw: str, account_name: str | None, default_country: str, *, field: str | None = None
+) -> str:
     account_id, country = _scope(session, account_name, default_country)
-    e164 = to_e164(raw, country)
+    e164 = to_e164(raw, country, field=field)
     row = session.scalar(select(OptOut).where(OptOut.e164 == e164, _match(account_id)))
     if row is None:
         raise NotFound(f"{e164} is not opted out ({'account ' + repr(account_name) if account_name else 'globally'})")
@@ -54,3 +58,8 @@ def list_optouts(session: Session, account_name: str | None = None) -> Sequence[
         query = query.where(or_(OptOut.account_id.is_(None), OptOut.account_id == account.id))
     rows = session.execute(query.order_by(OptOut.e164, Account.name)).all()
     return [(e164, name) for e164, name in rows]
+
+
+def list_global_optouts(session: Session) -> list[str]:
+    """The numbers opted out of every account, in order."""
+    return list(session.scalars(select(OptOut.e164).where(_match(None)).order_by(OptOut.e164)))

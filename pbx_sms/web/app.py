@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from pbx_sms.web.api import accounts, audit, me, session
+from pbx_sms.web.api import accounts, audit, me, numbers, optouts, outbox, senders, session, sms_log, status
 from pbx_sms.web.api import rules as rules_api
 from pbx_sms.web.context import WebContext
 from pbx_sms.web.docs import install_docs
@@ -28,7 +28,19 @@ def create_app(context: WebContext) -> FastAPI:
     app.state.context = context
     install_error_handlers(app)
     install_middleware(app, context.settings.web)
-    api_routers = (me.router, session.router, accounts.router, rules_api.router, audit.router)
+    api_routers = (
+        me.router,
+        session.router,
+        accounts.router,
+        rules_api.router,
+        numbers.router,
+        senders.router,
+        optouts.router,
+        sms_log.router,
+        outbox.router,
+        status.router,
+        audit.router,
+    )
     page_routers = (login.router, home.router, rules_pages.router, rule_edit.router)
     for router in (*api_routers, *page_routers):
         app.include_router(router)

@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from pbx_sms.storage.errors import AlreadyExists, InvalidValue, NotFound, Refused, StorageError
+from pbx_sms.storage.errors import AlreadyExists, InvalidValue, InvalidValues, NotFound, Refused, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +83,11 @@ def storage_error(exc: StorageError) -> ApiError:
         return ApiError(404, str(exc))
     if isinstance(exc, AlreadyExists | Refused):
         return ApiError(409, str(exc))
+    if isinstance(exc, InvalidValues):
+        problems = [FieldProblem(problem.field, str(problem)) for problem in exc.problems]
+        return ApiError(422, "the request is not valid: see errors", problems=problems)
     if isinstance(exc, InvalidValue):
-        return ApiError(422, str(exc), problems=[FieldProblem(None, str(exc))])
+        return ApiError(422, str(exc), problems=[FieldProblem(exc.field, str(exc))])
     return ApiError(400, str(exc))
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from pbx_sms.core.reasons import Reason
 from pbx_sms.core.sms_status import Status
 from pbx_sms.outbox.decisions import AccountLimits
-from pbx_sms.outbox.model import ClaimScope, Failed, OutboxError, Released, RetryLater, Sent
+from pbx_sms.outbox.model import ClaimScope, Failed, LogPosition, LogQuery, OutboxError, Released, RetryLater, Sent
 
 World = MemoryWorld | SqlWorld
 LEASE_S = 30.0
@@ -443,6 +443,19 @@ class OutboxContract:
         assert [row.to for row in world.store.list(since=T0 + timedelta(minutes=1))] == [MANAGER, B]
         assert [row.to for row in world.store.list(limit=1)] == [MANAGER]
         assert world.store.list(statuses=[Status.SENT]) == []
+
+    def test_log_filters_by_account_rule_and_window_and_continues_after_a_position(self, world: World) -> None:
+        ours, theirs = world.account(), world.account()
+        world.store.enqueue([sms(ours, to=A, rule_id=1)], T0)
+        world.store.enqueue([sms(ours, to=B, rule_id=2), sms(ours, to=MANAGER, rule_id=1)], T0 + timedelta(minutes=1))
+        world.store.enqueue([sms(theirs, to=A, rule_id=1)], T0 + timedelta(minutes=2))
+        rows = world.store.log(LogQuery(account_id=ours))
+        assert [row.to for row in rows] == [MANAGER, B, A]  # same created_at: the higher id first
+        assert [row.to for row in world.store.log(LogQuery(account_id=ours, rule_name="rule 1"))] == [MANAGER, A]
+        window = LogQuery(account_id=ours, since=T0, until=T0 + timedelta(minutes=1))
+        assert [row.to for row in world.store.log(window)] == [A]
+        after = LogPosition(rows[0].created_at, rows[0].id)
+        assert [row.to for row in world.store.log(LogQuery(account_id=ours, after=after, limit=1))] == [B]
 
 
 class TestMemoryOutbox(OutboxContract):
