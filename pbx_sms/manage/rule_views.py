@@ -3,9 +3,11 @@ encoding and parts, a warning for a long text, and the JSON of a stored rule."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 from pbx_sms.core.encoding import analyse, transliterate
+from pbx_sms.core.preview import Preview, preview
 from pbx_sms.core.rules import Rule, rule_to_document
 from pbx_sms.core.template import render
 from pbx_sms.core.text_size import text_size
@@ -22,6 +24,8 @@ SAMPLE_VALUES: Final = {
     "date": "2025-01-31",
     "time": "18:05",
 }
+# {rule} in a text previewed before the rule has a name.
+SAMPLE_RULE_NAME: Final = "missed call"
 
 
 def text_shape(rule: Rule) -> dict[str, Any]:
@@ -31,6 +35,11 @@ def text_shape(rule: Rule) -> dict[str, Any]:
         text = transliterate(text)
     shape = analyse(text)
     return {"encoding": shape.encoding, "parts": shape.parts, "exact": text == rule.then.text}
+
+
+def preview_text(text: str, *, transliterated: bool, call: Mapping[str, str] | None = None) -> Preview:
+    """The preview of a text being written: ``call`` gives placeholder values, the others are samples."""
+    return preview(text, {**SAMPLE_VALUES, "rule": SAMPLE_RULE_NAME, **(call or {})}, transliterated=transliterated)
 
 
 def size_warning(rule: Rule) -> str | None:
