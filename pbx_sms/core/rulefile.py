@@ -155,6 +155,33 @@ def _checked(text: str, source: str) -> CheckedRuleFile:
     raise RuleFileInvalid(errors)
 
 
+def check_rule_document(data: Any, source: str = "<document>") -> Rule:
+    """Validate one rule given as data (a JSON body) with the checks and messages of a rule file; each
+    error's ``field`` is a path within the rule (``when.status[0]``; "" for the whole rule), no line."""
+    try:
+        rule_file = RuleFile.model_validate({"rules": [data]})
+    except ValidationError as exc:
+        errors = []
+        for error in exc.errors(include_url=False):
+            loc = error_location(error)[2:]  # ("rules", 0, ...): the rule's own path follows
+            errors.append(RuleFileError(source, None, _data_path(data, loc), _message(error)))
+        raise RuleFileInvalid(errors) from None
+    return rule_file.rules[0]
+
+
+def _data_path(data: Any, loc: tuple[Any, ...]) -> str:
+    """A pydantic error location within ``data`` as a field path, without union tags (numbers: "list")."""
+    path = ""
+    for segment in loc:
+        if isinstance(segment, int):
+            data = data[segment] if isinstance(data, list) and 0 <= segment < len(data) else None
+            path += f"[{segment}]"
+        elif data is None or isinstance(data, dict):
+            data = data.get(segment) if isinstance(data, dict) else None
+            path = f"{path}.{segment}" if path else segment
+    return path
+
+
 def _compose_and_construct(text: str, source: str) -> tuple[Node | None, Any]:
     try:
         root, data = compose_and_construct(text)
