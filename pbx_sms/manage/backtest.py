@@ -9,11 +9,10 @@ the number of calls. The replay itself is pbx_sms.manage.backtest_replay.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import select
 
-from pbx_sms.core.rulefile import check_rule_document
 from pbx_sms.core.rules import Rule
 from pbx_sms.db.calls_table import calls_table
 from pbx_sms.db.engine import Database
@@ -46,11 +45,6 @@ def saved_rule(database: Database, account: str, name: str) -> Rule:
         problems = "; ".join(f"{problem.field}: {problem.message}" for problem in stored.problems)
         raise Refused(f"rule {name!r} is stored invalid and cannot be backtested: {problems}")
     return stored.rule
-
-
-def document_rule(document: Any) -> Rule:
-    """A rule not yet saved, checked as a rule file's rule is (raises RuleFileInvalid with field paths)."""
-    return check_rule_document(document)
 
 
 def backtest(

@@ -81,6 +81,13 @@ def account_setup(session: Session, account_name: str) -> SimulationSetup:
     return SimulationSetup(policy, rules, to_config(get_account(session, account_name)).quiet_hours)
 
 
+def document_setup(session: Session, account_name: str, rule: Rule) -> SimulationSetup:
+    """One rule not saved yet, as the account would run it (enabled: what it would do is the question)."""
+    config = to_config(get_account(session, account_name))
+    enabled = rule if rule.enabled else rule.model_copy(update={"enabled": True})
+    return SimulationSetup(config.policy(), [enabled], config.quiet_hours)
+
+
 def number_setup(session: Session, e164: str | None) -> SimulationSetup:
     """``account_setup`` of the account that owns the company number (``default`` if none does)."""
     return account_setup(session, account_for_number(session, e164).name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from pbx_sms.web.api import accounts, me
+from pbx_sms.web.api import accounts, me, rule_tools
 from pbx_sms.web.context import WebContext
 from pbx_sms.web.errors import install_error_handlers
 
@@ -21,6 +21,6 @@ def create_app(context: WebContext) -> FastAPI:
     )
     app.state.context = context
     install_error_handlers(app)
-    for router in (me.router, accounts.router):
+    for router in (me.router, accounts.router, rule_tools.router):
         app.include_router(router)
     return app

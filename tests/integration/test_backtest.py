@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from backtest_seed import DAYS, EXPECTED, RULE_DOCUMENT, A, F, seed_calls
 
-from pbx_sms.core.rulefile import RuleFileInvalid
+from pbx_sms.core.rulefile import RuleFileInvalid, check_rule_document
 from pbx_sms.db.engine import Database
-from pbx_sms.manage.backtest import BacktestInvalid, backtest, document_rule, saved_rule
+from pbx_sms.manage.backtest import BacktestInvalid, backtest, saved_rule
 from pbx_sms.storage.accounts import add_account
 from pbx_sms.storage.database import open_database
 from pbx_sms.storage.errors import NotFound
@@ -33,7 +33,7 @@ def database(database_url: str) -> Iterator[Database]:
 
 
 def run(database: Database, document: dict[str, Any] = RULE_DOCUMENT, days: int = DAYS) -> dict[str, Any]:
-    result = backtest(database, "acme", document_rule(document), days=days, now=NOW, internal_max_digits=5)
+    result = backtest(database, "acme", check_rule_document(document), days=days, now=NOW, internal_max_digits=5)
     return result.as_json()
 
 
@@ -76,7 +76,7 @@ def test_without_min_interval_the_daily_cap_stops_a_instead(database: Database) 
 def test_a_disabled_saved_rule_is_backtested_as_if_enabled(database: Database) -> None:
     with database.write_session() as session:
         add_sender(session, "ACME", "acme")
-        import_rules(session, [RuleSource("test", "acme", [document_rule({**RULE_DOCUMENT, "enabled": False})])])
+        import_rules(session, [RuleSource("test", "acme", [check_rule_document({**RULE_DOCUMENT, "enabled": False})])])
     rule = saved_rule(database, "acme", "missed")
     assert rule.enabled is False
     result = backtest(database, "acme", rule, days=DAYS, now=NOW, internal_max_digits=5).as_json()
@@ -99,7 +99,7 @@ def test_days_are_bounded(database: Database, days: int) -> None:
 def test_a_document_is_checked_as_a_rule_file_with_field_paths() -> None:
     bad = {**RULE_DOCUMENT, "when": {**RULE_DOCUMENT["when"], "status": ["missed"]}, "extra": 1}
     with pytest.raises(RuleFileInvalid) as raised:
-        document_rule(bad)
+        check_rule_document(bad)
     fields = {error.field: error.message for error in raised.value.errors}
     assert set(fields) == {"when.status[0]", "extra"}
     assert "unknown key" in fields["extra"]
