@@ -9,7 +9,7 @@ from typing import Any, Final
 from pbx_sms.core.encoding import analyse, transliterate
 from pbx_sms.core.preview import Preview, preview
 from pbx_sms.core.rules import Rule, rule_to_document
-from pbx_sms.core.template import render
+from pbx_sms.core.template import other_party_text, render
 from pbx_sms.core.text_size import text_size
 from pbx_sms.storage.rule_store import StoredRule
 
@@ -38,8 +38,11 @@ def text_shape(rule: Rule) -> dict[str, Any]:
 
 
 def preview_text(text: str, *, transliterated: bool, call: Mapping[str, str] | None = None) -> Preview:
-    """The preview of a text being written: ``call`` gives placeholder values, the others are samples."""
-    return preview(text, {**SAMPLE_VALUES, "rule": SAMPLE_RULE_NAME, **(call or {})}, transliterated=transliterated)
+    """The preview of a text being written: ``call`` gives placeholder values, the others are samples.
+    A given other party is shown as an SMS would say it (a caller ID that is no number: "unknown number")."""
+    values = {**SAMPLE_VALUES, "rule": SAMPLE_RULE_NAME, **(call or {})}
+    values["other_party"] = other_party_text(values["other_party"])
+    return preview(text, values, transliterated=transliterated)
 
 
 def size_warning(rule: Rule) -> str | None:

@@ -65,6 +65,11 @@ def test_placeholders_take_the_call_values_and_samples_for_the_rest() -> None:
     assert shown.problems == ()
 
 
+def test_a_caller_id_that_is_no_number_is_shown_as_the_sms_would_say_it() -> None:
+    shown = preview_text("From {other_party}", transliterated=False, call={"other_party": "Jan <evil>"})
+    assert shown.sent.text == "From unknown number"
+
+
 def test_transliteration_shows_what_the_text_becomes_whatever_the_flag() -> None:
     off = preview_text("Dziękujemy za telefon", transliterated=False)
     assert off.sent.text == "Dziękujemy za telefon"
