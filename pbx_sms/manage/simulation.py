@@ -116,9 +116,9 @@ def simulate_call(
         return [planned_sms_json(sms, account.timezone, setup.quiet_hours) for sms in planned]
     except OverflowError:
         # A call near 0001-01-01 or 9999-12-31: its start, or an SMS due after it, has no date.
+        ended = "now" if described.at is None else repr(described.at)
         raise SimulationInvalid(
-            "at",
-            f"{described.at!r} with talk_s {described.talk_s}: the call or its SMS fall outside 0001-01-01..9999-12-31",
+            "at", f"{ended} with talk_s {described.talk_s}: the call or its SMS fall outside 0001-01-01..9999-12-31"
         ) from None
 
 

@@ -119,6 +119,9 @@ def test_simulate_errors_name_the_field(web: WebWorld) -> None:
     assert "ISO 8601" in fields(admin.post(SIMULATE, json={**CALL, "at": "yesterday"}))["at"]
     assert "status" in fields(admin.post(SIMULATE, json={**CALL, "status": "missed"}))
     assert "talk_s" in fields(admin.post(SIMULATE, json={**CALL, "talk_s": -1}))
+    early = {**CALL, "at": "0001-01-01T00:00:00+00:00", "talk_s": 60}
+    overflow = fields(admin.post(SIMULATE, json=early))["at"]
+    assert overflow.startswith("'0001-01-01T00:00:00+00:00' with talk_s 60: the call or its SMS fall outside")
     bad = {**RULE_DOCUMENT, "when": {**RULE_DOCUMENT["when"], "status": ["missed"]}}
     problems = fields(admin.post(SIMULATE, json={**CALL, "document": bad}))
     assert set(problems) == {"document.when.status[0]"}
