@@ -27,7 +27,9 @@ def backtest_command(
     rule: Annotated[
         str,
         typer.Argument(
-            help="A rule file (YAML) with one rule, or the name of a saved rule of the account.", show_default=False
+            help="A rule file (YAML) with one rule, or the name of a saved rule of the account.",
+            metavar="FILE|NAME",
+            show_default=False,
         ),
     ],
     days: Annotated[
@@ -37,7 +39,7 @@ def backtest_command(
         str | None,
         typer.Option(
             "--account",
-            help="Account whose calls (and saved rule) these are [default: a file's account: key, else default].",
+            help="Account whose calls (and saved rule) these are (default: the file's account: key, else default).",
             show_default=False,
         ),
     ] = None,
