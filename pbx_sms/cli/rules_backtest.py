@@ -53,7 +53,7 @@ def backtest_command(
     settings = state(ctx).settings()
     path = Path(rule)
     file_rule: Rule | None = None
-    if path.is_file():
+    if _is_file(path):
         account_of_file, file_rule = _file_rule(path)
         account = account or account_of_file
     account = account or DEFAULT_ACCOUNT
@@ -74,6 +74,14 @@ def backtest_command(
         print_json(result)
         return
     _print_result(result, days)
+
+
+def _is_file(path: Path) -> bool:
+    """Whether the argument names a file; a name too long for a path (or with a NUL) is a rule's name."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _file_rule(path: Path) -> tuple[str, Rule]:
