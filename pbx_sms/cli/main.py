@@ -40,6 +40,7 @@ from pbx_sms.cli import (  # noqa: E402
     prune,
     replay,
     rules,
+    rules_backtest,  # noqa: F401  (adds backtest to `rules`)
     rules_db,  # noqa: F401  (adds import/export/list/show/enable/disable/delete to `rules`)
     senders,
     simulate,

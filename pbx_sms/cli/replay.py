@@ -56,8 +56,8 @@ def print_calls(completed: Iterator[CompletedCall], pbx: str) -> None:
 def print_planned_sms(ctx: typer.Context, completed: Iterator[CompletedCall], settings: Settings) -> None:
     """Each SMS the enabled rules would produce, one JSON object per line, with its call id."""
     from pbx_sms.cli.db import opened_database
-    from pbx_sms.cli.simulate import planned_sms_json
     from pbx_sms.core.matching import match_call
+    from pbx_sms.manage.simulation import planned_sms_json
     from pbx_sms.storage.config_cache import load_snapshot
 
     with opened_database(ctx) as database, database.session() as session:

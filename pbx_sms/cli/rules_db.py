@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 import yaml
@@ -16,17 +16,14 @@ import yaml
 from pbx_sms.cli.context import fail
 from pbx_sms.cli.db import confirm_or_exit, print_json, print_table, read_session, write_session
 from pbx_sms.cli.rules import app
-from pbx_sms.core.encoding import analyse, transliterate
 from pbx_sms.core.rulefile import RuleFileInvalid, check_rule_file, dump_rule_file
-from pbx_sms.core.rules import Rule, RuleFile, rule_to_document
-from pbx_sms.core.template import render
+from pbx_sms.core.rules import Rule, RuleFile
 from pbx_sms.core.text_safety import escape_controls
-from pbx_sms.core.text_size import text_size
+from pbx_sms.manage.rule_views import conditions_summary, size_warning, stored_json, text_shape
 from pbx_sms.storage.records import DEFAULT_ACCOUNT
 from pbx_sms.storage.rule_store import (
     ImportRejected,
     RuleSource,
-    StoredRule,
     delete_rule,
     export_rules,
     get_stored_rule,
@@ -38,67 +35,6 @@ from pbx_sms.storage.rule_store import (
 AccountOpt = Annotated[str, typer.Option("--account", help="Account whose rules these are.")]
 NameArg = Annotated[str, typer.Argument(help="Rule name (quote it if it has spaces).", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-
-# Typical values, to show the encoding and parts of texts with placeholders.
-SAMPLE_VALUES = {
-    "other_party": "+48600100200",
-    "number": "+48221234567",
-    "direction": "in",
-    "status": "no_answer",
-    "talk_s": "125",
-    "talk_min": "3",
-    "date": "2025-01-31",
-    "time": "18:05",
-}
-
-
-def text_shape(rule: Rule) -> dict[str, Any]:
-    """Encoding and parts of the rule's text; ``exact`` is False when placeholders make it vary."""
-    text = render(rule.then.text, {**SAMPLE_VALUES, "rule": rule.name})
-    if rule.then.transliterate:
-        text = transliterate(text)
-    shape = analyse(text)
-    return {"encoding": shape.encoding, "parts": shape.parts, "exact": text == rule.then.text}
-
-
-def size_warning(rule: Rule) -> str | None:
-    """The warning for a text of more than WARN_PARTS parts, naming the rule; None when shorter."""
-    warning = text_size(rule.then.text, rule.name, rule.then.transliterate).warning()
-    return None if warning is None else f"rule {rule.name!r}: {warning}"
-
-
-def conditions_summary(rule: Rule) -> str:
-    when = rule.when
-    parts = [when.direction, ",".join(when.status)]
-    parts.append("all numbers" if when.numbers == "all" else ",".join(when.numbers))
-    if when.talk_s is not None:
-        if when.talk_s.min is not None:
-            parts.append(f"talk>={when.talk_s.min}s")
-        if when.talk_s.max is not None:
-            parts.append(f"talk<={when.talk_s.max}s")
-    schedule = when.schedule
-    if schedule is not None:
-        if schedule.weekdays:
-            parts.append(",".join(schedule.weekdays))
-        if schedule.hours:
-            parts.append(",".join(f"{window.from_}-{window.to}" for window in schedule.hours))
-        if schedule.dates:
-            parts.append(",".join(f"{item.from_}..{item.to}" for item in schedule.dates))
-    return "; ".join(parts)
-
-
-def stored_json(stored: StoredRule) -> dict[str, Any]:
-    data: dict[str, Any] = {"name": stored.name, "enabled": stored.enabled, "valid": stored.valid}
-    if stored.rule is not None:
-        data.update(rule_to_document(stored.rule))
-        data["enabled"] = stored.enabled
-        data["text_encoding"] = text_shape(stored.rule)
-        warning = size_warning(stored.rule)
-        data["warnings"] = [] if warning is None else [warning]
-    if stored.problems:
-        data["problems"] = [{"field": problem.field, "message": problem.message} for problem in stored.problems]
-    data["updated_at"] = stored.updated_at.isoformat() if stored.updated_at else None
-    return data
 
 
 def _shape_cell(rule: Rule) -> str:

@@ -7,7 +7,7 @@ of the account that owns the company number come from the database, and so do it
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -16,19 +16,13 @@ import typer
 
 from pbx_sms.cli.context import fail, state
 from pbx_sms.core.bounds import INTEGER_MAX
-from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.clock import utc_now
-from pbx_sms.core.matching import AccountPolicy, PlannedSms, match_call
-from pbx_sms.core.phone import normalise
+from pbx_sms.core.matching import AccountPolicy
 from pbx_sms.core.quiet_hours import QuietHours
 from pbx_sms.core.rulefile import RuleFileInvalid, load_rule_file
 from pbx_sms.core.rules import Rule, duplicate_names
-from pbx_sms.core.schedule import zone
 from pbx_sms.core.text_safety import escape_json_controls
-
-OUTPUT_KEYS = ("rule", "to", "sender", "text", "encoding", "parts", "due_at", "reason")
-# Added when the account has quiet hours: the time before they held the SMS (end of call + delay).
-QUIET_HOURS_KEYS = ("wanted_at", "quiet_hours")
+from pbx_sms.manage import simulation
 
 
 class CallDirection(StrEnum):
@@ -89,55 +83,39 @@ def simulate(
             quiet = QuietHours.parse(quiet_hours)
         except ValueError as exc:
             fail(f"--quiet-hours: {exc}")
-    company_number = normalise(number, settings.country)
-    if company_number is None:
-        fail(f"--number {number!r} is not a valid phone number (read with country {settings.country})")
-    if rules:
-        account_name, rule_list = _load_rules(rules)
-        account = AccountPolicy(
-            name=account_name,
-            timezone=settings.timezone,
-            country=settings.country,
-            allowed_countries=frozenset({settings.country}),
-            sms_enabled=True,
-        )
-    else:
-        account, rule_list, account_quiet = _database_rules(ctx, company_number)
-        quiet = quiet or account_quiet
-    ended_at = _call_end(at, account.timezone)
     try:
-        call = CompletedCall(
-            call_id="simulated",
-            direction=direction.value,
-            number=company_number,
-            other_party=normalise(other, account.country) or other.strip(),
-            status=status.value,
-            talk_s=talk_s,
-            started_at=ended_at - timedelta(seconds=talk_s),
-            ended_at=ended_at,
+        company_number = simulation.company_number(number, settings.country)
+        if rules:
+            account_name, rule_list = _load_rules(rules)
+            account = AccountPolicy(
+                name=account_name,
+                timezone=settings.timezone,
+                country=settings.country,
+                allowed_countries=frozenset({settings.country}),
+                sms_enabled=True,
+            )
+            setup = simulation.SimulationSetup(account, rule_list, quiet)
+        else:
+            setup = _database_setup(ctx, company_number)
+            setup = replace(setup, quiet_hours=quiet or setup.quiet_hours)
+        described = simulation.DescribedCall(direction.value, company_number, other, status.value, talk_s, at)
+        planned = simulation.simulate_call(
+            described, setup, internal_max_digits=settings.tracking.internal_max_digits, now=utc_now()
         )
-        planned = match_call(call, account, rule_list, internal_max_digits=settings.tracking.internal_max_digits)
-        lines = [json.dumps(planned_sms_json(sms, account.timezone, quiet), ensure_ascii=False) for sms in planned]
-    except OverflowError:
-        # A call near 0001-01-01 or 9999-12-31: its start, or an SMS due after it, has no date.
-        fail(f"--at {at!r} with --talk-s {talk_s}: the call or its SMS fall outside 0001-01-01..9999-12-31")
-    for line in lines:
-        typer.echo(escape_json_controls(line))
+    except simulation.SimulationInvalid as exc:
+        fail(f"--{exc.field.replace('_', '-')} {exc.message}")
+    for sms in planned:
+        typer.echo(escape_json_controls(json.dumps(sms, ensure_ascii=False)))
     if not planned:
         typer.echo("no rule matched this call", err=True)
 
 
-def _database_rules(
-    ctx: typer.Context, company_number: str | None
-) -> tuple[AccountPolicy, list[Rule], QuietHours | None]:
+def _database_setup(ctx: typer.Context, company_number: str) -> simulation.SimulationSetup:
     """The enabled rules and quiet hours of the account that owns the company number (``default`` if none does)."""
     from pbx_sms.cli.db import opened_database
-    from pbx_sms.storage.accounts import account_for_number, to_config
-    from pbx_sms.storage.rule_store import load_rules_for_number
 
     with opened_database(ctx) as database, database.session() as session:
-        account, rules = load_rules_for_number(session, company_number)
-        return account, rules, to_config(account_for_number(session, company_number)).quiet_hours
+        return simulation.number_setup(session, company_number)
 
 
 def _load_rules(paths: list[Path]) -> tuple[str, list[Rule]]:
@@ -161,41 +139,3 @@ def _load_rules(paths: list[Path]) -> tuple[str, list[Rule]]:
     if duplicates:
         fail("rule names must be unique across the files: " + ", ".join(repr(name) for name in duplicates))
     return next(iter(accounts)), rules
-
-
-def _call_end(at: str | None, timezone: str) -> datetime:
-    if at is None:
-        return utc_now()
-    try:
-        moment = datetime.fromisoformat(at)
-    except ValueError:
-        fail(f"--at {at!r}: expected an ISO 8601 time such as 2026-11-25T10:00:00+01:00")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone(timezone))
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        fail(f"--at {at!r}: outside 0001-01-01..9999-12-31 in UTC")
-
-
-def planned_sms_json(sms: PlannedSms, timezone: str, quiet_hours: QuietHours | None = None) -> dict[str, object]:
-    """One SMS for the output; with quiet hours, its due time as the outbox would hold it."""
-    tz = zone(timezone)
-    due_at = sms.due_at
-    # The outbox holds only SMS it would send; a suppressed one keeps its time.
-    if quiet_hours is not None and sms.reason is None:
-        due_at = quiet_hours.next_allowed(sms.due_at, timezone)
-    values: dict[str, object] = {
-        "rule": sms.rule,
-        "to": sms.to,
-        "sender": sms.sender,
-        "text": sms.text,
-        "encoding": sms.encoding,
-        "parts": sms.parts,
-        "due_at": due_at.astimezone(tz).isoformat(),
-        "reason": sms.reason,
-    }
-    if quiet_hours is None:
-        return {key: values[key] for key in OUTPUT_KEYS}
-    values |= {"wanted_at": sms.due_at.astimezone(tz).isoformat(), "quiet_hours": str(quiet_hours)}
-    return {key: values[key] for key in OUTPUT_KEYS + QUIET_HOURS_KEYS}

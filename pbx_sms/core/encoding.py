@@ -109,6 +109,18 @@ def analyse(text: str) -> SmsEncoding:
     return SmsEncoding(scheme.encoding, len(_part_ends(units, double_starts, scheme)), units)
 
 
+def units_left_in_last_part(text: str) -> int:
+    """How many more one-unit characters fit in ``text``'s last part before it needs another part (a text
+    of one part: before it must be split, which then costs the header of a concatenated SMS)."""
+    scheme = _scheme(text)
+    double_starts = _double_starts(text, scheme)
+    units = len(text) + len(double_starts)
+    if units <= scheme.single_limit:
+        return scheme.single_limit - units
+    ends = _part_ends(units, double_starts, scheme)
+    return scheme.part_limit - (ends[-1] - ends[-2])
+
+
 # --- transliteration -------------------------------------------------------------------------------------------
 
 _APOSTROPHES: Final = "‘’‚‛′‵‹›`´ʹʻʼʽˈ"

@@ -126,19 +126,6 @@ def check_rule_file(path: str | Path) -> CheckedRuleFile:
     return _checked(text, source)
 
 
-def check_rule_document(data: Any, source: str = "<rule>") -> Rule:
-    """One rule given as data (an API body), validated as a rule of a rule file; raises RuleFileInvalid with
-    every problem, each ``field`` relative to the rule (``when.status[0]``) and no line."""
-    try:
-        return Rule.model_validate(data)
-    except ValidationError as exc:
-        errors = [
-            RuleFileError(source, None, _data_path(data, error_location(error)), _message(error, Rule))
-            for error in exc.errors(include_url=False)
-        ]
-        raise RuleFileInvalid(errors) from None
-
-
 def parse_rule_text(text: str, source: str = "<rules>") -> RuleFile:
     """Validate rule-file text; ``source`` names it in errors."""
     return _checked(text, source).rule_file
@@ -166,6 +153,33 @@ def _checked(text: str, source: str) -> CheckedRuleFile:
             return CheckedRuleFile(rule_file, list(_size_warnings(root, rule_file, source)))
     errors.sort(key=lambda error: (error.line or 0, error.field))
     raise RuleFileInvalid(errors)
+
+
+def check_rule_document(data: Any, source: str = "<document>") -> Rule:
+    """Validate one rule given as data (a JSON body) with the checks and messages of a rule file; each
+    error's ``field`` is a path within the rule (``when.status[0]``; "" for the whole rule), no line."""
+    try:
+        rule_file = RuleFile.model_validate({"rules": [data]})
+    except ValidationError as exc:
+        errors = []
+        for error in exc.errors(include_url=False):
+            loc = error_location(error)[2:]  # ("rules", 0, ...): the rule's own path follows
+            errors.append(RuleFileError(source, None, _data_path(data, loc), _message(error)))
+        raise RuleFileInvalid(errors) from None
+    return rule_file.rules[0]
+
+
+def _data_path(data: Any, loc: tuple[Any, ...]) -> str:
+    """A pydantic error location within ``data`` as a field path, without union tags (numbers: "list")."""
+    path = ""
+    for segment in loc:
+        if isinstance(segment, int):
+            data = data[segment] if isinstance(data, list) and 0 <= segment < len(data) else None
+            path += f"[{segment}]"
+        elif data is None or isinstance(data, dict):
+            data = data.get(segment) if isinstance(data, dict) else None
+            path = f"{path}.{segment}" if path else segment
+    return path
 
 
 def _compose_and_construct(text: str, source: str) -> tuple[Node | None, Any]:
@@ -276,21 +290,6 @@ def _follow(root: Node, loc: tuple[Any, ...]) -> tuple[int, str]:
             node = None  # a missing key: keep the line of the mapping that lacks it
         path = f"{path}.{segment}" if path else segment
     return line, path
-
-
-def _data_path(data: Any, loc: tuple[Any, ...]) -> str:
-    """A pydantic error location as a field path, skipping union tags as :func:`_follow` does."""
-    path = ""
-    for segment in loc:
-        if isinstance(segment, int):
-            data = data[segment] if isinstance(data, list) and 0 <= segment < len(data) else None
-            path += f"[{segment}]"
-            continue
-        if data is not None and not isinstance(data, dict):
-            continue  # a union tag (numbers: "list"/"all"), not a key
-        data = data.get(segment) if data is not None else None
-        path = f"{path}.{segment}" if path else segment
-    return path
 
 
 def _model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from pbx_sms.web.api import accounts, audit, me, numbers, optouts, outbox, senders, session, sms_log, status
+from pbx_sms.web.api import accounts, audit, me, numbers, optouts, outbox, rule_tools, senders, session, sms_log, status
 from pbx_sms.web.api import rules as rules_api
 from pbx_sms.web.context import WebContext
 from pbx_sms.web.docs import install_docs
@@ -32,6 +32,7 @@ def create_app(context: WebContext) -> FastAPI:
         me.router,
         session.router,
         accounts.router,
+        rule_tools.router,  # before rules: its POST /rules/preview and /rules/backtest are no rule names
         rules_api.router,
         numbers.router,
         senders.router,

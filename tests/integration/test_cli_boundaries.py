@@ -70,6 +70,7 @@ REQUIRED: dict[str, str] = {
     "language": "pl",
     "older_than": "90d",
     "files": "rules.yaml",
+    "rule": "missed",
     "path": str(FIXTURES / "in_answered.all.ami"),
 }
 
