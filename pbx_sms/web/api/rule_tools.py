@@ -83,7 +83,7 @@ class PreviewOut(TextMeasureOut):
 
 
 @router.post("/accounts/{account}/rules/preview", response_model=PreviewOut)
-def preview_rule_text(body: PreviewIn, scope: RulesRead) -> dict[str, Any]:
+def preview_rule_text(account: str, body: PreviewIn, scope: RulesRead) -> dict[str, Any]:
     """How a rule's SMS text comes out: the panel's live counter calls this while the text is typed.
 
     Body: ``{"text": str, "transliterate": bool = false, "call": {placeholder: value, ...}}`` (``call``
@@ -134,7 +134,7 @@ class SimulateOut(BaseModel):
 
 
 @router.post("/accounts/{account}/simulate", response_model=SimulateOut, response_model_exclude_unset=True)
-def simulate_call(body: SimulateIn, scope: RulesRead) -> dict[str, Any]:
+def simulate_call(account: str, body: SimulateIn, scope: RulesRead) -> dict[str, Any]:
     """Which rules fire for one described call, and the exact SMS (nothing is sent).
 
     Body: ``direction`` ("in"/"out"), ``number`` (the company number), ``other`` (the other party),
@@ -212,7 +212,7 @@ class BacktestOut(BaseModel):
 
 
 @router.post("/accounts/{account}/rules/backtest", response_model=BacktestOut, responses=error_responses(409))
-def backtest_rule(body: BacktestIn, scope: RulesRead) -> dict[str, Any]:
+def backtest_rule(account: str, body: BacktestIn, scope: RulesRead) -> dict[str, Any]:
     """What a rule would have done over the account's calls of the last ``days`` days (1..90, default 30).
 
     Body: ``{"rule": name}`` (a saved rule; 404 if the account has none of that name) or ``{"document":
