@@ -17,6 +17,7 @@ from pbx_sms.config import Settings, is_secret_key, load_settings
 
 UNIT = ROOT / "deploy" / "pbx-sms.service"
 PRUNE_UNIT = ROOT / "deploy" / "pbx-sms-prune.service"
+WEB_UNIT = ROOT / "deploy" / "pbx-sms-web.service"
 PRUNE_TIMER = ROOT / "deploy" / "pbx-sms-prune.timer"
 # `systemd-analyze security` exposure (0 = locked down, 10 = none): below 3.0. Its --threshold counts
 # tenths (systemd 252: exposure 1.2 passes --threshold=12 and fails --threshold=11), so "below 3.0" is
@@ -49,6 +50,16 @@ def test_unit_runs_the_daemon_unprivileged_restarting_with_secrets_from_the_env_
     assert "PBX_SMS_" not in UNIT.read_text().replace("/etc/pbx-sms/", "")
 
 
+def test_web_unit_serves_the_panel_unprivileged_with_the_daemons_settings() -> None:
+    service = parse_unit(WEB_UNIT.read_text())["Service"]
+    daemon = parse_unit(UNIT.read_text())["Service"]
+    assert single(service, "ExecStart") == f"{INSTALLED_CLI} web"
+    for key in ("User", "Group", "EnvironmentFile", "WorkingDirectory", "StateDirectory", "Restart"):
+        assert single(service, key) == single(daemon, key), key
+    assert not [value for key, value in service if key == "Environment"]
+    assert "PBX_SMS_" not in "".join(line for line in WEB_UNIT.read_text().splitlines() if not line.startswith("#"))
+
+
 def test_unit_is_notify_type_with_a_watchdog_and_a_start_timeout_the_daemon_can_extend() -> None:
     service = parse_unit(UNIT.read_text())["Service"]
     assert single(service, "Type") == "notify"
@@ -79,7 +90,7 @@ def installable(unit: Path, directory: Path) -> Path:
     return copy
 
 
-@pytest.mark.parametrize("unit", [UNIT, PRUNE_UNIT], ids=lambda path: path.name)
+@pytest.mark.parametrize("unit", [UNIT, PRUNE_UNIT, WEB_UNIT], ids=lambda path: path.name)
 def test_unit_passes_systemd_analyze_verify(unit: Path, tmp_path: Path) -> None:
     """systemd's own checker (the prune service with its timer, which names it)."""
     analyze = systemd_analyze()
@@ -110,7 +121,7 @@ def security_exposure(analyze: str, unit: Path) -> tuple[int, float]:
     return result.returncode, float(match[1])
 
 
-@pytest.mark.parametrize("unit", [UNIT, PRUNE_UNIT], ids=lambda path: path.name)
+@pytest.mark.parametrize("unit", [UNIT, PRUNE_UNIT, WEB_UNIT], ids=lambda path: path.name)
 def test_unit_is_locked_down_below_the_exposure_threshold(unit: Path, tmp_path: Path) -> None:
     analyze = systemd_analyze()
     status, exposure = security_exposure(analyze, installable(unit, tmp_path))
@@ -127,7 +138,7 @@ def test_unit_is_locked_down_below_the_exposure_threshold(unit: Path, tmp_path: 
 
 def test_units_grant_no_capability_and_filter_system_calls() -> None:
     """What the exposure score cannot show: the daemon keeps the settings it was verified to run with."""
-    for unit in (UNIT, PRUNE_UNIT):
+    for unit in (UNIT, PRUNE_UNIT, WEB_UNIT):
         service = parse_unit(unit.read_text())["Service"]
         assert single(service, "CapabilityBoundingSet") == ""
         assert [value for key, value in service if key == "SystemCallFilter"] == [
