@@ -63,12 +63,14 @@ def _install_sqlite_hooks(engine: Engine, in_memory: bool) -> None:
 def make_engine(url: str | URL) -> Engine:
     """An engine for a user-given URL (see ``normalise_database_url``), with the SQLite hooks installed."""
     parsed = normalise_database_url(url) if isinstance(url, str) else url
+    # A failed statement's error names the statement but not its values: they can be a password hash,
+    # a token digest or a caller's number, and errors reach logs.
     if is_sqlite(parsed):
         in_memory = parsed.database in (None, "", ":memory:")
-        engine = create_engine(parsed)
+        engine = create_engine(parsed, hide_parameters=True)
         _install_sqlite_hooks(engine, in_memory)
         return engine
-    return create_engine(parsed, pool_pre_ping=True)
+    return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
 
 
 @dataclass
