@@ -46,7 +46,10 @@ class Panel:
         page.screenshot(path=str(self.screenshots / f"{name}.png"), full_page=True)
 
 
-@pytest.fixture(scope="session")
+# Module, not session: Playwright's sync API keeps its event loop running in the main thread while it
+# is open, and every asyncio test collected after the browser tier would fail ("cannot be called from
+# a running event loop").
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
