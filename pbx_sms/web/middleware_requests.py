@@ -13,7 +13,6 @@ import secrets
 import time
 from typing import Any
 
-from sqlalchemy.exc import StatementError
 from starlette.datastructures import MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,18 +32,6 @@ def new_request_id() -> str:
 
 def logged_path(path: str) -> str:
     return path if len(path) <= MAX_LOGGED_PATH else path[:MAX_LOGGED_PATH] + "..."
-
-
-def hide_sql_parameters(error: BaseException) -> None:
-    """SQLAlchemy writes a failed statement's parameters (a password hash, a token digest) into its
-    message: hidden, in the error and the ones it was raised from, before the traceback is logged."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, StatementError):
-            current.hide_parameters = True
-        current = current.__cause__ or current.__context__
 
 
 def internal_error(request_id: str) -> JSONResponse:
@@ -76,8 +63,7 @@ class RequestMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception as error:
-            hide_sql_parameters(error)
+        except Exception:
             log.exception(
                 "request %s failed: %s %s",
                 request_id,
