@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from pbx_sms.core.access import Access, Action, Decision, Resource, may
 from pbx_sms.core.web_session import csrf_required
 from pbx_sms.storage.actor import set_actor
+from pbx_sms.storage.errors import NotFound
 from pbx_sms.storage.request_auth import Caller, csrf_ok, identify
 from pbx_sms.storage.users import UserView, account_id_of
 from pbx_sms.web.errors import ApiError, NotAuthenticated
@@ -148,8 +149,6 @@ def _account_of_path(context: WebContext, request: Request) -> AccountRef | None
     name = request.path_params.get(ACCOUNT_PARAMETER)
     if name is None:
         return None
-    from pbx_sms.storage.errors import NotFound
-
     try:
         with context.database.session() as session:
             return AccountRef(account_id_of(session, name), name)
