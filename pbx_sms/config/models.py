@@ -22,6 +22,9 @@ OUTBOUND_PREFIX = re.compile(r"[0-9]{0,4}")
 FASTAGI_SECRET = re.compile(r"[A-Za-z0-9._~-]{16,128}")
 # A browser origin as the Origin header sends it: no path, no trailing slash, no wildcard.
 WEB_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+# The address providers are told and sign: an origin and an optional path prefix (a reverse proxy's).
+WEB_PUBLIC_URL = re.compile(r"(?P<origin>https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?)(?P<prefix>(/[A-Za-z0-9._~-]+)*)/?")
+HOOK_TOKEN = re.compile(r"[A-Za-z0-9_-]{32,128}")
 SECRET_SUFFIXES = ("secret", "token", "password", "api_key", "auth_token")
 
 # A gateway's setting as read: TOML gives scalars (or lists of them), the environment strings.
@@ -194,6 +197,35 @@ class WebSettings(_Section):
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     # Empty: no cross-origin requests (no CORS headers at all).
     cors_origins: tuple[str, ...] = ()
+    # Where providers reach /hooks/... from outside (behind a reverse proxy it differs from host:port);
+    # callback URLs handed to providers and the URLs they sign are built from it. Empty: no callbacks.
+    public_url: str = ""
+    # The secret path segment of the callbacks that carry no signature (SMSAPI's reports and replies):
+    # /hooks/smsapi/TOKEN/... Empty: those callbacks are off (404).
+    hook_token: SecretStr = SecretStr("")
+    # Callbacks are small forms or JSON: a longer body is refused (413) before it is read whole.
+    hook_max_body_bytes: int = Field(64 * 1024, gt=0)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if value and not WEB_PUBLIC_URL.fullmatch(value):
+            raise ValueError(
+                f"{value[:80]!r} is not a public address: expected scheme://host[:port][/prefix] with no "
+                "query (https://pbx.example.com or https://example.com/sms)"
+            )
+        return value.rstrip("/")
+
+    @field_validator("hook_token")
+    @classmethod
+    def _hook_token(cls, value: SecretStr) -> SecretStr:
+        secret = value.get_secret_value()
+        if secret and not HOOK_TOKEN.fullmatch(secret):
+            raise ValueError(
+                "expected 32 to 128 letters, digits, '-' or '_' (make one with: "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

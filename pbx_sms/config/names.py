@@ -63,6 +63,9 @@ SETTING_PATHS: dict[str, tuple[str, ...]] = {
     "web_port": ("web", "port"),
     "web_max_body_bytes": ("web", "max_body_bytes"),
     "web_cors_origins": ("web", "cors_origins"),
+    "web_public_url": ("web", "public_url"),
+    "web_hook_token": ("web", "hook_token"),
+    "web_hook_max_body_bytes": ("web", "hook_max_body_bytes"),
 }
 
 # Every name under these prefixes belongs to one model, so a misspelt one is an error there

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from pbx_sms.web.api import accounts, audit, me, numbers, optouts, outbox, rule_tools, senders, session, sms_log, status
 from pbx_sms.web.api import rules as rules_api
@@ -42,8 +42,10 @@ def create_app(context: WebContext) -> FastAPI:
         status.router,
         audit.router,
     )
+    # Providers' callbacks (delivery reports, replies): public routes that check the request themselves.
+    hook_routers: tuple[APIRouter, ...] = ()
     page_routers = (login.router, home.router, rules_pages.router, rule_edit.router)
-    for router in (*api_routers, *page_routers):
+    for router in (*api_routers, *hook_routers, *page_routers):
         app.include_router(router)
     install_docs(app, OPENAPI_PATH)
     app.mount(STATIC_PATH, static_files(), name="static")  # public: guard.public in pages/render.py

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pbx_sms.web.guard import USER_NAME_STATE
+from pbx_sms.web.hooks import redacted_path
 
 log = logging.getLogger("pbx_sms.web.requests")
 
@@ -31,6 +32,7 @@ def new_request_id() -> str:
 
 
 def logged_path(path: str) -> str:
+    path = redacted_path(path)
     return path if len(path) <= MAX_LOGGED_PATH else path[:MAX_LOGGED_PATH] + "..."
 
 
