@@ -8,7 +8,8 @@ character in them is written as an escape, so a line break cannot forge a log li
 the terminal of whoever reads the log. A traceback keeps its own line breaks.
 
 Every line leaves through ``RedactingFormatter``: the secrets registered with ``redact_in_logs``
-(the gateway's, when it is created) never reach a log, whatever logger or library wrote the line.
+(the gateway's, when it is created) never reach a log, whatever logger or library wrote the line, and
+neither does the row a database error quotes in its DETAIL.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from pbx_sms.core.redaction import Redactor
+from pbx_sms.core.redaction import Redactor, hide_database_details
 from pbx_sms.core.text_safety import escape_controls, escape_json_controls
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -82,14 +83,15 @@ def redact_in_logs(redactor: Redactor) -> None:
 
 
 class RedactingFormatter(logging.Formatter):
-    """Formats with ``inner``, then redacts the whole line (message, traceback, ``extra`` fields)."""
+    """Formats with ``inner``, then redacts the whole line (message, traceback, ``extra`` fields): the
+    registered secrets and any database error's row values."""
 
     def __init__(self, inner: logging.Formatter) -> None:
         super().__init__()
         self.inner = inner
 
     def format(self, record: logging.LogRecord) -> str:
-        return _log_redactor.redact(self.inner.format(record))
+        return hide_database_details(_log_redactor.redact(self.inner.format(record)))
 
 
 def log_handler(stream: Any, log_format: str = "text") -> logging.Handler:

@@ -118,3 +118,14 @@ class Redactor:
                     break
                 start = tail.find(form[:MIN_CUT_PREFIX], start + 1)
         return longest
+
+
+# PostgreSQL's own error detail quotes the row or key it refused ("Failing row contains (...)",
+# "Key (digest)=(...) already exists"): values hide_parameters does not cover.
+_DATABASE_DETAIL = re.compile(r"^(DETAIL:\s+).+$", re.MULTILINE)
+HIDDEN_DETAIL = "(hidden: it may quote a row's values)"
+
+
+def hide_database_details(text: str) -> str:
+    """``text`` without the DETAIL lines of PostgreSQL errors (the primary message stays)."""
+    return _DATABASE_DETAIL.sub(lambda found: found.group(1) + HIDDEN_DETAIL, text)

@@ -45,9 +45,14 @@ def preview_text(text: str, *, transliterated: bool, call: Mapping[str, str] | N
     return preview(text, values, transliterated=transliterated)
 
 
+def text_warning(rule: Rule) -> str | None:
+    """The warning for a text of more than WARN_PARTS parts; None when shorter."""
+    return text_size(rule.then.text, rule.name, rule.then.transliterate).warning()
+
+
 def size_warning(rule: Rule) -> str | None:
-    """The warning for a text of more than WARN_PARTS parts, naming the rule; None when shorter."""
-    warning = text_size(rule.then.text, rule.name, rule.then.transliterate).warning()
+    """``text_warning`` naming the rule, for a list of many rules (the CLI's)."""
+    warning = text_warning(rule)
     return None if warning is None else f"rule {rule.name!r}: {warning}"
 
 

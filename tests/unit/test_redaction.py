@@ -13,7 +13,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from pbx_sms.config import load_settings
-from pbx_sms.core.redaction import Redactor, redactor_for
+from pbx_sms.core.redaction import Redactor, hide_database_details, redactor_for
 from pbx_sms.gateways.base import OutgoingSms, SendResult
 from pbx_sms.gateways.redaction import RedactingGateway, gateway_redactor
 from pbx_sms.gateways.registry import create_gateway
@@ -148,3 +148,16 @@ def test_log_lines_are_redacted_in_text_and_json_message_arguments_and_extra_fie
             logger.removeHandler(handler)
             logger.propagate = True
         assert "log-only-secret-42" not in stream.getvalue() and "***" in stream.getvalue()
+
+
+def test_database_details_are_hidden_but_the_error_stays() -> None:
+    text = (
+        '(psycopg.errors.NotNullViolation) null value in column "n" violates not-null constraint\n'
+        "DETAIL:  Failing row contains (1, +48601234567, null).\n"
+        "[SQL: INSERT INTO probe ...]"
+    )
+    hidden = hide_database_details(text)
+    assert "+48601234567" not in hidden
+    assert "violates not-null constraint\nDETAIL:  (hidden" in hidden
+    assert hidden.endswith("[SQL: INSERT INTO probe ...]")
+    assert hide_database_details("no detail here") == "no detail here"

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from pbx_sms.core.access import Access, Resource
 from pbx_sms.core.rules import Rule, rule_to_document
-from pbx_sms.core.text_size import text_size
+from pbx_sms.manage.rule_views import text_warning
 from pbx_sms.storage.rule_edits import RuleRejected, create_rule, locked_rule, update_rule
 from pbx_sms.storage.rule_store import (
     StoredRule,
@@ -106,7 +106,7 @@ class DeletedRule(BaseModel):
 
 
 def _warnings(rule: Rule) -> list[ProblemBody]:
-    warning = text_size(rule.then.text, rule.name, rule.then.transliterate).warning()
+    warning = text_warning(rule)
     return [] if warning is None else [ProblemBody(field="then.text", message=warning)]
 
 
