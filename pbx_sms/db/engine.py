@@ -60,6 +60,9 @@ def _install_sqlite_hooks(engine: Engine, in_memory: bool) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
+POSTGRES_CONNECT_TIMEOUT_S = 10  # whole seconds: libpq's unit
+
+
 def make_engine(url: str | URL) -> Engine:
     """An engine for a user-given URL (see ``normalise_database_url``), with the SQLite hooks installed."""
     parsed = normalise_database_url(url) if isinstance(url, str) else url
@@ -70,7 +73,10 @@ def make_engine(url: str | URL) -> Engine:
         engine = create_engine(parsed, hide_parameters=True)
         _install_sqlite_hooks(engine, in_memory)
         return engine
-    return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
+    # A server that accepts the connection and never answers (a hung host, a firewall dropping the
+    # reply) would hold a worker or a web request forever: libpq has no timeout unless given one.
+    connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}
+    return create_engine(parsed, pool_pre_ping=True, hide_parameters=True, connect_args=connect_args)
 
 
 @dataclass

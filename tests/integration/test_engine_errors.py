@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import logging
+import socket
+import time
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
+from pbx_sms.db import engine as engine_module
 from pbx_sms.db.engine import make_engine
 from pbx_sms.logs import log_handler
 
@@ -54,3 +57,20 @@ def test_a_logged_constraint_error_quotes_no_row(database_url: str) -> None:
     finally:
         logger.handlers.clear()
         engine.dispose()
+
+
+def test_a_postgresql_server_that_never_answers_fails_the_connection_in_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A listening socket that never speaks: without a connect timeout libpq would wait forever."""
+    monkeypatch.setattr(engine_module, "POSTGRES_CONNECT_TIMEOUT_S", 1)
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        engine = make_engine(f"postgresql+psycopg://nobody@127.0.0.1:{port}/none")
+        started_s = time.monotonic()
+        try:
+            with pytest.raises(OperationalError), engine.connect():
+                pass
+        finally:
+            engine.dispose()
+        assert time.monotonic() - started_s < 8
