@@ -110,14 +110,8 @@ class Guard:
     async def __call__(self, request: Request) -> Scope:
         context = context_of(request)
         cookie = request.cookies.get(SESSION_COOKIE)
-        caller = await run_in_threadpool(
-            identify,
-            context.database,
-            authorization=request.headers.get("authorization"),
-            session_cookie=cookie,
-            now=context.clock(),
-            limits=context.session_limits,
-        )
+        # One trip to the thread pool for both lookups: each trip costs more than the queries.
+        caller, account = await run_in_threadpool(_caller_and_account, context, request, cookie)
         if caller is None:
             raise NotAuthenticated()
         setattr(request.state, USER_NAME_STATE, caller.user.name)
@@ -125,7 +119,6 @@ class Guard:
         presented = await _presented_csrf(request) if csrf_required(request.method, caller.by_session) else None
         if not csrf_ok(caller, request.method, cookie, presented):
             raise ApiError(403, f"CSRF token missing or wrong: send the page's token as {CSRF_HEADER}")
-        account = await run_in_threadpool(_account_of_path, context, request)
         decision = may(caller.user.principal, self.action, None if account is None else account.id)
         if decision is Decision.NOT_FOUND:
             raise ApiError(404, f"account {request.path_params.get(ACCOUNT_PARAMETER)!r} does not exist")
@@ -133,6 +126,20 @@ class Guard:
             action = f"{self.action.access.value} {self.action.resource.value}"
             raise ApiError(403, f"{caller.user.role.value}: may not {action}")
         return Scope(context, caller, account)
+
+
+def _caller_and_account(
+    context: WebContext, request: Request, cookie: str | None
+) -> tuple[Caller | None, AccountRef | None]:
+    caller = identify(
+        context.database,
+        authorization=request.headers.get("authorization"),
+        session_cookie=cookie,
+        now=context.clock(),
+        limits=context.session_limits,
+    )
+    # An unknown caller learns nothing about which accounts exist: 401 before the account's 404.
+    return (caller, None) if caller is None else (caller, _account_of_path(context, request))
 
 
 async def _presented_csrf(request: Request) -> str | None:
