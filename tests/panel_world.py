@@ -64,9 +64,14 @@ def browser(web: WebWorld) -> TestClient:
 def logged_in(web: WebWorld, user: str) -> tuple[TestClient, str]:
     """A client with a session cookie, and the CSRF token its pages embed."""
     client = browser(web)
-    answer = client.post("/login", data={"user": user, "password": PASSWORD}, follow_redirects=False)
+    answer = client.post("/login", data=login_form(client, user, PASSWORD), follow_redirects=False)
     assert answer.status_code == 303
     return client, csrf_of(client.get("/accounts" if user == "root" else "/").text)
+
+
+def login_form(client: TestClient, user: str, password: str, **more: str) -> dict[str, str]:
+    """What the login form posts, with the CSRF token GET /login gave (it also sets its cookie)."""
+    return {"user": user, "password": password, "csrf_token": csrf_of(client.get("/login").text), **more}
 
 
 def csrf_of(html: str) -> str:

@@ -26,6 +26,9 @@ class Resource(StrEnum):
     """What a route acts on. ``ACCOUNTS``: the account itself (its settings and SMS service switch)."""
 
     ACCOUNTS = "accounts"
+    # The settings an account's admin keeps (daily cap, quiet hours, time zone, country): not the SMS
+    # service switch, the allowed countries, creating or removing the account, which stay ACCOUNTS.
+    SETTINGS = "settings"
     RULES = "rules"
     NUMBERS = "numbers"
     SENDERS = "senders"
@@ -70,7 +73,9 @@ class Principal:
 
 
 # What an admin may change in their own account; a viewer changes nothing, both read these.
-ADMIN_WRITES = frozenset({Resource.RULES, Resource.NUMBERS, Resource.SENDERS, Resource.OPTOUTS, Resource.OUTBOX})
+ADMIN_WRITES = frozenset(
+    {Resource.SETTINGS, Resource.RULES, Resource.NUMBERS, Resource.SENDERS, Resource.OPTOUTS, Resource.OUTBOX}
+)
 # What an admin or viewer may read in their own account (ACCOUNTS: their account's settings).
 ACCOUNT_READS = frozenset(ADMIN_WRITES | {Resource.ACCOUNTS, Resource.SMS_LOG, Resource.AUDIT})
 

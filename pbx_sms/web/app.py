@@ -10,8 +10,9 @@ from pbx_sms.web.context import WebContext
 from pbx_sms.web.docs import install_docs
 from pbx_sms.web.errors import install_error_handlers
 from pbx_sms.web.middleware import install_middleware
-from pbx_sms.web.pages import home, login, rule_edit
+from pbx_sms.web.pages import account, account_lists, home, login, rule_edit
 from pbx_sms.web.pages import rules as rules_pages
+from pbx_sms.web.pages.error_page import error_page
 from pbx_sms.web.pages.render import STATIC_PATH, static_files
 
 OPENAPI_PATH = "/api/openapi.json"
@@ -26,7 +27,7 @@ def create_app(context: WebContext) -> FastAPI:
         redoc_url=None,
     )
     app.state.context = context
-    install_error_handlers(app)
+    install_error_handlers(app, page_error=error_page)
     install_middleware(app, context.settings.web)
     api_routers = (
         me.router,
@@ -44,7 +45,14 @@ def create_app(context: WebContext) -> FastAPI:
     )
     # Providers' callbacks (delivery reports, replies): public routes that check the request themselves.
     hook_routers: tuple[APIRouter, ...] = ()
-    page_routers = (login.router, home.router, rules_pages.router, rule_edit.router)
+    page_routers = (
+        login.router,
+        home.router,
+        rules_pages.router,
+        rule_edit.router,
+        account.router,
+        account_lists.router,
+    )
     for router in (*api_routers, *hook_routers, *page_routers):
         app.include_router(router)
     install_docs(app, OPENAPI_PATH)

@@ -5,13 +5,16 @@
 when the problem is the whole body). Storage errors map here once: NotFound 404, AlreadyExists and
 Refused 409, InvalidValue 422.
 
-A page (a path outside /api) that needs a login redirects to the login page instead of answering 401.
+A page (a path outside /api) that needs a login redirects to the login page instead of answering 401;
+any other error of a page (403, 404, a CSRF failure, 409, 422 ...) is a translated HTML page drawn by
+the renderer the app installs (``pages/error_page.py``: this module sits below the pages and cannot
+import them). The API keeps answering JSON.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -19,6 +22,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
 
 from pbx_sms.storage.errors import AlreadyExists, InvalidValue, InvalidValues, NotFound, Refused, StorageError
 
@@ -53,6 +57,18 @@ class ApiError(Exception):
         self.detail = detail
         self.problems = tuple(problems)
         self.headers = headers or {}
+
+
+class CsrfRefused(ApiError):
+    """A browser session's change without its page's CSRF token: 403 (a page says "reload the page")."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(403, detail)
+
+
+# Draws the HTML page of an error on a page route (installed by the app; None: JSON everywhere).
+PageErrorRenderer = Callable[[Request, ApiError], Response]
+PAGE_ERROR_STATE = "page_error"
 
 
 class NotAuthenticated(ApiError):
@@ -95,28 +111,45 @@ def _is_page(request: Request) -> bool:
     return not request.url.path.startswith(API_PREFIX)
 
 
+def _answer(request: Request, error: ApiError) -> Response:
+    """JSON for the API; for a page, the installed renderer's HTML page (JSON when none is installed)."""
+    renderer: PageErrorRenderer | None = getattr(request.app.state, PAGE_ERROR_STATE, None)
+    if renderer is not None and _is_page(request):
+        return renderer(request, error)
+    return error_response(error)
+
+
 async def _on_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     if isinstance(exc, NotAuthenticated) and _is_page(request) and request.method == "GET":
         return RedirectResponse(f"{LOGIN_PAGE}?next={quote(request.url.path)}", status_code=303)
-    return error_response(exc)
+    return _answer(request, exc)
 
 
-async def _on_storage_error(_request: Request, exc: Exception) -> Response:
+async def _on_storage_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StorageError)
-    return error_response(storage_error(exc))
+    return _answer(request, storage_error(exc))
 
 
-async def _on_validation_error(_request: Request, exc: Exception) -> Response:
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     problems = [
         FieldProblem(field_path([part for part in error["loc"] if part not in ("body", "query", "path")]), error["msg"])
         for error in exc.errors()
     ]
-    return error_response(ApiError(422, "the request is not valid: see errors", problems=problems))
+    return _answer(request, ApiError(422, "the request is not valid: see errors", problems=problems))
 
 
-def install_error_handlers(app: FastAPI) -> None:
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (no such path, method not allowed), in the same shape as ours."""
+    assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    return _answer(request, ApiError(exc.status_code, str(exc.detail), headers=headers))
+
+
+def install_error_handlers(app: FastAPI, page_error: PageErrorRenderer | None = None) -> None:
+    setattr(app.state, PAGE_ERROR_STATE, page_error)
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(StorageError, _on_storage_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(HTTPException, _on_http_error)

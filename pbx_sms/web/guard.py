@@ -32,7 +32,7 @@ from pbx_sms.storage.actor import set_actor
 from pbx_sms.storage.errors import NotFound
 from pbx_sms.storage.request_auth import Caller, csrf_ok, identify
 from pbx_sms.storage.users import UserView, account_id_of
-from pbx_sms.web.errors import ApiError, NotAuthenticated
+from pbx_sms.web.errors import ApiError, CsrfRefused, NotAuthenticated
 
 if TYPE_CHECKING:
     from pbx_sms.web.context import WebContext
@@ -118,7 +118,7 @@ class Guard:
         # The form is read only when the token matters: a bearer call's body is the route's business.
         presented = await _presented_csrf(request) if csrf_required(request.method, caller.by_session) else None
         if not csrf_ok(caller, request.method, cookie, presented):
-            raise ApiError(403, f"CSRF token missing or wrong: send the page's token as {CSRF_HEADER}")
+            raise CsrfRefused(f"CSRF token missing or wrong: send the page's token as {CSRF_HEADER}")
         decision = may(caller.user.principal, self.action, None if account is None else account.id)
         if decision is Decision.NOT_FOUND:
             raise ApiError(404, f"account {request.path_params.get(ACCOUNT_PARAMETER)!r} does not exist")

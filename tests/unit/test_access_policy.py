@@ -15,6 +15,7 @@ ALLOWED, FORBIDDEN, NOT_FOUND = Decision.ALLOWED, Decision.FORBIDDEN, Decision.N
 OWN_ACCOUNT = {
     # The account itself: both see its settings; only an operator changes it (SMS service switch).
     Resource.ACCOUNTS: {"admin": (ALLOWED, FORBIDDEN), "viewer": (ALLOWED, FORBIDDEN)},
+    Resource.SETTINGS: {"admin": (ALLOWED, ALLOWED), "viewer": (ALLOWED, FORBIDDEN)},
     Resource.RULES: {"admin": (ALLOWED, ALLOWED), "viewer": (ALLOWED, FORBIDDEN)},
     Resource.NUMBERS: {"admin": (ALLOWED, ALLOWED), "viewer": (ALLOWED, FORBIDDEN)},
     Resource.SENDERS: {"admin": (ALLOWED, ALLOWED), "viewer": (ALLOWED, FORBIDDEN)},

@@ -103,14 +103,14 @@ def account_out(account: Account) -> AccountOut:
     )
 
 
-def _version(account: Account) -> str:
+def account_version(account: Account) -> str:
     """The account's ETag: a digest of what the API shows of it (an edit by SQL changes it too)."""
     return version_of(account_out(account).model_dump())
 
 
 def _versioned(account: Account, response: Response) -> AccountOut:
     """The account as answered, with its version in ETag (what a later change's If-Match names)."""
-    response.headers["ETag"] = _version(account)
+    response.headers["ETag"] = account_version(account)
     return account_out(account)
 
 
@@ -151,7 +151,7 @@ def change_account(
     changes = body.changes()
     name = scope.require_account().name
     with scope.write_session() as session:
-        check_if_match(request, _version(get_account(session, name, for_update=True)))
+        check_if_match(request, account_version(get_account(session, name, for_update=True)))
         return _versioned(update_account(session, name, changes), response)
 
 
@@ -161,6 +161,6 @@ def delete_account(account: str, request: Request, scope: WriteAccounts) -> Resp
     cancelled); ``default`` is refused (409), as by `pbx-sms accounts remove`."""
     name = scope.require_account().name
     with scope.write_session() as session:
-        check_if_match(request, _version(get_account(session, name, for_update=True)))
+        check_if_match(request, account_version(get_account(session, name, for_update=True)))
         remove_account(session, name)
     return Response(status_code=204)
