@@ -10,8 +10,9 @@ from pbx_sms.web.context import WebContext
 from pbx_sms.web.docs import install_docs
 from pbx_sms.web.errors import install_error_handlers
 from pbx_sms.web.middleware import install_middleware
-from pbx_sms.web.pages import home, login, rule_edit
+from pbx_sms.web.pages import dashboard, home, login, rule_edit
 from pbx_sms.web.pages import rules as rules_pages
+from pbx_sms.web.pages import sms_log as sms_log_pages
 from pbx_sms.web.pages.render import STATIC_PATH, static_files
 
 OPENAPI_PATH = "/api/openapi.json"
@@ -44,7 +45,14 @@ def create_app(context: WebContext) -> FastAPI:
     )
     # Providers' callbacks (delivery reports, replies): public routes that check the request themselves.
     hook_routers: tuple[APIRouter, ...] = ()
-    page_routers = (login.router, home.router, rules_pages.router, rule_edit.router)
+    page_routers = (
+        login.router,
+        home.router,
+        rules_pages.router,
+        rule_edit.router,
+        sms_log_pages.router,
+        dashboard.router,
+    )
     for router in (*api_routers, *hook_routers, *page_routers):
         app.include_router(router)
     install_docs(app, OPENAPI_PATH)
