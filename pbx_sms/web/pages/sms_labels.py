@@ -28,3 +28,8 @@ def call_status_labels(_: Translate) -> dict[str, str]:
 
 def direction_labels(_: Translate) -> dict[str, str]:
     return {"in": _("incoming"), "out": _("outgoing")}
+
+
+def daemon_state_labels(_: Translate) -> dict[str, str]:
+    """By the first word of daemon.status's state ("gone (process ended …)" is "gone")."""
+    return {"running": _("running"), "stopped": _("stopped"), "not": _("not responding"), "gone": _("gone")}
