@@ -10,8 +10,9 @@ from pbx_sms.web.context import WebContext
 from pbx_sms.web.docs import install_docs
 from pbx_sms.web.errors import install_error_handlers
 from pbx_sms.web.middleware import install_middleware
-from pbx_sms.web.pages import account, account_lists, home, login, rule_edit
+from pbx_sms.web.pages import account, account_lists, dashboard, home, login, rule_edit
 from pbx_sms.web.pages import rules as rules_pages
+from pbx_sms.web.pages import sms_log as sms_log_pages
 from pbx_sms.web.pages.error_page import error_page
 from pbx_sms.web.pages.render import STATIC_PATH, static_files
 
@@ -52,6 +53,8 @@ def create_app(context: WebContext) -> FastAPI:
         rule_edit.router,
         account.router,
         account_lists.router,
+        sms_log_pages.router,
+        dashboard.router,
     )
     for router in (*api_routers, *hook_routers, *page_routers):
         app.include_router(router)

@@ -59,7 +59,7 @@ def test_a_wrong_password_is_said_on_the_form(panel: Panel, page: Page) -> None:
 
 
 def test_toggle_a_rule_off_and_on_and_it_stays(panel: Panel, page: Page) -> None:
-    panel.log_in(page, "acme-admin")
+    panel.log_in(page, "acme-admin", path=RULES)
     for shown, becomes, pressed in (("Enabled", "Disabled", "false"), ("Disabled", "Enabled", "true")):
         rule_item(page, "Missed call").get_by_role("button", name=f"{shown}: Missed call").click()
         after = rule_item(page, "Missed call").get_by_role("button", name=f"{becomes}: Missed call")
@@ -71,7 +71,7 @@ def test_toggle_a_rule_off_and_on_and_it_stays(panel: Panel, page: Page) -> None
 
 
 def test_delete_asks_on_a_page_then_deletes(panel: Panel, page: Page) -> None:
-    panel.log_in(page, "acme-admin")
+    panel.log_in(page, "acme-admin", path=RULES)
     rule_item(page, "After hours / weekend").get_by_role("link", name="Delete: After hours / weekend").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Delete rule")
     expect(page.locator("main")).to_contain_text("“After hours / weekend”")
@@ -86,7 +86,7 @@ def test_delete_asks_on_a_page_then_deletes(panel: Panel, page: Page) -> None:
 
 
 def test_switch_the_language_both_ways(panel: Panel, page: Page) -> None:
-    panel.log_in(page, "acme-admin")
+    panel.log_in(page, "acme-admin", path=RULES)
     page.get_by_label("Language").select_option("pl")
     page.get_by_role("button", name="Change").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("SMS po połączeniu")
@@ -99,7 +99,7 @@ def test_switch_the_language_both_ways(panel: Panel, page: Page) -> None:
 
 
 def test_an_admin_of_another_account_gets_not_found(panel: Panel, page: Page) -> None:
-    panel.log_in(page, "globex-admin")
+    panel.log_in(page, "globex-admin", path="/accounts/globex/rules")
     expect(page.locator("h2.rule-name")).to_have_text(["Globex secret"])
     for path in (RULES, f"{RULES}/Missed%20call/delete"):
         answer = page.goto(f"{panel.url}{path}")
@@ -112,6 +112,8 @@ def test_an_operator_chooses_the_account(panel: Panel, page: Page) -> None:
     expect(page).to_have_url(f"{panel.url}/accounts")
     panel.screenshot(page, "accounts")
     page.get_by_role("link", name="globex").click()
+    expect(page).to_have_url(f"{panel.url}/accounts/globex/dashboard")
+    page.get_by_role("link", name="SMS after call").click()
     expect(page.locator("h2.rule-name")).to_have_text(["Globex secret"])
 
 
@@ -120,7 +122,7 @@ def test_a_360_px_screen_has_no_horizontal_scroll(panel: Panel, browser: Browser
     phone = context.new_page()
     phone.goto(f"{panel.url}/login")
     assert no_horizontal_scroll(phone)
-    panel.log_in(phone, "acme-admin")
+    panel.log_in(phone, "acme-admin", path=RULES)
     for path in (RULES, f"{RULES}/After%20hours%20%2F%20weekend/delete"):
         phone.goto(f"{panel.url}{path}")
         assert no_horizontal_scroll(phone), path
@@ -130,7 +132,7 @@ def test_a_360_px_screen_has_no_horizontal_scroll(panel: Panel, browser: Browser
 
 
 def test_the_keyboard_reaches_the_toggle(panel: Panel, page: Page) -> None:
-    panel.log_in(page, "acme-admin")
+    panel.log_in(page, "acme-admin", path=RULES)
     toggle = rule_item(page, "Missed call").get_by_role("button", name="Enabled: Missed call")
     for _press in range(30):
         page.keyboard.press("Tab")
@@ -142,7 +144,7 @@ def test_the_keyboard_reaches_the_toggle(panel: Panel, page: Page) -> None:
 
 def test_without_scripting_the_toggle_and_delete_still_work(panel: Panel, no_script_page: Page) -> None:
     page = no_script_page
-    panel.log_in(page, "acme-admin")
+    panel.log_in(page, "acme-admin", path=RULES)
     rule_item(page, "Thanks").get_by_role("button", name="Enabled: Thanks").click()
     expect(rule_item(page, "Thanks").get_by_role("button", name="Disabled: Thanks")).to_be_visible()
     assert enabled_of(panel)["Thanks"] is False
@@ -153,7 +155,7 @@ def test_without_scripting_the_toggle_and_delete_still_work(panel: Panel, no_scr
 
 
 def test_create_a_rule_with_a_mistake_then_fix_it(panel: Panel, page: Page) -> None:
-    panel.log_in(page, "acme-admin")
+    panel.log_in(page, "acme-admin", path=RULES)
     page.get_by_role("link", name="Create new rule").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("New rule")
     page.get_by_label("Name", exact=True).fill("Oddzwonimy")
@@ -180,7 +182,7 @@ def test_create_a_rule_with_a_mistake_then_fix_it(panel: Panel, page: Page) -> N
 def test_the_rule_form_fits_a_phone(panel: Panel, browser: Browser) -> None:
     context = browser.new_context(viewport=PHONE)
     phone = context.new_page()
-    panel.log_in(phone, "acme-admin")
+    panel.log_in(phone, "acme-admin", path=RULES)
     phone.goto(f"{panel.url}{RULES}/Missed%20call/edit")
     expect(phone.get_by_label("Name", exact=True)).to_have_value("Missed call")
     assert no_horizontal_scroll(phone)

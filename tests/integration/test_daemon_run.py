@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from daemon_ports import free_port_sections
 
 from pbx_sms.config import AmiSettings, FastAgiSettings, Settings
 from pbx_sms.daemon.run import Daemon
@@ -14,7 +15,11 @@ from pbx_sms.daemon.run import Daemon
 
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[Daemon]:
-    daemon = Daemon(Settings(database_url=f"sqlite:///{tmp_path / 'pbx-sms.db'}", ami=AmiSettings(enabled=False)))
+    daemon = Daemon(
+        Settings(
+            database_url=f"sqlite:///{tmp_path / 'pbx-sms.db'}", ami=AmiSettings(enabled=False), **free_port_sections()
+        )
+    )
     yield daemon
     daemon.database.close()
 
@@ -46,7 +51,7 @@ def test_the_status_details_carry_the_listener_tracker_parser_and_intake_counter
 
 
 def test_the_status_details_show_the_ami_connection_when_it_is_enabled(tmp_path: Path) -> None:
-    daemon = Daemon(Settings(database_url=f"sqlite:///{tmp_path / 'pbx-sms.db'}"))
+    daemon = Daemon(Settings(database_url=f"sqlite:///{tmp_path / 'pbx-sms.db'}", **free_port_sections()))
     try:
         ami = daemon.status_details()["ami"]
     finally:
@@ -63,7 +68,10 @@ def test_the_status_details_count_fastagi_requests_under_the_names_the_metrics_r
 
 
 def test_with_fastagi_disabled_its_counters_stay_zero(tmp_path: Path) -> None:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'pbx-sms.db'}", fastagi=FastAgiSettings(enabled=False))
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'pbx-sms.db'}",
+        **(free_port_sections() | {"fastagi": FastAgiSettings(enabled=False)}),
+    )
     daemon = Daemon(settings)
     try:
         assert daemon.fastagi is None

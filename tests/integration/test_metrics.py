@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 from ami_server import FakeAmiServer, load_recording_events, move_to_now
 from conftest import POSTGRES_URL
+from daemon_ports import free_port_env
 from http_server import LoopbackHttpServer
 from paths import FIXTURES, ROOT
 from ports import free_port
@@ -58,6 +59,7 @@ def settings_env(database_url: str, ami_port: int, http_url: str, **extra: str) 
         "cdr_grace_s": "0.2",
         "outbox_poll_s": "0.2",
         "metrics_port": str(free_port()),
+        "fastagi_port": "0",
     } | extra
     return {f"PBX_SMS_{key.upper()}": value for key, value in values.items()}
 
@@ -312,7 +314,12 @@ async def test_health_fails_and_the_outbox_series_go_absent_while_the_database_i
 
 def test_the_metrics_endpoint_is_off_when_disabled(tmp_path: Path) -> None:
     settings = load_settings(
-        None, {"PBX_SMS_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "PBX_SMS_METRICS_ENABLED": "false"}
+        None,
+        {
+            "PBX_SMS_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+            "PBX_SMS_METRICS_ENABLED": "false",
+            "PBX_SMS_FASTAGI_PORT": "0",
+        },
     )
     daemon = Daemon(settings)
     try:
@@ -336,7 +343,7 @@ def test_every_metric_the_grafana_dashboard_uses_is_one_the_daemon_exposes(tmp_p
 
     from pbx_sms.daemon.probes import OutboxCounts
 
-    daemon = Daemon(load_settings(None, {"PBX_SMS_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}))
+    daemon = Daemon(load_settings(None, {"PBX_SMS_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"} | free_port_env()))
     try:
         details = daemon.status_details
 
@@ -369,7 +376,7 @@ async def test_a_metrics_port_in_use_stops_the_start_with_a_clear_error(tmp_path
         taken.listen()
         port = taken.getsockname()[1]
         env = {"PBX_SMS_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "PBX_SMS_METRICS_PORT": str(port)}
-        daemon = Daemon(load_settings(None, env | {"PBX_SMS_AMI_ENABLED": "false"}))
+        daemon = Daemon(load_settings(None, env | {"PBX_SMS_AMI_ENABLED": "false", "PBX_SMS_FASTAGI_PORT": "0"}))
         with pytest.raises(EndpointError) as raised:
             await daemon.run()
     message = str(raised.value)
@@ -378,7 +385,7 @@ async def test_a_metrics_port_in_use_stops_the_start_with_a_clear_error(tmp_path
 
 
 def test_the_systemd_status_line_says_what_the_daemon_waits_for(tmp_path: Path) -> None:
-    daemon = Daemon(load_settings(None, {"PBX_SMS_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}))
+    daemon = Daemon(load_settings(None, {"PBX_SMS_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"} | free_port_env()))
     try:
         details = daemon.status_details()
         details["ami"] |= {"state": "down", "last_error": "cannot connect to 127.0.0.1:5038: Connection refused"}
@@ -416,6 +423,7 @@ async def test_a_hanging_database_costs_a_scrape_its_outbox_series_within_the_bo
             "PBX_SMS_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
             "PBX_SMS_AMI_ENABLED": "false",
             "PBX_SMS_METRICS_PORT": str(free_port()),
+            "PBX_SMS_FASTAGI_PORT": "0",
         },
     )
     daemon = Daemon(settings)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from ami_server import FakeAmiServer, load_recording_events, move_to_now, replay
+from daemon_ports import free_port_sections
 from paths import FIXTURES
 from pydantic import SecretStr
 
@@ -53,7 +54,11 @@ async def wait_until(predicate: Callable[[], bool], what: str) -> None:
 
 
 def daemon_settings(tmp_path: Path, ami: AmiSettings | None = None) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path / 'pbx-sms.db'}", ami=ami or AmiSettings(enabled=False))
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'pbx-sms.db'}",
+        ami=ami or AmiSettings(enabled=False),
+        **free_port_sections(),
+    )
 
 
 # ---- the daemon's tasks -------------------------------------------------------------------------

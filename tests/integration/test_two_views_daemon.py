@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from ami_server import AmiSession, FakeAmiServer, move_to_now
+from daemon_ports import free_port_env
 from ports import free_port
 from sqlalchemy import select
 from tracker_world import IN_VARS, Pbx
@@ -130,7 +131,8 @@ def settings_for(database_url: str, tmp_path: Path, ami_port: int, hook_wait_s: 
             "PBX_SMS_LOG_PATH": str(tmp_path / "sms.jsonl"),
             "PBX_SMS_CDR_GRACE_S": "0.2",
             "PBX_SMS_HOOK_WAIT_S": str(hook_wait_s),
-        },
+        }
+        | free_port_env(),
     )
 
 

@@ -11,7 +11,8 @@ from pbx_sms.core.access import Access, Resource
 from pbx_sms.storage.accounts import list_accounts
 from pbx_sms.storage.users import set_language
 from pbx_sms.web.guard import Guard, Scope
-from pbx_sms.web.pages.render import HOME, frame_of, local_path, render, url_part
+from pbx_sms.web.pages.dashboard import dashboard_url
+from pbx_sms.web.pages.render import HOME, frame_of, local_path, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -20,8 +21,8 @@ LANGUAGE_FORM = "/language"
 
 
 def account_home(account: str) -> str:
-    """An account's first page (the rules until the dashboard exists)."""
-    return f"/accounts/{url_part(account)}/rules"
+    """An account's first page: its dashboard."""
+    return dashboard_url(account)
 
 
 @router.get(HOME)

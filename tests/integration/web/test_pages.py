@@ -67,11 +67,11 @@ def test_a_wrong_password_shows_the_form_again_and_throttling_says_how_long_to_w
 
 def test_home_goes_to_the_users_account_and_an_operator_chooses_one(web: WebWorld) -> None:
     admin, _csrf = logged_in(web, "acme-admin")
-    assert admin.get("/", follow_redirects=False).headers["location"] == "/accounts/acme/rules"
+    assert admin.get("/", follow_redirects=False).headers["location"] == "/accounts/acme/dashboard"
     operator, _csrf = logged_in(web, "root")
     assert operator.get("/", follow_redirects=False).headers["location"] == "/accounts"
     chooser = operator.get("/accounts").text
-    assert 'href="/accounts/acme/rules"' in chooser and 'href="/accounts/globex/rules"' in chooser
+    assert 'href="/accounts/acme/dashboard"' in chooser and 'href="/accounts/globex/dashboard"' in chooser
     assert "Globex secret" in operator.get("/accounts/globex/rules").text
     assert admin.get("/accounts").status_code == 403
 
