@@ -172,6 +172,45 @@ class ReplyView:
     opt_out: bool
 
 
+@dataclass(frozen=True, slots=True)
+class ListedReply:
+    """A reply in the CLI's list: with the SMS it answers and that SMS's account (None: none)."""
+
+    id: int
+    received_at: datetime
+    provider: str
+    message_id: str
+    from_number: str
+    to_number: str
+    text: str
+    sms_id: int | None
+    account: str | None
+    opt_out: bool
+
+
+def list_replies(session: Session, *, sms_id: int | None = None, limit: int = 100) -> list[ListedReply]:
+    """Replies newest first (of one SMS with ``sms_id``)."""
+    query = select(ReplyRecord, Account.name).outerjoin(Account, ReplyRecord.account_id == Account.id)
+    if sms_id is not None:
+        query = query.where(ReplyRecord.sms_id == sms_id)
+    rows = session.execute(query.order_by(ReplyRecord.received_at.desc(), ReplyRecord.id.desc()).limit(limit))
+    return [
+        ListedReply(
+            row.id,
+            row.received_at,
+            row.provider,
+            row.message_id,
+            row.from_number,
+            row.to_number,
+            row.text,
+            row.sms_id,
+            name,
+            row.opt_out,
+        )
+        for row, name in rows
+    ]
+
+
 def replies_of_sms(session: Session, sms_id: int) -> Sequence[ReplyView]:
     """The replies to SMS ``sms_id``, oldest first."""
     rows = session.scalars(

@@ -4,12 +4,14 @@ the confirmation goes once a day past the new opt-out."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
+from cli_helpers import admin_cli
 from outbox_world import T0
 from sqlalchemy import func, select, update
 from web_sms import queue_sms
@@ -238,3 +240,18 @@ def test_no_confirmation_by_default(web: WebWorld) -> None:
             select(func.count()).select_from(OutboxRecord).where(OutboxRecord.rule_id == OPTOUT_CONFIRMATION_RULE_ID)
         )
     assert count == 0
+
+
+def test_pbx_sms_replies_lists_them_with_their_sms_and_account(web: WebWorld, database_url: str) -> None:
+    sms_id = sent_sms(web, "acme", T0)
+    assert twilio_reply(web, "STOP", "SM1") == 200
+    assert twilio_reply(web, "\x1b[2Jkto to?", "SM2", sender="+48601999999") == 200
+    cli = admin_cli(database_url)
+    output = cli("replies").output
+    lines = output.splitlines()
+    assert lines[0].split() == ["ID", "RECEIVED", "FROM", "TO", "SMS", "ACCOUNT", "OPT-OUT", "TEXT"]
+    assert "\x1b" not in output  # a reply's text is the sender's: printed as text, never as escapes
+    assert f" {sms_id} " in lines[2] and "acme" in lines[2] and "yes" in lines[2]
+    only = json.loads(cli("replies", "--sms", str(sms_id), "--json").output)
+    assert [(item["text"], item["account"], item["opt_out"]) for item in only] == [("STOP", "acme", True)]
+    assert cli("replies", "--limit", "99999999999999999999999").output.count("\n") == 3
