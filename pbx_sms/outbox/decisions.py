@@ -140,10 +140,10 @@ def _interval_key(candidate: Candidate) -> IntervalKey:
     return interval_key(candidate.rule_id, candidate.to, candidate.to_other_party, candidate.other_party)
 
 
-# The rule id of the confirmation sent to a number that just opted out by a reply (no rule has id 0:
-# ids start at 1). It is the one SMS that number's opt-out of that account does not block; a global
-# opt-out still does, and every other limit (service off, daily cap) still applies.
-OPTOUT_CONFIRMATION_RULE_ID = 0
+# The rule id of the confirmation sent to a number that just opted out by a reply: no rule has id -1
+# (ids start at 1; the backtest uses 0 for unsaved rules). It is the one SMS that number's opt-out of
+# that account does not block; a global opt-out still does, and every other limit still applies.
+OPTOUT_CONFIRMATION_RULE_ID = -1
 
 
 def _opted_out(candidate: Candidate, facts: Facts) -> bool:
