@@ -35,7 +35,9 @@ from pbx_sms.storage.rule_store import RuleSource, get_stored_rule, import_rules
 from pbx_sms.storage.users import add_user
 
 # The path-parameter names of the API (/work/wt/PREAMBLE.md): every one has a value in ``path_values``.
-PATH_PARAMETERS = ("account", "rule", "e164", "sender", "optout", "sms_id", "user", "token_id")
+PATH_PARAMETERS = ("account", "rule", "e164", "sender", "optout", "sms_id", "user", "token_id", "token")
+# The callbacks' secret path segment (/hooks/smsapi/{token}/...): a wrong one, the seed sets none.
+HOOK_TOKEN_VALUE = "not-the-hook-token"
 COPIES = (1, 2)
 PBX = "pbx-seed"
 COUNTRY = "PL"
@@ -101,6 +103,7 @@ class CopySeed:
             "sms_id": str(self.sms_ids["queued"]),
             "user": names.user,
             "token_id": str(self.token_id),
+            "token": HOOK_TOKEN_VALUE,
         }
 
 
@@ -131,6 +134,7 @@ def known_values() -> dict[str, list[str]]:
         "sms_id": ids,
         "user": [n.user for n in names],
         "token_id": ids,
+        "token": [HOOK_TOKEN_VALUE],
     }
 
 

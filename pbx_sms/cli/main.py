@@ -39,6 +39,7 @@ from pbx_sms.cli import (  # noqa: E402
     outbox,
     prune,
     replay,
+    replies,
     rules,
     rules_backtest,  # noqa: F401  (adds backtest to `rules`)
     rules_db,  # noqa: F401  (adds import/export/list/show/enable/disable/delete to `rules`)
@@ -62,6 +63,7 @@ app.add_typer(senders.app, name="senders")
 app.add_typer(optout.app, name="optout")
 app.add_typer(outbox.app, name="outbox")
 app.command("log")(smslog.smslog)
+app.command("replies")(replies.replies)
 app.add_typer(users.app, name="users")
 app.add_typer(tokens.app, name="tokens")
 app.command("audit")(audit.audit)

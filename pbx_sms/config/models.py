@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from pbx_sms.config.names import SETTING_PATHS
 from pbx_sms.config.sources import active_sources
+from pbx_sms.core.optout_keywords import DEFAULT_OPTOUT_KEYWORDS
 from pbx_sms.core.phone import check_country_code
 from pbx_sms.core.timezones import validate_timezone
 
@@ -242,6 +243,23 @@ class WebSettings(_Section):
         return value
 
 
+class ReplySettings(_Section):
+    """Replies to sent SMS (the providers' inbound webhooks): which whole texts opt the number out,
+    and the text confirming it (empty: none is sent)."""
+
+    optout_keywords: tuple[str, ...] = DEFAULT_OPTOUT_KEYWORDS
+    optout_confirmation: str = Field("", max_length=480)
+
+    @field_validator("optout_keywords", mode="before")
+    @classmethod
+    def _keywords(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        if isinstance(value, list | tuple) and not value:
+            raise ValueError("expected at least one keyword, separated by commas (STOP, NIE)")
+        return value
+
+
 class LoggingSettings(_Section):
     format: Literal["text", "json"] = "text"
     level: str = "INFO"
@@ -274,6 +292,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     fastagi: FastAgiSettings = Field(default_factory=FastAgiSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    replies: ReplySettings = Field(default_factory=ReplySettings)
     # By flat name ("http_url", "ami_send_secret"); the registry validates the chosen gateway's.
     gateway_settings: Mapping[str, RawSetting] = Field(default_factory=dict)
 

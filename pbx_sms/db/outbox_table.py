@@ -78,6 +78,8 @@ class OutboxRecord(Base):
         ),
         Index("ix_outbox_account_id_other_party", "account_id", "other_party"),
         Index("ix_outbox_created_at", "created_at"),
+        # The SMS a reply answers (pbx_sms/storage/replies.py).
+        Index("ix_outbox_recipient_sender_last_attempt_at", "recipient", "sender", "last_attempt_at"),
     )
 
 

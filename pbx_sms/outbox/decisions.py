@@ -140,6 +140,20 @@ def _interval_key(candidate: Candidate) -> IntervalKey:
     return interval_key(candidate.rule_id, candidate.to, candidate.to_other_party, candidate.other_party)
 
 
+# The rule id of the confirmation sent to a number that just opted out by a reply: no rule has id -1
+# (ids start at 1; the backtest uses 0 for unsaved rules). It is the one SMS that number's opt-out of
+# that account does not block; a global opt-out still does, and every other limit still applies.
+OPTOUT_CONFIRMATION_RULE_ID = -1
+
+
+def _opted_out(candidate: Candidate, facts: Facts) -> bool:
+    if (None, candidate.to) in facts.opted_out:
+        return True
+    if candidate.rule_id == OPTOUT_CONFIRMATION_RULE_ID:
+        return False
+    return (candidate.account_id, candidate.to) in facts.opted_out
+
+
 class Gate:
     """Decides candidates in order. ``reserve``: an approved one counts as sent from then on, so a batch
     of claims cannot overshoot a cap or an interval that each row alone would respect."""
@@ -172,7 +186,7 @@ class Gate:
         limits = facts.limits_of(candidate.account_id)
         if not limits.sms_enabled:
             return Reason.SERVICE_INACTIVE
-        if (candidate.account_id, candidate.to) in facts.opted_out or (None, candidate.to) in facts.opted_out:
+        if _opted_out(candidate, facts):
             return Reason.OPTED_OUT
         day: DayWindow | None = None
         if limits.daily_cap is not None:

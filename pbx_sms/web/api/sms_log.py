@@ -3,6 +3,7 @@ and ``/sms/{sms_id}`` (one SMS with its call). Read by the account's admins and 
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -13,7 +14,7 @@ from pydantic import BaseModel
 from pbx_sms.core.access import Access, Resource
 from pbx_sms.core.bounds import RULE_NAME_MAX_CHARS
 from pbx_sms.core.sms_status import Status
-from pbx_sms.manage.sms_log import CallSummary, call_of, log_page, sms_of_account
+from pbx_sms.manage.sms_log import CallSummary, call_of, log_page, replies_of, sms_of_account
 from pbx_sms.outbox.model import LogQuery, OutboxRow
 from pbx_sms.outbox.sql import SqlOutbox
 from pbx_sms.outbox.sql_facts import usable_timezone
@@ -66,8 +67,19 @@ class CallOut(BaseModel):
     evidence: str
 
 
+class ReplyOut(BaseModel):
+    """A reply to the SMS; ``opt_out``: its text was an opt-out keyword (the number is opted out)."""
+
+    id: int
+    provider: str
+    from_number: str
+    text: str
+    received_at: datetime
+    opt_out: bool
+
+
 class SmsDetailOut(SmsOut):
-    """An SMS in full, with its call (``call`` null once the call log was pruned)."""
+    """An SMS in full, with its call (``call`` null once the call log was pruned) and its replies."""
 
     text: str
     encoding: str
@@ -76,6 +88,7 @@ class SmsDetailOut(SmsOut):
     unclear_since: datetime | None
     call_ended_at: datetime
     call: CallOut | None
+    replies: list[ReplyOut] = []
 
 
 class SmsPage(BaseModel):
@@ -182,6 +195,7 @@ def read_sms(account: str, sms_id: int, scope: ReadLog) -> SmsDetailOut:
         raise NotFound(f"no SMS with id {sms_id} in the log of account {scope.require_account().name!r}")
     with scope.read_session() as session:
         call = call_of(session, row)
+        replies = [ReplyOut(**asdict(reply)) for reply in replies_of(session, row)]
     return SmsDetailOut(
         **_common(row),
         text=row.text,
@@ -191,6 +205,7 @@ def read_sms(account: str, sms_id: int, scope: ReadLog) -> SmsDetailOut:
         unclear_since=row.unclear_since,
         call_ended_at=row.call_ended_at,
         call=_call_out(call),
+        replies=replies,
     )
 
 
