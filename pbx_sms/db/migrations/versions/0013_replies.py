@@ -11,8 +11,8 @@ from alembic import op
 
 from pbx_sms.db.types import UtcDateTime
 
-revision = "0014"
-down_revision = "0012"  # re-point to "0013" (delivery columns) at merge
+revision = "0013"
+down_revision = "0012"
 
 
 def upgrade() -> None:
