@@ -40,9 +40,9 @@ def explanation_of(error: ApiError, _: Callable[[str], str]) -> tuple[str, str]:
 
 
 def error_page(request: Request, error: ApiError) -> Response:
-    frame = frame_of(request, None)
-    if request.method != "GET":  # the language links must not lead to a GET of a form's POST-only path
-        frame = replace(frame, path=HOME)
+    # The language links lead to the start page: not to a form's POST-only path, and the page does not
+    # echo a path it refused (another account's rule name in a link, say).
+    frame = replace(frame_of(request, None), path=HOME)
     _ = translator(frame.language)
     title, sentence = explanation_of(error, _)
     detail = error.detail if error.status in (409, 422) else None
