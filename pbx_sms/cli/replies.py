@@ -9,6 +9,7 @@ import typer
 
 from pbx_sms.cli.db import opened_database, print_json, print_table
 from pbx_sms.cli.outbox import JsonOpt
+from pbx_sms.core.bounds import BIGINT_MAX
 from pbx_sms.storage.replies import list_replies
 
 MAX_LISTED = 100_000  # a --limit past a 64-bit integer is no limit, not a database error
@@ -16,7 +17,9 @@ MAX_LISTED = 100_000  # a --limit past a 64-bit integer is no limit, not a datab
 
 def replies(
     ctx: typer.Context,
-    sms: Annotated[int | None, typer.Option("--sms", min=1, help="Only the replies to this SMS (its log id).")] = None,
+    sms: Annotated[
+        int | None, typer.Option("--sms", min=1, max=BIGINT_MAX, help="Only the replies to this SMS (its log id).")
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many, newest first.")] = 100,
     json_output: JsonOpt = False,
 ) -> None:

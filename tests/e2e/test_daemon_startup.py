@@ -69,6 +69,7 @@ def run_env(database_url: str, notify: Path, metrics_port: int) -> dict[str, str
         "PBX_SMS_DATABASE_URL": database_url,
         "PBX_SMS_AMI_ENABLED": "false",
         "PBX_SMS_METRICS_PORT": str(metrics_port),
+        "PBX_SMS_FASTAGI_PORT": "0",  # not 4573, which a parallel test's daemon may hold
         "PBX_SMS_OUTBOX_POLL_S": "0.2",
     }
     return clean_environ() | settings | {"NOTIFY_SOCKET": str(notify), "WATCHDOG_USEC": "400000"}

@@ -24,6 +24,7 @@ import pytest
 from ami_server import FakeAmiServer, load_recording_events, move_to_now
 from http_server import LoopbackHttpServer, Recorded, Reply
 from paths import FIXTURES
+from ports import free_port
 
 from e2e.daemon import (
     AMI_SECRET,
@@ -434,6 +435,9 @@ async def test_on_the_defaults_it_waits_for_asterisk_says_so_works_once_up_and_d
         "PBX_SMS_AMI_USERNAME": AMI_USER,
         "PBX_SMS_AMI_SECRET": AMI_SECRET,
         "PBX_SMS_AMI_RECONNECT_MAX_S": "1",
+        # Not the default ports (9464, 4573), which a parallel test's daemon may hold.
+        "PBX_SMS_METRICS_PORT": str(free_port()),
+        "PBX_SMS_FASTAGI_PORT": "0",
     }
     async with DaemonProcess(env, tmp_path, "daemon") as daemon:
         await daemon.wait_output(f"cannot connect to 127.0.0.1:{port}", STARTUP_TIMEOUT_S)

@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 import pytest
 from fake_asterisk import agi_values, environment_lines, fastagi_request, run_hook
+from ports import free_port
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
@@ -68,6 +69,7 @@ async def daemon(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Daemo
         "PBX_SMS_GATEWAY": "log",
         "PBX_SMS_LOG_PATH": str(tmp_path / "sms.jsonl"),
         "PBX_SMS_FASTAGI_PORT": "0",
+        "PBX_SMS_METRICS_PORT": str(free_port()),  # not 9464, which a parallel test's daemon may hold
         "PBX_SMS_LOG_LEVEL": "INFO",
     }
     async with DaemonProcess(env, tmp_path, "daemon") as process:
