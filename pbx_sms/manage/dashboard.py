@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from pbx_sms.core.sms_status import Status
 from pbx_sms.db.calls_table import calls_table
 from pbx_sms.db.outbox_table import outbox_table
-from pbx_sms.manage.hourly import count_per_hour, hour_starts, today_window
+from pbx_sms.manage.hourly import HOUR, count_per_hour, hour_starts, today_window
 from pbx_sms.outbox.flow import Outbox
 from pbx_sms.outbox.model import LogQuery, OutboxRow
 
@@ -63,7 +63,7 @@ def hourly_series(
     """Calls and SMS per local hour over the last ``days`` days (today included). Only the times are read
     and counted here: one bucketing (manage.hourly) for every database, in the account's time zone."""
     starts = hour_starts(now, zone, days)
-    end = starts[-1] + (starts[1] - starts[0]) if len(starts) > 1 else now
+    end = starts[-1] + HOUR
     calls, sms = calls_table, outbox_table
     call_times = session.scalars(
         select(calls.c.ended_at).where(

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from pbx_sms.outbox.decisions import local_day
+
 HOUR = timedelta(hours=1)
 
 
@@ -21,10 +23,10 @@ def local_midnight(day_of: datetime, zone: ZoneInfo, days_back: int = 0) -> date
 
 
 def today_window(now: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """[start, end) of the local day holding ``now``, in UTC (23, 24 or 25 hours long)."""
-    start = local_midnight(now, zone)
-    end = local_midnight(now, zone, days_back=-1)
-    return start, end
+    """[start, end) of the local day holding ``now``, in UTC (23, 24 or 25 hours long): the daily cap's
+    own day (``outbox.decisions.local_day``), so the dashboard's "today" counts what the cap counts."""
+    day = local_day(0, now, zone.key)
+    return day.start.astimezone(UTC), day.end.astimezone(UTC)
 
 
 def hour_starts(now: datetime, zone: ZoneInfo, days: int) -> list[datetime]:

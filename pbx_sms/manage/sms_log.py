@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -21,7 +20,6 @@ from pbx_sms.db.calls_table import calls_table
 from pbx_sms.outbox.flow import Outbox
 from pbx_sms.outbox.model import LogPosition, LogQuery, OutboxRow
 from pbx_sms.storage.errors import InvalidValue
-from pbx_sms.storage.replies import ReplyView, replies_of_sms
 
 CURSOR_FIELD = "cursor"
 
@@ -107,8 +105,3 @@ def sms_of_account(outbox: Outbox, account_id: int, sms_id: int) -> OutboxRow | 
     """The SMS ``sms_id`` if it is this account's; another account's is not found, like a missing one."""
     row = outbox.get(sms_id)
     return row if row is not None and row.account_id == account_id else None
-
-
-def replies_of(session: Session, row: OutboxRow) -> Sequence[ReplyView]:
-    """The replies that answer ``row`` (pbx_sms/storage/replies.py), oldest first."""
-    return replies_of_sms(session, row.id)

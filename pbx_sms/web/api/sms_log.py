@@ -14,13 +14,14 @@ from pydantic import BaseModel
 from pbx_sms.core.access import Access, Resource
 from pbx_sms.core.bounds import RULE_NAME_MAX_CHARS
 from pbx_sms.core.sms_status import Status
-from pbx_sms.manage.sms_log import CallSummary, call_of, log_page, replies_of, sms_of_account
+from pbx_sms.manage.sms_log import CallSummary, call_of, log_page, sms_of_account
 from pbx_sms.outbox.model import LogQuery, OutboxRow
 from pbx_sms.outbox.sql import SqlOutbox
 from pbx_sms.outbox.sql_facts import usable_timezone
 from pbx_sms.storage.accounts import get_account
 from pbx_sms.storage.errors import InvalidValue, NotFound
 from pbx_sms.storage.numbers import to_e164
+from pbx_sms.storage.replies import replies_of_sms
 from pbx_sms.storage.values import can_be_stored
 from pbx_sms.web.api import ERROR_RESPONSES, V1
 from pbx_sms.web.guard import Guard, Scope
@@ -195,7 +196,7 @@ def read_sms(account: str, sms_id: int, scope: ReadLog) -> SmsDetailOut:
         raise NotFound(f"no SMS with id {sms_id} in the log of account {scope.require_account().name!r}")
     with scope.read_session() as session:
         call = call_of(session, row)
-        replies = [ReplyOut(**asdict(reply)) for reply in replies_of(session, row)]
+        replies = [ReplyOut(**asdict(reply)) for reply in replies_of_sms(session, row.id)]
     return SmsDetailOut(
         **_common(row),
         text=row.text,

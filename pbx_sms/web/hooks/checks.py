@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from fastapi import Request
@@ -21,17 +21,29 @@ REFUSAL_LOG_INTERVAL_S = 60.0
 MAX_REFUSAL_SOURCES = 1024  # bounded: a flood from many addresses must not grow memory
 
 
+def _too_large(max_bytes: int) -> ApiError:
+    return ApiError(413, f"callback body too large: at most {max_bytes} bytes (PBX_SMS_WEB_HOOK_MAX_BODY_BYTES)")
+
+
 async def bounded_body(request: Request, max_bytes: int) -> bytes:
     """The body, refused with 413 once it passes ``max_bytes`` (declared or counted)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
-        raise ApiError(413, f"callback body too large: at most {max_bytes} bytes (PBX_SMS_WEB_HOOK_MAX_BODY_BYTES)")
+        raise _too_large(max_bytes)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > max_bytes:
-            raise ApiError(413, f"callback body too large: at most {max_bytes} bytes (PBX_SMS_WEB_HOOK_MAX_BODY_BYTES)")
+            raise _too_large(max_bytes)
     return bytes(body)
+
+
+def first_values(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Form parameters by name; a repeated name keeps its first value (providers send each once)."""
+    form: dict[str, str] = {}
+    for name, value in pairs:
+        form.setdefault(name, value)
+    return form
 
 
 def public_url(settings: WebSettings, request: Request) -> str:

@@ -30,7 +30,7 @@ from pbx_sms.web.context import WebContext
 from pbx_sms.web.errors import ApiError
 from pbx_sms.web.guard import context_of, public
 from pbx_sms.web.hooks import HOOKS_PREFIX
-from pbx_sms.web.hooks.checks import RefusalLog, bounded_body, client_address, token_accepted
+from pbx_sms.web.hooks.checks import RefusalLog, bounded_body, client_address, first_values, token_accepted
 from pbx_sms.web.hooks.twilio_requests import signed_twilio_form
 
 log = logging.getLogger(__name__)
@@ -116,9 +116,7 @@ async def _smsapi_replies(request: Request, token: str) -> Response:
         pairs += parse_qsl(body.decode("utf-8"), keep_blank_values=True)
     except UnicodeDecodeError:
         raise ApiError(400, "SMSAPI replies callback: the body is not UTF-8 form data") from None
-    form: dict[str, str] = {}
-    for name, value in pairs:
-        form.setdefault(name, value)
+    form = first_values(pairs)
     reply = InboundSms(
         provider="smsapi",
         message_id=_required(form, "MsgId", "SMSAPI replies"),

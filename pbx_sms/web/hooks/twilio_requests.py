@@ -14,7 +14,7 @@ from pbx_sms.gateways.base import GatewayConfigError
 from pbx_sms.gateways.section import load_section
 from pbx_sms.gateways.twilio import TwilioSettings
 from pbx_sms.web.errors import ApiError
-from pbx_sms.web.hooks.checks import RefusalLog, bounded_body, client_address, public_url
+from pbx_sms.web.hooks.checks import RefusalLog, bounded_body, client_address, first_values, public_url
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 
@@ -37,8 +37,4 @@ async def signed_twilio_form(request: Request, settings: Settings, refusals: Ref
     if not secrets_match(expected, request.headers.get(SIGNATURE_HEADER, "")):
         refusals.refused(hook, client_address(request), "X-Twilio-Signature does not match")
         raise ApiError(403, "the request's X-Twilio-Signature does not match")
-    # Twilio sends each parameter once; a repeated name keeps its first value.
-    form: dict[str, str] = {}
-    for name, value in params:
-        form.setdefault(name, value)
-    return form
+    return first_values(params)

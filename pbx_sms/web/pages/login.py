@@ -9,7 +9,6 @@ set it, so it cannot forge the pair.
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from typing import Annotated
 
@@ -18,6 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from pbx_sms.core.access import Access, Resource
+from pbx_sms.core.hook_signatures import secrets_match
 from pbx_sms.storage.request_auth import log_in
 from pbx_sms.storage.web_sessions import end_session
 from pbx_sms.web.context import WebContext
@@ -76,8 +76,7 @@ def set_login_csrf_cookie(response: Response, context: WebContext, token: str) -
 
 
 def login_csrf_ok(request: Request, presented: str) -> bool:
-    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    return bool(expected) and bool(presented) and hmac.compare_digest(expected.encode(), presented.encode())
+    return secrets_match(request.cookies.get(LOGIN_CSRF_COOKIE, ""), presented)
 
 
 @router.get(LOGIN_PAGE)
