@@ -41,6 +41,7 @@ def seed_log(panel: Panel) -> int:
         to="+48602111222",
         rule_name="Missed call",
         text="Przepraszamy, oddzwonimy.",
+        encoding="GSM-7",  # as the outbox would write this text: the detail page and its screenshot show it
     )
     queue_sms(world, "acme", at=now - timedelta(minutes=3), to="+48603333444", rule_name="Thanks")
     queue_sms(world, "acme", at=now - timedelta(minutes=4), to="+48604444555", rule_name="Thanks")
