@@ -47,7 +47,7 @@ rules:
 def test_a_rule_through_the_form_and_back_is_the_same_rule() -> None:
     document, problems = document_of_form(form_of_rule(RULE), True, _)
     assert problems == {}
-    rule, problems = checked_rule("acme", document)
+    rule, problems = checked_rule(document)
     assert problems == {} and rule is not None
     assert rule_to_document(rule) == rule_to_document(RULE)
 
@@ -73,7 +73,7 @@ def test_the_forms_own_shapes_are_checked_at_their_field(changes: dict[str, str]
 
 def test_an_empty_form_gets_the_rule_files_messages_at_the_fields() -> None:
     document, _problems = document_of_form(RuleForm(status=[], to_other_party=False), True, _)
-    rule, problems = checked_rule("acme", document)
+    rule, problems = checked_rule(document)
     assert rule is None
     assert {"name", "status", "sender", "to", "text"} <= set(problems)
 

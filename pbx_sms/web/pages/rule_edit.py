@@ -1,10 +1,10 @@
 """The rule form: create (``/rules/new``) and edit (``/rules/{rule}/edit``) a rule in two sections,
 "If the call meets these conditions" and "Then do this".
 
-Saving validates as a rule file does (pages.rule_form), then checks the account's senders and numbers
-and stores the rule with ``rule_store.import_rules`` in one transaction; any problem is shown at its
-field and nothing is saved. (The API's create/update functions, storage/rule_edits.py, are written in
-parallel: this is to switch to them once merged.)
+Saving goes through the API's own create and update (storage.rule_edits): the rule file's checks, then
+the account's senders and numbers, in one transaction; any problem is shown at its field and nothing is
+saved. The form's other buttons post the same fields: "Count" shows the counter for the text as typed
+(with scripting off), "Backtest" what the rule as typed would have sent over the last 30 days.
 """
 
 from __future__ import annotations
@@ -14,32 +14,34 @@ from typing import Annotated
 from babel.dates import get_day_names
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from pbx_sms.core.access import Access, Resource
-from pbx_sms.core.rules import Rule
 from pbx_sms.core.schedule import WEEKDAYS
-from pbx_sms.storage.accounts import get_account
+from pbx_sms.manage.backtest_replay import BacktestResult
+from pbx_sms.storage.errors import AlreadyExists
 from pbx_sms.storage.numbers import list_numbers, list_senders
-from pbx_sms.storage.rule_store import RuleSource, delete_rule, get_stored_rule, import_rules, load_ownership
-from pbx_sms.storage.rule_store import stored_rules as list_stored
+from pbx_sms.storage.rule_edits import RuleRejected, create_rule, update_rule
+from pbx_sms.storage.rule_store import get_stored_rule
+from pbx_sms.web.api import V1
 from pbx_sms.web.guard import Guard, Scope
-from pbx_sms.web.pages.render import render, translator
+from pbx_sms.web.pages.render import render, translator, url_part
+from pbx_sms.web.pages.rule_backtest import backtest_of_form
 from pbx_sms.web.pages.rule_cells import direction_label, status_label
+from pbx_sms.web.pages.rule_counter import counter_view
 from pbx_sms.web.pages.rule_form import (
-    FORM_SOURCE,
     Problems,
     RuleForm,
-    Translate,
     checked_rule,
     document_of_form,
-    field_of,
     form_of_post,
     form_of_rule,
+    merge_problems,
+    problems_by_field,
 )
 from pbx_sms.web.pages.rules import RULES_PAGE, account_frame, rules_url
+from pbx_sms.web.pages.sms_labels import reason_labels
 
 router = APIRouter(include_in_schema=False)
 
@@ -47,12 +49,20 @@ NEW_RULE = RULES_PAGE + "/new"
 EDIT_RULE = RULES_PAGE + "/{rule:path}/edit"
 STATUSES = ("answered", "no_answer", "busy", "failed")
 DIRECTIONS = ("in", "out", "any")
+# The form's buttons (``intent``): save it, only count its text, or backtest the rule as typed.
+SAVE, COUNT, BACKTEST = "save", "count", "backtest"
 
 WriteRules = Annotated[Scope, Depends(Guard(Resource.RULES, Access.WRITE))]
 
 
 def form_page(
-    request: Request, scope: Scope, form: RuleForm, *, editing: str | None, problems: Problems | None = None
+    request: Request,
+    scope: Scope,
+    form: RuleForm,
+    *,
+    editing: str | None,
+    problems: Problems | None = None,
+    backtest: BacktestResult | None = None,
 ) -> Response:
     account = scope.require_account().name
     frame = account_frame(request, scope)
@@ -74,6 +84,10 @@ def form_page(
         weekdays=list(WEEKDAYS),
         day_names=[get_day_names("wide", locale=frame.language)[index] for index in range(len(WEEKDAYS))],
         base=rules_url(account),
+        counter=counter_view(form.text, transliterated=form.transliterate),
+        reasons=reason_labels(_),
+        preview_url=f"{V1}/accounts/{url_part(account)}/rules/preview",
+        backtest=backtest,
     )
 
 
@@ -91,50 +105,59 @@ def edit_rule(request: Request, rule: str, scope: WriteRules) -> Response:
 
 
 @router.post(NEW_RULE)
-async def create_rule(request: Request, scope: WriteRules) -> Response:
-    form = form_of_post(fields_of(await request.form()))
-    return await run_in_threadpool(save, request, scope, form, editing=None)
+async def create_rule_page(request: Request, scope: WriteRules) -> Response:
+    return await posted(request, scope, editing=None)
 
 
 @router.post(EDIT_RULE)
-async def update_rule(request: Request, rule: str, scope: WriteRules) -> Response:
-    form = form_of_post(fields_of(await request.form()))
-    return await run_in_threadpool(save, request, scope, form, editing=rule)
+async def update_rule_page(request: Request, rule: str, scope: WriteRules) -> Response:
+    return await posted(request, scope, editing=rule)
+
+
+async def posted(request: Request, scope: Scope, *, editing: str | None) -> Response:
+    fields = fields_of(await request.form())
+    form = form_of_post(fields)
+    intent = (fields.get("intent") or [SAVE])[-1]
+    if intent == COUNT:
+        return await run_in_threadpool(form_page, request, scope, form, editing=editing)
+    if intent == BACKTEST:
+        return await run_in_threadpool(backtest, request, scope, form, editing=editing)
+    return await run_in_threadpool(save, request, scope, form, editing=editing)
+
+
+def backtest(request: Request, scope: Scope, form: RuleForm, *, editing: str | None) -> Response:
+    """The form again, with what the rule as typed would have sent (nothing is saved)."""
+    _ = translator(account_frame(request, scope).language)
+    document, problems = document_of_form(form, True, _)
+    rule, rule_problems = checked_rule(document)
+    merge_problems(problems, rule_problems)
+    if rule is None or problems:
+        return form_page(request, scope, form, editing=editing, problems=problems)
+    return form_page(request, scope, form, editing=editing, backtest=backtest_of_form(scope, rule))
 
 
 def save(request: Request, scope: Scope, form: RuleForm, *, editing: str | None) -> Response:
+    """Store the form's rule through storage.rule_edits (the API's create and update: the rule file's checks
+    and the account's senders and numbers, all or nothing; a rename keeps the row and its history)."""
     account = scope.require_account().name
     _ = translator(account_frame(request, scope).language)
-    with scope.write_session() as session:
-        names = {stored.name: stored.enabled for stored in list_stored(session, account)}
-        if editing is not None and editing not in names:
-            get_stored_rule(session, account, editing)  # 404: the rule was deleted meanwhile
-        document, problems = document_of_form(form, names.get(editing or "", True), _)
-        rule, rule_problems = checked_rule(account, document)
-        if rule is not None:
-            rule_problems = _account_problems(session, account, rule, editing, names, _)
-        for where, messages in rule_problems.items():
-            problems.setdefault(where, []).extend(messages)
-        if rule is not None and not problems:
-            if editing is not None and editing != rule.name:
-                # Renamed: the old row goes in the same transaction (its queued SMS are cancelled with it).
-                delete_rule(session, account, editing)
-            import_rules(session, [RuleSource(FORM_SOURCE, account, [rule])])
-    if rule is None or problems:  # nothing was written
+    try:
+        with scope.write_session() as session:
+            enabled = True if editing is None else get_stored_rule(session, account, editing).enabled
+            document, problems = document_of_form(form, enabled, _)
+            if problems:  # the form's own mistakes: the rule's other fields are checked too, nothing is written
+                merge_problems(problems, checked_rule(document)[1])
+            elif editing is None:
+                create_rule(session, account, document)
+            else:
+                update_rule(session, account, editing, document)
+    except RuleRejected as exc:
+        problems = problems_by_field(exc.problems)
+    except AlreadyExists:
+        problems = {"name": [_("the account already has a rule with this name")]}
+    if problems:  # nothing was written: the transaction ended without a change
         return form_page(request, scope, form, editing=editing, problems=problems)
     return RedirectResponse(rules_url(account), status_code=303)
-
-
-def _account_problems(
-    session: Session, account: str, rule: Rule, editing: str | None, names: dict[str, bool], _: Translate
-) -> Problems:
-    """What the rule file alone cannot know: the account's senders and numbers, and its other rules' names."""
-    problems: Problems = {}
-    for path, message in load_ownership(session, get_account(session, account)).problems(rule):
-        problems.setdefault(field_of(path), []).append(message)
-    if rule.name != editing and rule.name in names:
-        problems.setdefault("name", []).append(_("the account already has a rule with this name"))
-    return problems
 
 
 def fields_of(form: FormData) -> dict[str, list[str]]:

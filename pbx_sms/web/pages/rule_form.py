@@ -1,27 +1,24 @@
 """The rule form's fields ↔ a rule (pure): what the form posts, the rule-file document it makes, and
 which form field each validation problem belongs to.
 
-Validation is the rule file's own: the document is written as a one-rule file and read back by
-``core.rulefile.parse_rule_text``, so a rule typed in the form and one imported from YAML are checked
-by the same code with the same messages. Only the shapes a form adds are parsed here (a number typed
-as text, "18:00-08:00" for an hour window, "2025-12-24..2025-12-26" for a date range).
+Validation is the rule file's own: the document is checked by ``core.rulefile.check_rule_document``
+(the API's check, the one a rule file's rule goes through), so a rule typed in the form and one imported
+from YAML are checked by the same code with the same messages. Only the shapes a form adds are parsed
+here (a number typed as text, "18:00-08:00" for an hour window, "2025-12-24..2025-12-26" for a date range).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-from pbx_sms.core.rulefile import RuleFileInvalid, parse_rule_text
+from pbx_sms.core.rulefile import RuleFileInvalid, check_rule_document
 from pbx_sms.core.rules import Rule
 
 Translate = Callable[[str], str]
 OTHER_PARTY = "other_party"
-FORM_SOURCE = "form"
 WHOLE_FORM = "form"  # a problem that belongs to no one field
 
 # Rule-file paths → the form field that shows their problems (the longest prefix wins).
@@ -205,14 +202,22 @@ def field_of(path: str) -> str:
     return FIELD_OF_PATH[best] if best is not None else WHOLE_FORM
 
 
-def checked_rule(account: str, document: dict[str, Any]) -> tuple[Rule | None, Problems]:
-    """The rule, validated as a rule file would be; else the problems by form field."""
-    text = yaml.safe_dump({"account": account, "rules": [document]}, allow_unicode=True, sort_keys=False)
+def problems_by_field(problems: Iterable[tuple[str, str]]) -> Problems:
+    """(rule path, message) pairs grouped by the form field that shows them."""
+    grouped: Problems = {}
+    for path, message in problems:
+        grouped.setdefault(field_of(path), []).append(message)
+    return grouped
+
+
+def merge_problems(into: Problems, more: Problems) -> None:
+    for where, messages in more.items():
+        into.setdefault(where, []).extend(messages)
+
+
+def checked_rule(document: dict[str, Any]) -> tuple[Rule | None, Problems]:
+    """The rule, validated as a rule file's rule would be; else the problems by form field."""
     try:
-        rule_file = parse_rule_text(text, FORM_SOURCE)
+        return check_rule_document(document), {}
     except RuleFileInvalid as exc:
-        problems: Problems = {}
-        for error in exc.errors:
-            problems.setdefault(field_of(error.field), []).append(error.message)
-        return None, problems
-    return rule_file.rules[0], {}
+        return None, problems_by_field((error.field, error.message) for error in exc.errors)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pbx_sms.core.reasons import Reason
 from pbx_sms.core.sms_status import Status
 
 Translate = Callable[[str], str]
@@ -33,3 +34,25 @@ def direction_labels(_: Translate) -> dict[str, str]:
 def daemon_state_labels(_: Translate) -> dict[str, str]:
     """By the first word of daemon.status's state ("gone (process ended …)" is "gone")."""
     return {"running": _("running"), "stopped": _("stopped"), "not": _("not responding"), "gone": _("gone")}
+
+
+def reason_labels(_: Translate) -> dict[str, str]:
+    """Why an SMS was not sent (core.reasons), in words; a value not listed is shown as stored."""
+    labels = {
+        Reason.SERVICE_INACTIVE: _("the SMS service is switched off"),
+        Reason.ANONYMOUS: _("the caller ID is withheld"),
+        Reason.INVALID_NUMBER: _("not a valid phone number"),
+        Reason.INTERNAL_NUMBER: _("an internal extension"),
+        Reason.COUNTRY_NOT_ALLOWED: _("a country the account does not allow"),
+        Reason.LANDLINE: _("a landline, which cannot receive SMS"),
+        Reason.NOT_MOBILE: _("not a mobile number"),
+        Reason.TOO_MANY_PARTS: _("the text needs more parts than the rule allows"),
+        Reason.OPTED_OUT: _("the number opted out"),
+        Reason.DAILY_CAP: _("the daily cap was reached"),
+        Reason.MIN_INTERVAL: _("an SMS went to this number within the minimum interval"),
+        Reason.REACHED_PERSON: _("a later call reached the person"),
+        Reason.RULE_DELETED: _("the rule was deleted"),
+        Reason.CANCELLED_BY_ADMIN: _("cancelled by an admin"),
+        Reason.REPLANNED: _("replanned from a better view of the call"),
+    }
+    return {str(reason): label for reason, label in labels.items()}

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
+from backtest_seed import EXPECTED, RULE_DOCUMENT, seed_calls
 from panel_world import logged_in, seed_rules
 from web_world import WebWorld, web_world
 
-from pbx_sms.storage.rule_store import get_stored_rule, stored_rules
+from pbx_sms.storage.rule_store import get_stored_rule, rule_row, stored_rules
 
 NEW = "/accounts/acme/rules/new"
 MISSED_EDIT = "/accounts/acme/rules/Missed%20call/edit"
@@ -147,3 +149,75 @@ def test_other_accounts_and_viewers_cannot_use_the_form(web: WebWorld) -> None:
     assert viewer.get(MISSED_EDIT).status_code == 403
     assert viewer.post(NEW, data=good_form(csrf)).status_code == 403
     assert "Callback" not in names(web)
+
+
+def rule_id(web: WebWorld, name: str) -> int:
+    with web.database.session() as session:
+        return rule_row(session, "acme", name).id
+
+
+def test_a_rename_keeps_the_rule_row_and_its_history(web: WebWorld) -> None:
+    client, csrf = logged_in(web, "acme-admin")
+    before = rule_id(web, "Missed call")
+    saved = client.post(MISSED_EDIT, data=good_form(csrf, name="Missed call, renamed"), follow_redirects=False)
+    assert saved.status_code == 303
+    assert rule_id(web, "Missed call, renamed") == before
+
+
+def test_the_counter_is_rendered_for_the_saved_text_and_counted_on_request(web: WebWorld) -> None:
+    client, csrf = logged_in(web, "acme-admin")
+    html = client.get(MISSED_EDIT).text  # "Sorry we missed your call. We will call back.": 45 GSM-7 characters
+    assert re.search(r'data-counter="encoding">GSM-7<', html) and re.search(r'data-counter="characters">45<', html)
+    assert re.search(r'data-counter="left">115<', html)
+    counted = client.post(NEW, data=good_form(csrf, intent="count", text="Zażółć gęślą jaźń " * 4))
+    assert counted.status_code == 200
+    figures = dict(re.findall(r'data-counter="([a-z0-9-]+)">([^<]*)<', counted.text))
+    assert (figures["encoding"], figures["characters"], figures["parts"]) == ("UCS-2", "72", "2")
+    assert figures["ucs2"] == "ż ó ł ć ę ś ą ź ń"
+    assert (figures["transliterated-encoding"], figures["transliterated-parts"]) == ("GSM-7", "1")
+    assert (
+        "Za<mark>żółć</mark> g<mark>ęś</mark>l<mark>ą</mark>" in counted.text
+    )  # the characters that force UCS-2, marked where they are
+    assert "Callback" not in names(web)  # counting saves nothing
+
+
+def test_the_backtest_button_replays_the_rule_as_typed_and_saves_nothing(web: WebWorld) -> None:
+    seed_calls(web.database, datetime.now(UTC))
+    client, csrf = logged_in(web, "acme-admin")
+    then = RULE_DOCUMENT["then"]
+    form = good_form(
+        csrf,
+        intent="backtest",
+        name="missed",
+        numbers_all="1",
+        numbers=[],
+        status=["no_answer"],
+        talk_max="",
+        weekdays=[],
+        hours="",
+        dates="",
+        to_numbers="",
+        text=then["text"],
+        delay_s=str(then["delay_s"]),
+        min_interval_s=str(then["min_interval_s"]),
+        max_parts="",
+    )
+    answer = client.post(NEW, data=form)
+    assert answer.status_code == 200, answer.text
+    api = web.as_("acme-admin").post(
+        "/api/v1/accounts/acme/rules/backtest", json={"document": {**RULE_DOCUMENT, "name": "missed"}, "days": 30}
+    )
+    expected = api.json()
+    assert expected["sent"] >= EXPECTED["sent"]  # the 30 days hold the 7 days' calls at least
+    summary = f"{expected['calls']} calls, {expected['matched_calls']} matched, {expected['sent']} SMS to "
+    assert summary in answer.text
+    assert f"the number opted out: {expected['suppressed']['opted_out']}" in answer.text
+    assert "missed" not in names(web)
+
+
+def test_a_backtest_of_a_rule_with_a_mistake_shows_the_mistake(web: WebWorld) -> None:
+    client, csrf = logged_in(web, "acme-admin")
+    answer = client.post(NEW, data=good_form(csrf, intent="backtest", status=[]))
+    assert answer.status_code == 422
+    assert set(errors_at(answer.text)) == {"status"}
+    assert "Backtest: what this rule would have sent" not in answer.text
