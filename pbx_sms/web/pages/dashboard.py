@@ -24,7 +24,7 @@ from pbx_sms.web.guard import Guard, Scope
 from pbx_sms.web.pages.dashboard_chart import chart_geometry
 from pbx_sms.web.pages.render import render, translator, url_part
 from pbx_sms.web.pages.rules import account_frame
-from pbx_sms.web.pages.sms_labels import call_status_labels, daemon_state_labels, sms_status_labels
+from pbx_sms.web.pages.sms_labels import call_status_labels, daemon_state_labels, reason_labels, sms_status_labels
 
 router = APIRouter(include_in_schema=False)
 
@@ -101,4 +101,5 @@ def dashboard(request: Request, scope: ReadDashboard) -> Response:
         call_status_labels=call_status_labels(_),
         day_label=day_label_formatter(frame.language),
         daemon_states=daemon_state_labels(_),
+        reasons=reason_labels(_),
     )

@@ -32,7 +32,7 @@ from pbx_sms.storage.values import can_be_stored
 from pbx_sms.web.guard import Guard, Scope
 from pbx_sms.web.pages.render import render, translator, url_part
 from pbx_sms.web.pages.rules import account_frame
-from pbx_sms.web.pages.sms_labels import call_status_labels, direction_labels, sms_status_labels
+from pbx_sms.web.pages.sms_labels import call_status_labels, direction_labels, reason_labels, sms_status_labels
 
 router = APIRouter(include_in_schema=False)
 
@@ -176,6 +176,7 @@ def detail_page(request: Request, scope: Scope, sms_id: int, *, problem: str | N
         status_labels=sms_status_labels(_),
         call_status_labels=call_status_labels(_),
         direction_labels=direction_labels(_),
+        reasons=reason_labels(_),
     )
 
 

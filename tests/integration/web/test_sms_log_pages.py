@@ -115,6 +115,7 @@ def test_cancel_and_retry_by_an_admin_and_the_outboxs_refusal_shown(seeded: Seed
     assert (answer.status_code, answer.headers["location"]) == (303, f"{LOG}/{queued}")
     row = outbox.get(queued)
     assert row is not None and row.status is Status.CANCELLED
+    assert "cancelled by an admin" in client.get(f"{LOG}/{queued}").text  # the reason in words, not its code
     refused = client.post(f"{LOG}/{queued}/cancel", data={"csrf_token": csrf})  # cancelled already
     assert refused.status_code == 409 and "only queued SMS can be cancelled" in refused.text
     assert client.post(f"{LOG}/{failed}/retry", data={"csrf_token": csrf}).status_code == 200  # after the redirect
