@@ -66,6 +66,11 @@ def check_sender(value: str) -> str:
     raise PydanticCustomError("sender_id", SENDER_ID_HELP + ", got {value}", {"value": repr(value)})
 
 
+def sender_can_receive(sender: str) -> bool:
+    """Whether replies can reach ``sender``: a number can receive SMS, an alphanumeric sender ID cannot."""
+    return _NUMERIC_SENDER.match(sender) is not None
+
+
 def _check_recipient(value: str) -> str:
     if value == OTHER_PARTY:
         return value

@@ -18,6 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from pbx_sms.core.access import Access, Action, Decision, Resource, may
 from pbx_sms.core.bounds import RULE_NAME_MAX_CHARS
+from pbx_sms.core.rule_fields import sender_can_receive
 from pbx_sms.core.sms_status import Status
 from pbx_sms.manage.sms_log import call_of, log_page, sms_of_account
 from pbx_sms.outbox.decisions import check_cancel, check_retry
@@ -27,6 +28,7 @@ from pbx_sms.outbox.sql_facts import usable_timezone
 from pbx_sms.storage.accounts import get_account
 from pbx_sms.storage.errors import InvalidValue, NotFound
 from pbx_sms.storage.numbers import to_e164
+from pbx_sms.storage.replies import replies_of_sms
 from pbx_sms.storage.rule_store import stored_rules
 from pbx_sms.storage.values import can_be_stored
 from pbx_sms.web.guard import Guard, Scope
@@ -160,6 +162,7 @@ def detail_page(request: Request, scope: Scope, sms_id: int, *, problem: str | N
         raise NotFound(f"no SMS with id {sms_id} in the log of account {account.name!r}")
     with scope.read_session() as session:
         call = call_of(session, row)
+        replies = replies_of_sms(session, row.id)
     frame = account_frame(request, scope)
     may_write = may(scope.user.principal, Action(Resource.OUTBOX, Access.WRITE), account.id) is Decision.ALLOWED
     _ = translator(frame.language)
@@ -177,6 +180,8 @@ def detail_page(request: Request, scope: Scope, sms_id: int, *, problem: str | N
         call_status_labels=call_status_labels(_),
         direction_labels=direction_labels(_),
         reasons=reason_labels(_),
+        replies=replies,
+        two_way=sender_can_receive(row.sender),
     )
 
 

@@ -103,6 +103,12 @@ def test_an_operator_switches_the_service_and_the_audit_names_them(web: WebWorld
     assert switches == [("web:root", "enable"), ("web:root", "disable")]  # newest first; the double click: no entry
 
 
+def test_the_sender_ids_say_that_replies_need_a_number(web: WebWorld) -> None:
+    client, _csrf = logged_in(web, "acme-admin")
+    client.post("/language", data={"csrf_token": _csrf, "language": "pl"})
+    assert "wymagają nadawcy dwukierunkowego: numeru telefonu" in client.get(PAGE).text
+
+
 def test_an_admin_sees_the_service_but_may_not_switch_it(web: WebWorld) -> None:
     client, csrf = logged_in(web, "acme-admin")
     page = client.get(PAGE).text

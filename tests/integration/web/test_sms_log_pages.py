@@ -14,6 +14,7 @@ from web_sms import queue_sms
 
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.sms_status import Status
+from pbx_sms.db.replies_table import ReplyRecord
 from pbx_sms.intake.calls import record_call
 from pbx_sms.outbox.sql import SqlOutbox
 
@@ -141,3 +142,31 @@ def test_times_are_in_the_accounts_time_zone(seeded: SeededWorld) -> None:
     client, _csrf = logged_in(seeded.world, "acme-admin")
     page = client.get(f"{LOG}/{row.id}").text
     assert "7/2/26, 12:30\u202fAM" in page  # Warsaw, summer: UTC+2, the next day
+
+
+def test_the_detail_shows_the_replies_and_says_when_none_could_come(seeded: SeededWorld) -> None:
+    world = seeded.world
+    ended = datetime(2026, 3, 2, 9, 0, 40, tzinfo=UTC)
+    two_way = queue_sms(world, "acme", at=ended, sender="48500100200", to="+48602555112", call_id="reply-call")
+    with world.database.write_session() as session:
+        for index, text in enumerate(("Dzięki, oddzwonię", "STOP")):
+            session.add(
+                ReplyRecord(
+                    provider="twilio",
+                    message_id=f"SM-reply-{index}",
+                    from_number="+48602555112",
+                    to_number="+48500100200",
+                    text=text,
+                    received_at=ended + timedelta(minutes=5 + index),
+                    sms_id=two_way.id,
+                    account_id=two_way.account_id,
+                    opt_out=text == "STOP",
+                )
+            )
+    client, _csrf = logged_in(world, "acme-viewer")
+    page = client.get(f"{LOG}/{two_way.id}").text
+    replies = page[page.index('id="replies-heading"') : page.index('id="call-heading"')]
+    assert replies.index("Dzięki, oddzwonię") < replies.index("STOP")  # oldest first
+    assert replies.count("opted out") == 1
+    alphanumeric = queue_sms(world, "acme", at=ended, sender="ACME", to="+48602555113", call_id="no-reply-call")
+    assert "cannot receive replies" in client.get(f"{LOG}/{alphanumeric.id}").text
