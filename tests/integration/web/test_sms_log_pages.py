@@ -16,6 +16,8 @@ from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.sms_status import Status
 from pbx_sms.intake.calls import record_call
 from pbx_sms.outbox.sql import SqlOutbox
+from pbx_sms.storage.database import Database
+from pbx_sms.storage.users import set_language
 
 LOG = "/accounts/acme/sms"
 
@@ -140,3 +142,20 @@ def test_times_are_in_the_accounts_time_zone(seeded: SeededWorld) -> None:
     client, _csrf = logged_in(seeded.world, "acme-admin")
     page = client.get(f"{LOG}/{row.id}").text
     assert "7/2/26, 12:30\u202fAM" in page  # Warsaw, summer: UTC+2, the next day
+
+
+def test_a_wrong_sms_log_filter_is_said_in_polish(seeded: SeededWorld) -> None:
+    client, _csrf = logged_in(seeded.world, "acme-admin")
+    polish_reader(seeded.world.database)
+    answer = client.get(LOG, params={"number": "not a number"})
+    assert answer.status_code == 422
+    assert re.search(r'id="number"[^>]*aria-invalid="true"', answer.text)
+    assert "nie jest poprawnym numerem telefonu (odczytany z domyślnym krajem PL)" in answer.text
+    day = client.get(LOG, params={"from": "2026-13-01"})
+    assert "od: oczekiwano daty, np. 2026-03-10, podano &#39;2026-13-01&#39;" in day.text
+
+
+def polish_reader(database: Database) -> None:
+    """acme-admin reads the panel in Polish (their setting: it comes before the browser's language)."""
+    with database.write_session() as session:
+        set_language(session, "acme-admin", "pl")
