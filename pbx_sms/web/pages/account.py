@@ -29,6 +29,7 @@ from pbx_sms.storage.optouts import list_optouts
 from pbx_sms.web.api.accounts import account_version
 from pbx_sms.web.errors import ApiError, FieldProblem
 from pbx_sms.web.guard import Guard, Scope
+from pbx_sms.web.pages.messages import translated_problem
 from pbx_sms.web.pages.render import frame_of, render, translator, url_part
 
 router = APIRouter(include_in_schema=False)
@@ -97,6 +98,9 @@ def account_page(
         optouts = [(e164, owner is None) for e164, owner in list_optouts(session, ref.name)]
     frame = frame_of(request, scope.user, account=ref.name, account_country=country, timezone=timezone)
     typed = typed or Typed()
+    # Storage's problems are English; the page's own are already translated and match no pattern.
+    _ = translator(frame.language)
+    shown = {key: [translated_problem(text, _) for text in texts] for key, texts in (problems or {}).items()}
     return render(
         frame,
         "account.html",
@@ -109,7 +113,7 @@ def account_page(
         numbers=numbers,
         senders=senders,
         optouts=optouts,
-        problems=problems or {},
+        problems=shown,
         notice=notice,
         may={
             "service": allowed(scope, Resource.ACCOUNTS, ref.id),

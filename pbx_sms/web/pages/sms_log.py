@@ -32,6 +32,7 @@ from pbx_sms.storage.replies import replies_of_sms
 from pbx_sms.storage.rule_store import stored_rules
 from pbx_sms.storage.values import can_be_stored
 from pbx_sms.web.guard import Guard, Scope
+from pbx_sms.web.pages.messages import translated_problem
 from pbx_sms.web.pages.render import render, translator, url_part
 from pbx_sms.web.pages.rules import account_frame
 from pbx_sms.web.pages.sms_labels import call_status_labels, direction_labels, reason_labels, sms_status_labels
@@ -128,7 +129,7 @@ def sms_list(
             page = log_page(SqlOutbox(scope.context.database.engine), query, PAGE_SIZE, cursor or None)
             rows, next_cursor = page.rows, page.next_cursor
     except InvalidValue as exc:
-        problem = exc
+        problem = InvalidValue(translated_problem(str(exc), translator(frame.language)), field=exc.field)
     base = sms_url(account.name)
     return render(
         frame,
@@ -174,7 +175,7 @@ def detail_page(request: Request, scope: Scope, sms_id: int, *, problem: str | N
         call=call,
         may_retry=may_write and _allowed(check_retry, row),
         may_cancel=may_write and _allowed(check_cancel, row),
-        problem=problem,
+        problem=None if problem is None else translated_problem(problem, _),
         base=sms_url(account.name),
         status_labels=sms_status_labels(_),
         call_status_labels=call_status_labels(_),

@@ -3,6 +3,7 @@ who may change what, nothing saved half-way, the audit's actor, and the HTML err
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,8 +13,10 @@ from panel_world import browser, csrf_of, logged_in, login_form, seed_rules
 from web_world import PASSWORD, WebWorld, web_world
 
 from pbx_sms.storage.accounts import get_account
+from pbx_sms.storage.database import Database
 from pbx_sms.storage.numbers import list_numbers, list_senders
 from pbx_sms.storage.optouts import add_optout, list_optouts
+from pbx_sms.storage.users import set_language
 
 PAGE = "/accounts/acme/settings"
 GLOBEX_PAGE = "/accounts/globex/settings"
@@ -339,3 +342,50 @@ def test_the_login_token_is_in_the_form_and_in_an_http_only_cookie(web: WebWorld
     assert "pbx_sms_login_csrf=" in cookie and "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
     assert csrf_of(answer.text) == client.cookies["pbx_sms_login_csrf"]
     assert csrf_of(client.get("/login").text) == csrf_of(answer.text)  # a second tab: the same token
+
+
+# --- problems in the reader's language ----------------------------------------------------------------
+
+
+def field_errors(html: str, field: str) -> str:
+    found = re.search(rf'<ul class="field-error" id="error-{field}">(.*?)</ul>', html, re.DOTALL)
+    assert found is not None, f"no error at {field}"
+    return found.group(1)
+
+
+def test_wrong_settings_are_said_in_polish_at_their_fields(web: WebWorld) -> None:
+    client, csrf = logged_in(web, "acme-admin")
+    polish_reader(web.database)
+    form = settings_form(client, csrf, quiet_hours="21-8", timezone="Mars/Base", country="XYZ")
+    answer = client.post(PAGE, data=form)
+    assert answer.status_code == 422
+    assert "godziny ciszy &#39;21-8&#39;: oczekiwano" in field_errors(answer.text, "quiet_hours")
+    assert "nieznana strefa czasowa &#39;Mars/Base&#39;" in field_errors(answer.text, "timezone")
+    assert "kraj &#39;XYZ&#39;: oczekiwano dwuliterowego kodu kraju" in field_errors(answer.text, "country")
+    cap = client.post(PAGE, data=settings_form(client, csrf, daily_cap="-5"))
+    assert "dzienny limit -5: oczekiwano od 0 do" in field_errors(cap.text, "daily_cap")
+
+
+def test_an_english_reader_gets_the_same_problems_in_english(web: WebWorld) -> None:
+    client, csrf = logged_in(web, "acme-admin")
+    client.headers.update({"Accept-Language": "en"})
+    answer = client.post(PAGE, data=settings_form(client, csrf, timezone="Mars/Base"))
+    assert "unknown time zone &#39;Mars/Base&#39; (expected an IANA name" in field_errors(answer.text, "timezone")
+
+
+def test_numbers_senders_and_optouts_refusals_are_polish(web: WebWorld) -> None:
+    client, csrf = logged_in(web, "acme-admin")
+    polish_reader(web.database)
+    wrong = client.post(f"{PAGE}/numbers", data={"csrf_token": csrf, "number": "12"})
+    assert "numer &#39;12&#39;: nie jest poprawnym numerem telefonu" in field_errors(wrong.text, "number")
+    client.post(f"{PAGE}/numbers", data={"csrf_token": csrf, "number": "+48227654321"})
+    twice = client.post(f"{PAGE}/numbers", data={"csrf_token": csrf, "number": "+48227654321"})
+    assert "numer +48227654321 należy już do konta &#39;acme&#39;" in field_errors(twice.text, "number")
+    sender = client.post(f"{PAGE}/senders", data={"csrf_token": csrf, "sender": "WAY TOO LONG ID"})
+    assert "nadpis &#39;WAY TOO LONG ID&#39;: oczekiwano 1–11 znaków" in field_errors(sender.text, "sender")
+
+
+def polish_reader(database: Database) -> None:
+    """acme-admin reads the panel in Polish (their setting: it comes before the browser's language)."""
+    with database.write_session() as session:
+        set_language(session, "acme-admin", "pl")

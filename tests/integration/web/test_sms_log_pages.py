@@ -17,6 +17,8 @@ from pbx_sms.core.sms_status import Status
 from pbx_sms.db.replies_table import ReplyRecord
 from pbx_sms.intake.calls import record_call
 from pbx_sms.outbox.sql import SqlOutbox
+from pbx_sms.storage.database import Database
+from pbx_sms.storage.users import set_language
 
 LOG = "/accounts/acme/sms"
 
@@ -170,3 +172,20 @@ def test_the_detail_shows_the_replies_and_says_when_none_could_come(seeded: Seed
     assert replies.count("opted out") == 1
     alphanumeric = queue_sms(world, "acme", at=ended, sender="ACME", to="+48602555113", call_id="no-reply-call")
     assert "cannot receive replies" in client.get(f"{LOG}/{alphanumeric.id}").text
+
+
+def test_a_wrong_sms_log_filter_is_said_in_polish(seeded: SeededWorld) -> None:
+    client, _csrf = logged_in(seeded.world, "acme-admin")
+    polish_reader(seeded.world.database)
+    answer = client.get(LOG, params={"number": "not a number"})
+    assert answer.status_code == 422
+    assert re.search(r'id="number"[^>]*aria-invalid="true"', answer.text)
+    assert "nie jest poprawnym numerem telefonu (odczytany z domyślnym krajem PL)" in answer.text
+    day = client.get(LOG, params={"from": "2026-13-01"})
+    assert "od: oczekiwano daty, np. 2026-03-10, podano &#39;2026-13-01&#39;" in day.text
+
+
+def polish_reader(database: Database) -> None:
+    """acme-admin reads the panel in Polish (their setting: it comes before the browser's language)."""
+    with database.write_session() as session:
+        set_language(session, "acme-admin", "pl")
