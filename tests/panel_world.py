@@ -12,6 +12,7 @@ from pbx_sms.core.rulefile import parse_rule_text
 from pbx_sms.db.engine import Database
 from pbx_sms.storage.numbers import add_number, add_sender
 from pbx_sms.storage.rule_store import RuleSource, import_rules
+from pbx_sms.storage.users import set_language
 
 ACME_RULES = """
 rules:
@@ -78,3 +79,9 @@ def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', html)
     assert found is not None, html
     return found.group(1)
+
+
+def polish_reader(database: Database, user: str = "acme-admin") -> None:
+    """``user`` reads the panel in Polish (their setting: it comes before the browser's language)."""
+    with database.write_session() as session:
+        set_language(session, user, "pl")

@@ -22,6 +22,9 @@ from pbx_sms.manage.rule_views import preview_text
 from pbx_sms.web.api import ERROR_RESPONSES, V1, error_responses
 from pbx_sms.web.errors import ApiError, FieldProblem
 from pbx_sms.web.guard import Guard, Scope
+from pbx_sms.web.pages.i18n import choose_language
+from pbx_sms.web.pages.messages import translated_problem
+from pbx_sms.web.pages.render import translator
 
 router = APIRouter(prefix=V1, tags=["rules"], responses=ERROR_RESPONSES)
 
@@ -97,10 +100,15 @@ def preview_rule_text(account: str, body: PreviewIn, scope: RulesRead) -> dict[s
     with transliteration on, whatever ``transliterate`` says) and ``problems`` (``[{"field": "text",
     "message"}]``: unknown placeholders, unclosed braces, more than 255 parts; a text with template
     problems is measured as written). Nothing is read from the database but the caller's access.
+    Problems are in the caller's language (their user's setting): the panel's counter shows them as sent.
     """
     scope.require_account()
     call = None if body.call is None else body.call.model_dump(exclude_none=True)
-    return preview_text(body.text, transliterated=body.transliterate, call=call).as_json()
+    answer = preview_text(body.text, transliterated=body.transliterate, call=call).as_json()
+    _ = translator(choose_language(scope.user.language, None, None))
+    for problem in answer["problems"]:
+        problem["message"] = translated_problem(problem["message"], _)
+    return answer
 
 
 # --- simulate --------------------------------------------------------------------------------------

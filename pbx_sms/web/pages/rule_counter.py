@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from pbx_sms.core.preview import Preview, TextMeasure
 from pbx_sms.manage.rule_views import preview_text
+from pbx_sms.web.pages.messages import Translate, translated_problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +39,14 @@ def segments(measure: TextMeasure) -> list[Segment]:
 class CounterView:
     preview: Preview
     segments: list[Segment]
+    problems: list[str]  # the preview's problems in the reader's language
 
     @property
     def ucs2_characters(self) -> str:
         return " ".join(item.character for item in self.preview.sent.ucs2_characters)
 
 
-def counter_view(text: str, *, transliterated: bool) -> CounterView:
+def counter_view(text: str, *, transliterated: bool, translate: Translate) -> CounterView:
     found = preview_text(text, transliterated=transliterated)
-    return CounterView(found, segments(found.sent))
+    problems = [translated_problem(problem.message, translate) for problem in found.problems]
+    return CounterView(found, segments(found.sent), problems)

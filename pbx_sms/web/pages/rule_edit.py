@@ -26,6 +26,7 @@ from pbx_sms.storage.rule_edits import RuleRejected, create_rule, update_rule
 from pbx_sms.storage.rule_store import get_stored_rule
 from pbx_sms.web.api import V1
 from pbx_sms.web.guard import Guard, Scope
+from pbx_sms.web.pages.messages import translated_problem
 from pbx_sms.web.pages.render import render, translator, url_part
 from pbx_sms.web.pages.rule_backtest import backtest_of_form
 from pbx_sms.web.pages.rule_cells import direction_label, status_label
@@ -75,7 +76,9 @@ def form_page(
         "rule_form.html",
         422 if problems else 200,
         form=form,
-        problems=problems or {},
+        problems={
+            where: [translated_problem(message, _) for message in found] for where, found in (problems or {}).items()
+        },
         editing=editing,
         numbers=numbers,
         senders=senders,
@@ -84,7 +87,7 @@ def form_page(
         weekdays=list(WEEKDAYS),
         day_names=[get_day_names("wide", locale=frame.language)[index] for index in range(len(WEEKDAYS))],
         base=rules_url(account),
-        counter=counter_view(form.text, transliterated=form.transliterate),
+        counter=counter_view(form.text, transliterated=form.transliterate, translate=_),
         reasons=reason_labels(_),
         preview_url=f"{V1}/accounts/{url_part(account)}/rules/preview",
         backtest=backtest,

@@ -9,14 +9,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from panel_world import browser, csrf_of, logged_in, login_form, seed_rules
+from panel_world import browser, csrf_of, logged_in, login_form, polish_reader, seed_rules
 from web_world import PASSWORD, WebWorld, web_world
 
 from pbx_sms.storage.accounts import get_account
-from pbx_sms.storage.database import Database
 from pbx_sms.storage.numbers import list_numbers, list_senders
 from pbx_sms.storage.optouts import add_optout, list_optouts
-from pbx_sms.storage.users import set_language
 
 PAGE = "/accounts/acme/settings"
 GLOBEX_PAGE = "/accounts/globex/settings"
@@ -383,9 +381,3 @@ def test_numbers_senders_and_optouts_refusals_are_polish(web: WebWorld) -> None:
     assert "numer +48227654321 należy już do konta &#39;acme&#39;" in field_errors(twice.text, "number")
     sender = client.post(f"{PAGE}/senders", data={"csrf_token": csrf, "sender": "WAY TOO LONG ID"})
     assert "nadpis &#39;WAY TOO LONG ID&#39;: oczekiwano 1–11 znaków" in field_errors(sender.text, "sender")
-
-
-def polish_reader(database: Database) -> None:
-    """acme-admin reads the panel in Polish (their setting: it comes before the browser's language)."""
-    with database.write_session() as session:
-        set_language(session, "acme-admin", "pl")

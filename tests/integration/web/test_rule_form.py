@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 from backtest_seed import EXPECTED, RULE_DOCUMENT, seed_calls
-from panel_world import logged_in, seed_rules
+from panel_world import logged_in, polish_reader, seed_rules
 from web_world import WebWorld, web_world
 
 from pbx_sms.storage.rule_store import get_stored_rule, rule_row, stored_rules
@@ -221,3 +221,15 @@ def test_a_backtest_of_a_rule_with_a_mistake_shows_the_mistake(web: WebWorld) ->
     assert answer.status_code == 422
     assert set(errors_at(answer.text)) == {"status"}
     assert "Backtest: what this rule would have sent" not in answer.text
+
+
+def test_the_rule_checks_and_the_counter_speak_polish(web: WebWorld) -> None:
+    polish_reader(web.database)
+    client, csrf = logged_in(web, "acme-admin")
+    answer = client.post(NEW, data=good_form(csrf, text="Oddzwonimy {nmber}"))
+    assert answer.status_code == 422
+    assert "czy chodziło o {number}?" in errors_at(answer.text)["text"][0]
+    counter = answer.text[answer.text.index('id="counter"') :]
+    assert "czy chodziło o {number}?" in counter
+    foreign = errors_at(client.post(NEW, data=good_form(csrf, sender="GLOBEX")).text)  # the account's check
+    assert "GLOBEX" in foreign["sender"][0] and " sender " not in foreign["sender"][0]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from backtest_seed import DAYS, EXPECTED, RULE_DOCUMENT, seed_calls
+from panel_world import polish_reader
 from web_world import WebWorld, web_world
 
 from pbx_sms.core.rulefile import check_rule_document
@@ -72,6 +73,14 @@ def test_an_unknown_placeholder_is_a_problem_not_an_error(web: WebWorld) -> None
     problems = answer.json()["problems"]
     assert [problem["field"] for problem in problems] == ["text"]
     assert "did you mean {number}?" in problems[0]["message"]
+
+
+def test_the_previews_problems_are_in_the_callers_language(web: WebWorld) -> None:
+    polish_reader(web.database, "acme-viewer")
+    problems = web.as_("acme-viewer").post(PREVIEW, json={"text": "Hi {nmber}"}).json()["problems"]
+    assert "nieznane pole {nmber}" in problems[0]["message"] and "czy chodziło o {number}?" in problems[0]["message"]
+    english = web.as_("acme-admin").post(PREVIEW, json={"text": "Hi {nmber}"}).json()["problems"]
+    assert english[0]["message"].startswith("column 4: unknown placeholder {nmber}")
 
 
 def test_preview_body_errors_name_the_field(web: WebWorld) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from html import unescape
 
 import pytest
-from panel_world import logged_in
+from panel_world import logged_in, polish_reader
 from web_seed import NAMES, SeededWorld, seeded_world
 from web_sms import queue_sms
 
@@ -17,8 +17,6 @@ from pbx_sms.core.sms_status import Status
 from pbx_sms.db.replies_table import ReplyRecord
 from pbx_sms.intake.calls import record_call
 from pbx_sms.outbox.sql import SqlOutbox
-from pbx_sms.storage.database import Database
-from pbx_sms.storage.users import set_language
 
 LOG = "/accounts/acme/sms"
 
@@ -183,9 +181,3 @@ def test_a_wrong_sms_log_filter_is_said_in_polish(seeded: SeededWorld) -> None:
     assert "nie jest poprawnym numerem telefonu (odczytany z domyślnym krajem PL)" in answer.text
     day = client.get(LOG, params={"from": "2026-13-01"})
     assert "od: oczekiwano daty, np. 2026-03-10, podano &#39;2026-13-01&#39;" in day.text
-
-
-def polish_reader(database: Database) -> None:
-    """acme-admin reads the panel in Polish (their setting: it comes before the browser's language)."""
-    with database.write_session() as session:
-        set_language(session, "acme-admin", "pl")
