@@ -80,6 +80,8 @@ class OutboxRecord(Base):
         Index("ix_outbox_created_at", "created_at"),
         # The SMS a reply answers (pbx_sms/storage/replies.py).
         Index("ix_outbox_recipient_sender_last_attempt_at", "recipient", "sender", "last_attempt_at"),
+        # Matches delivery reports to their SMS.
+        Index("ix_outbox_gateway_message_id", "gateway", "message_id"),
     )
 
 

@@ -28,7 +28,7 @@ import logging
 from typing import Any
 from urllib.parse import urlencode
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from pbx_sms.gateways.base import OutgoingSms, SendResult
 from pbx_sms.gateways.http_errors import TRANSPORT_ERRORS, http_status_class, short_text, transport_failure
@@ -57,6 +57,18 @@ class SmsapiSettings(BaseModel):
     # SMSAPI validates the request and answers as usual but sends nothing and charges nothing.
     test: bool = False
     timeout_s: float = Field(15.0, gt=0, le=300)
+    # Where SMSAPI sends this message's delivery reports (sent as ``notify_url`` with each SMS):
+    # PBX_SMS_WEB_PUBLIC_URL/hooks/smsapi/PBX_SMS_WEB_HOOK_TOKEN/status. It holds the hook token,
+    # hence secret. Empty: the account's callback address in SMSAPI's panel, if any, is used.
+    notify_url: SecretStr = SecretStr("")
+
+    @field_validator("notify_url")
+    @classmethod
+    def _notify_url_is_http(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if url and not url.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// address")
+        return value
 
 
 def form_fields(sms: OutgoingSms, config: SmsapiSettings) -> dict[str, str]:
@@ -75,6 +87,8 @@ def form_fields(sms: OutgoingSms, config: SmsapiSettings) -> dict[str, str]:
         fields["normalize"] = "1"
     if config.test:
         fields["test"] = "1"
+    if notify_url := config.notify_url.get_secret_value():
+        fields["notify_url"] = notify_url
     return fields
 
 

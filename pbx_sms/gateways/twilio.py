@@ -227,5 +227,20 @@ class TwilioGateway:
         await self._http.close()
 
 
+# Where ``pbx-sms web`` takes Twilio's status callbacks (under PBX_SMS_WEB_PUBLIC_URL).
+STATUS_CALLBACK_PATH = "/hooks/twilio/status"
+
+
+def with_status_callback(config: TwilioSettings, public_url: str) -> TwilioSettings:
+    """``config`` with its StatusCallback: the explicit setting, else the public URL's status path."""
+    if config.status_callback is not None or not public_url:
+        return config
+    return config.model_copy(update={"status_callback": public_url.rstrip("/") + STATUS_CALLBACK_PATH})
+
+
 # Entry point ``pbx_sms.gateways: twilio``.
-create = GatewayPlugin(NAME, TwilioSettings, lambda config, _settings: TwilioGateway(config))
+create = GatewayPlugin(
+    NAME,
+    TwilioSettings,
+    lambda config, settings: TwilioGateway(with_status_callback(config, settings.web.public_url)),
+)

@@ -236,13 +236,34 @@ def test_interpret_response_reads_the_message_id() -> None:
     assert interpret_response(200, body).message_id == "17FBD3F1A"
 
 
+async def test_notify_url_goes_out_with_each_sms_when_set() -> None:
+    notify_url = "https://pbx.example.com/hooks/smsapi/secret-token-0123456789abcdef0123/status"
+    fake = FakeSmsapi()
+    async with HttpServer(fake) as server:
+        gw = gateway(server.url, notify_url=notify_url)
+        assert (await gw.send(sms())).outcome == "sent"
+        plain = gateway(server.url)
+        assert (await plain.send(sms(key="second"))).outcome == "sent"
+        await gw.close()
+        await plain.close()
+    assert [form.get("notify_url") for form in fake.delivered] == [notify_url, None]
+    assert "secret-token" not in repr(gw.config)
+
+
+def test_notify_url_must_be_http() -> None:
+    with pytest.raises(ValueError, match="notify_url"):
+        SmsapiSettings.model_validate({"token": TOKEN, "notify_url": "ftp://x"})
+
+
 def test_settings_from_environment_and_errors_name_the_variable() -> None:
     environ = {
         "PBX_SMS_SMSAPI_TOKEN": TOKEN,
         "PBX_SMS_SMSAPI_BASE_URL": "http://127.0.0.1:1",
         "PBX_SMS_SMSAPI_TEST": "1",
+        "PBX_SMS_SMSAPI_NOTIFY_URL": "https://pbx.example.com/hooks/smsapi/t/status",
     }
     gw = create(load_settings(environ=environ))
+    assert gw.config.notify_url.get_secret_value() == "https://pbx.example.com/hooks/smsapi/t/status"
     assert gw.config.test is True and gw.config.base_url == "http://127.0.0.1:1"
     with pytest.raises(GatewayConfigError, match="PBX_SMS_SMSAPI_TOKEN: required"):
         create(load_settings(environ={}))

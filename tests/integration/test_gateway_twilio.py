@@ -77,6 +77,7 @@ class FakeTwilio:
             "from": form.get("From"),
             "messaging_service_sid": form.get("MessagingServiceSid"),
             "body": form["Body"],
+            "status_callback": form.get("StatusCallback"),
             "status": "queued",
             "date_created": format_datetime(datetime.now(UTC), usegmt=False),
         }
@@ -289,6 +290,32 @@ async def test_unreachable_api_is_transient() -> None:
     result = await gw.send(sms())
     await gw.close()
     assert (result.outcome, result.reason) == ("transient", "twilio: cannot reach the API (ClientConnectorError)")
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({}, None),
+        ({"PBX_SMS_WEB_PUBLIC_URL": "https://pbx.example.com"}, "https://pbx.example.com/hooks/twilio/status"),
+        (
+            {
+                "PBX_SMS_WEB_PUBLIC_URL": "https://pbx.example.com",
+                "PBX_SMS_TWILIO_STATUS_CALLBACK": "https://x.example/s",
+            },
+            "https://x.example/s",
+        ),
+    ],
+)
+async def test_status_callback_goes_out_from_the_public_url_or_the_explicit_setting(
+    extra: dict[str, str], expected: str | None
+) -> None:
+    fake = FakeTwilio()
+    async with HttpServer(fake) as server:
+        environ = {"PBX_SMS_TWILIO_ACCOUNT_SID": SID, "PBX_SMS_TWILIO_AUTH_TOKEN": TOKEN, **extra}
+        gw = create(load_settings(environ={**environ, "PBX_SMS_TWILIO_BASE_URL": server.url}))
+        assert (await gw.send(sms())).outcome == "sent"
+        await gw.close()
+    assert [message["status_callback"] for message in fake.created] == [expected]
 
 
 def test_settings_errors_name_the_variable_never_the_token() -> None:

@@ -1,0 +1,193 @@
+"""Delivery reports: record what the providers' callbacks say, and read it per SMS and per rule.
+
+A report is recorded under (gateway, message_id) whether or not an outbox row has that id yet (a
+report may come before the send's outcome is written); it is matched to the outbox at read time by
+outbox.gateway and outbox.message_id. Which report wins is core.delivery.supersedes's decision.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from pbx_sms.core.delivery import FINAL_DELIVERY_STATUSES, NOT_DELIVERED_STATUSES, DeliveryStatus, supersedes
+from pbx_sms.core.sms_status import Status
+from pbx_sms.db.delivery_table import DeliveryReportRecord
+from pbx_sms.db.outbox_table import OutboxRecord
+
+logger = logging.getLogger(__name__)
+
+_Row = TypeVar("_Row", bound=tuple[Any, ...])
+
+MAX_MESSAGE_ID_CHARS = 200
+MAX_CODE_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Delivery:
+    status: str
+    at: datetime
+    code: str | None
+
+
+@dataclass(frozen=True)
+class DeliveryRate:
+    rule_id: int
+    rule_name: str
+    sent: int
+    delivered: int
+    undelivered: int
+    pending: int
+
+    @property
+    def rate(self) -> float | None:
+        """Delivered among the SMS with a final report; None when none has one yet."""
+        decided = self.delivered + self.undelivered
+        return self.delivered / decided if decided else None
+
+
+def record_report(
+    session: Session, gateway: str, message_id: str, status: str, code: str | None, received_at: datetime
+) -> bool:
+    """Record one report; True if it changed the stored state (a duplicate or a stale one does not)."""
+    new = DeliveryStatus(status)
+    message_id = message_id[:MAX_MESSAGE_ID_CHARS]
+    code = code[:MAX_CODE_CHARS] if code else None
+    # Insert-or-ignore first so concurrent duplicates meet one row, then update it under a lock.
+    values = {
+        "gateway": gateway,
+        "message_id": message_id,
+        "status": new.value,
+        "code": code,
+        "received_at": received_at,
+        "reports": 1,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    inserted = session.execute(
+        insert(DeliveryReportRecord)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["gateway", "message_id"])
+        .returning(DeliveryReportRecord.id)
+    ).scalar_one_or_none()
+    if inserted is not None:
+        logger.info("delivery report: %s message %s is %s (first report)", gateway, message_id, new.value)
+        return True
+    row = session.execute(
+        select(DeliveryReportRecord)
+        .where(DeliveryReportRecord.gateway == gateway, DeliveryReportRecord.message_id == message_id)
+        .with_for_update()
+    ).scalar_one()
+    row.reports += 1
+    changed = supersedes(new, DeliveryStatus(row.status))
+    if changed:
+        row.status, row.code, row.received_at = new.value, code, received_at
+    session.flush()
+    logger.info(
+        "delivery report: %s message %s reported %s, now %s (%d reports)",
+        gateway,
+        message_id,
+        new.value,
+        row.status,
+        row.reports,
+    )
+    return changed
+
+
+def _joined_on_outbox() -> ColumnElement[bool]:
+    return and_(
+        DeliveryReportRecord.gateway == OutboxRecord.gateway,
+        DeliveryReportRecord.message_id == OutboxRecord.message_id,
+    )
+
+
+def deliveries_of(session: Session, sms_ids: Sequence[int]) -> dict[int, Delivery]:
+    """Outbox id -> its delivery, for the SMS among ``sms_ids`` that have a report."""
+    if not sms_ids:
+        return {}
+    rows = session.execute(
+        select(
+            OutboxRecord.id, DeliveryReportRecord.status, DeliveryReportRecord.received_at, DeliveryReportRecord.code
+        )
+        .join(DeliveryReportRecord, _joined_on_outbox())
+        .where(OutboxRecord.id.in_(list(sms_ids)))
+    )
+    return {sms_id: Delivery(status=status, at=at, code=code) for sms_id, status, at, code in rows}
+
+
+def delivery_status_column() -> ColumnElement[str]:
+    """The SMS's delivery status as a column of a query over the outbox joined by ``with_delivery``.
+
+    The stored status when there is a report; ``unknown`` for a sent SMS with none (or none final
+    yet is still its intermediate status); NULL for an SMS not sent.
+    """
+    return case(
+        (DeliveryReportRecord.status.is_not(None), DeliveryReportRecord.status),
+        (OutboxRecord.status == Status.SENT.value, DeliveryStatus.UNKNOWN.value),
+        else_=None,
+    )
+
+
+def with_delivery(query: Select[_Row]) -> Select[_Row]:
+    """``query`` (over the outbox) outer-joined to the delivery reports."""
+    return query.outerjoin(DeliveryReportRecord, _joined_on_outbox())
+
+
+def filter_by_delivery(query: Select[_Row], status: str) -> Select[_Row]:
+    """The outbox ``query`` narrowed to SMS whose delivery status is ``status``.
+
+    ``unknown`` means sent with no final report (none at all, or only intermediate ones).
+    """
+    wanted = DeliveryStatus(status)
+    joined = with_delivery(query)
+    if wanted is DeliveryStatus.UNKNOWN:
+        finals = [final.value for final in FINAL_DELIVERY_STATUSES]
+        return joined.where(
+            OutboxRecord.status == Status.SENT.value,
+            (DeliveryReportRecord.status.is_(None)) | (DeliveryReportRecord.status.not_in(finals)),
+        )
+    return joined.where(DeliveryReportRecord.status == wanted.value)
+
+
+def delivery_rates(session: Session, account_id: int, since: datetime) -> list[DeliveryRate]:
+    """Per rule of the account: SMS sent since ``since`` and how many were delivered, not, or pending.
+
+    The rule's name is the one the outbox stored (a rule removed since still has its row).
+    """
+    not_delivered = [status.value for status in NOT_DELIVERED_STATUSES]
+    delivered = func.sum(case((DeliveryReportRecord.status == DeliveryStatus.DELIVERED.value, 1), else_=0))
+    undelivered = func.sum(case((DeliveryReportRecord.status.in_(not_delivered), 1), else_=0))
+    query = (
+        select(
+            OutboxRecord.rule_id, func.max(OutboxRecord.rule_name), func.count(OutboxRecord.id), delivered, undelivered
+        )
+        .outerjoin(DeliveryReportRecord, _joined_on_outbox())
+        .where(
+            OutboxRecord.account_id == account_id,
+            OutboxRecord.status == Status.SENT.value,
+            OutboxRecord.last_attempt_at >= since,
+        )
+        .group_by(OutboxRecord.rule_id)
+        .order_by(OutboxRecord.rule_id)
+    )
+    rates = []
+    for rule_id, rule_name, sent, delivered_count, undelivered_count in session.execute(query):
+        done = int(delivered_count or 0) + int(undelivered_count or 0)
+        rates.append(
+            DeliveryRate(
+                rule_id=rule_id,
+                rule_name=rule_name,
+                sent=sent,
+                delivered=int(delivered_count or 0),
+                undelivered=int(undelivered_count or 0),
+                pending=sent - done,
+            )
+        )
+    return rates

@@ -1,0 +1,138 @@
+"""Delivery reports in storage: duplicates, out of order, before the send's outcome, unknown ids, rates."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from pbx_sms.db.engine import Database
+from pbx_sms.db.outbox_table import OutboxRecord
+from pbx_sms.storage.database import open_database
+from pbx_sms.storage.delivery_reports import (
+    Delivery,
+    deliveries_of,
+    delivery_rates,
+    filter_by_delivery,
+    record_report,
+)
+
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    db = open_database(database_url, timezone="Europe/Warsaw", country="PL")
+    yield db
+    db.close()
+
+
+def add_sms(db: Database, *, message_id: str | None, rule_id: int = 1, status: str = "sent") -> int:
+    row = OutboxRecord(
+        idempotency_key=str(uuid.uuid4()),
+        account_id=1,
+        rule_id=rule_id,
+        rule_name=f"rule {rule_id}",
+        pbx="pbx",
+        call_id=str(uuid.uuid4()),
+        other_party="+48500100200",
+        call_ended_at=T0,
+        recipient="+48500100200",
+        sender="Firma",
+        text="Hello",
+        encoding="gsm7",
+        parts=1,
+        to_other_party=True,
+        min_interval_s=0,
+        cancel_on_reach=False,
+        status=status,
+        scheduled_at=T0,
+        due_at=T0,
+        attempts=1,
+        last_attempt_at=T0,
+        gateway="smsapi",
+        message_id=message_id,
+        created_at=T0,
+        updated_at=T0,
+    )
+    with db.session() as session:
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def report(db: Database, message_id: str, status: str, at: datetime = T0, code: str | None = None) -> bool:
+    with db.write_session() as session:
+        return record_report(session, "smsapi", message_id, status, code, at)
+
+
+def delivery(db: Database, sms_id: int) -> Delivery | None:
+    with db.session() as session:
+        return deliveries_of(session, [sms_id]).get(sms_id)
+
+
+def test_a_duplicate_changes_nothing(database: Database) -> None:
+    sms = add_sms(database, message_id="m1")
+    assert report(database, "m1", "delivered", T0)
+    assert not report(database, "m1", "delivered", T0 + timedelta(minutes=1))
+    assert delivery(database, sms) == Delivery(status="delivered", at=T0, code=None)
+
+
+def test_an_intermediate_after_a_final_is_ignored(database: Database) -> None:
+    sms = add_sms(database, message_id="m2")
+    assert report(database, "m2", "undelivered", T0, code="404")
+    assert not report(database, "m2", "sent", T0 + timedelta(minutes=1))
+    assert delivery(database, sms) == Delivery(status="undelivered", at=T0, code="404")
+
+
+def test_a_report_before_the_message_id_is_matched_later(database: Database) -> None:
+    assert report(database, "early", "delivered")
+    sms = add_sms(database, message_id=None)
+    assert delivery(database, sms) is None
+    with database.session() as session:
+        session.get_one(OutboxRecord, sms).message_id = "early"
+    assert delivery(database, sms) == Delivery(status="delivered", at=T0, code=None)
+
+
+def test_a_report_for_an_unknown_message_is_kept(database: Database) -> None:
+    assert report(database, "nobody", "sent")
+    assert report(database, "nobody", "expired")
+    sms = add_sms(database, message_id="nobody")
+    assert delivery(database, sms) == Delivery(status="expired", at=T0, code=None)
+
+
+def test_filter_by_delivery_and_unknown(database: Database) -> None:
+    delivered = add_sms(database, message_id="d")
+    sent_only = add_sms(database, message_id="s")
+    silent = add_sms(database, message_id="q")
+    add_sms(database, message_id=None, status="queued")
+    report(database, "d", "delivered")
+    report(database, "s", "sent")
+
+    def ids(status: str) -> set[int]:
+        with database.session() as session:
+            return set(session.scalars(filter_by_delivery(select(OutboxRecord.id), status)))
+
+    assert ids("delivered") == {delivered}
+    assert ids("unknown") == {sent_only, silent}
+
+
+def test_rates_per_rule(database: Database) -> None:
+    for message_id, status in [("a", "delivered"), ("b", "delivered"), ("c", "rejected")]:
+        add_sms(database, message_id=message_id, rule_id=7)
+        report(database, message_id, status)
+    add_sms(database, message_id="pending", rule_id=7)
+    add_sms(database, message_id="other", rule_id=8)
+    with database.session() as session:
+        rates = delivery_rates(session, 1, T0 - timedelta(days=1))
+        later = delivery_rates(session, 1, T0 + timedelta(days=1))
+    assert [(r.rule_id, r.sent, r.delivered, r.undelivered, r.pending) for r in rates] == [
+        (7, 4, 2, 1, 1),
+        (8, 1, 0, 0, 1),
+    ]
+    assert rates[0].rate == pytest.approx(2 / 3)
+    assert rates[1].rate is None
+    assert later == []
