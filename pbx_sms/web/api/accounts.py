@@ -9,7 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict
 
-from pbx_sms.core.access import Access, Resource
+from pbx_sms.core.access import Access, Action, Decision, Resource, may
 from pbx_sms.db.config_tables import Account
 from pbx_sms.storage.accounts import (
     AccountChanges,
@@ -23,6 +23,7 @@ from pbx_sms.storage.errors import InvalidValue, InvalidValues
 from pbx_sms.storage.records import DEFAULT_DAILY_CAP
 from pbx_sms.storage.values import decode_list
 from pbx_sms.web.api import ERROR_RESPONSES, V1, error_responses
+from pbx_sms.web.errors import ApiError, FieldProblem
 from pbx_sms.web.guard import Guard, Scope
 from pbx_sms.web.versions import check_if_match, version_of
 
@@ -30,6 +31,9 @@ router = APIRouter(prefix=V1, tags=["accounts"], responses=ERROR_RESPONSES)
 
 ReadAccounts = Annotated[Scope, Depends(Guard(Resource.ACCOUNTS, Access.READ))]
 WriteAccounts = Annotated[Scope, Depends(Guard(Resource.ACCOUNTS, Access.WRITE))]
+WriteSettings = Annotated[Scope, Depends(Guard(Resource.SETTINGS, Access.WRITE))]
+# What PATCH changes only for an operator (the Account page's service switch; the countries SMS may go to).
+OPERATOR_FIELDS = frozenset({"sms_enabled", "allowed_countries"})
 
 
 class AccountOut(BaseModel):
@@ -146,10 +150,22 @@ def read_account(account: str, response: Response, scope: ReadAccounts) -> Accou
 
 @router.patch("/accounts/{account}", response_model=AccountOut, responses=error_responses(412, 428))
 def change_account(
-    account: str, body: AccountPatch, request: Request, response: Response, scope: WriteAccounts
+    account: str, body: AccountPatch, request: Request, response: Response, scope: WriteSettings
 ) -> AccountOut:
+    """Change the account's settings. The account's admin changes what the Account page lets them change
+    (daily cap, quiet hours, time zone, country); the SMS service switch and the allowed countries are the
+    operator's (403 naming the field, nothing changed)."""
+    ref = scope.require_account()
+    operator_only = sorted(OPERATOR_FIELDS & body.model_fields_set)
+    if operator_only and may(scope.user.principal, Action(Resource.ACCOUNTS, Access.WRITE), ref.id) is not (
+        Decision.ALLOWED
+    ):
+        problems = [FieldProblem(field, "only an operator changes this field") for field in operator_only]
+        raise ApiError(
+            403, f"only an operator changes {', '.join(operator_only)}; nothing was changed", problems=problems
+        )
     changes = body.changes()
-    name = scope.require_account().name
+    name = ref.name
     with scope.write_session() as session:
         check_if_match(request, account_version(get_account(session, name, for_update=True)))
         return _versioned(update_account(session, name, changes), response)

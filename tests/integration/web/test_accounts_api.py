@@ -129,16 +129,24 @@ def test_an_unknown_field_is_422(web: WebWorld) -> None:
     assert answer.json()["errors"][0]["field"] == "name"
 
 
-def test_an_admin_may_not_change_their_own_account(web: WebWorld) -> None:
-    headers = {"If-Match": _etag(web, "acme")}
+def test_an_admin_changes_their_accounts_settings_but_not_the_service_or_countries(web: WebWorld) -> None:
+    admin = web.as_("acme-admin")
+    changed = admin.patch("/api/v1/accounts/acme", json={"daily_cap": 1}, headers={"If-Match": _etag(web, "acme")})
+    assert changed.status_code == 200 and changed.json()["daily_cap"] == 1  # the Account page's own rule
+    before = _etag(web, "acme")
+    for body in ({"sms_enabled": False}, {"allowed_countries": ["PL", "DE"], "daily_cap": 7}):
+        refused = admin.patch("/api/v1/accounts/acme", json=body, headers={"If-Match": before})
+        assert refused.status_code == 403
+        assert [problem["field"] for problem in refused.json()["errors"]] == [
+            field for field in ("allowed_countries", "sms_enabled") if field in body
+        ]
+    assert _etag(web, "acme") == before  # nothing changed, not even the daily cap given beside it
+    viewer = web.as_("acme-viewer").patch("/api/v1/accounts/acme", json={"daily_cap": 2}, headers={"If-Match": before})
+    assert viewer.status_code == 403
     assert (
-        web.as_("acme-admin").patch("/api/v1/accounts/acme", json={"daily_cap": 1}, headers=headers).status_code == 403
+        admin.patch("/api/v1/accounts/globex", json={"daily_cap": 1}, headers={"If-Match": before}).status_code == 404
     )
-    assert (
-        web.as_("acme-admin").patch("/api/v1/accounts/globex", json={"daily_cap": 1}, headers=headers).status_code
-        == 404
-    )
-    assert web.as_("acme-admin").delete("/api/v1/accounts/acme", headers=headers).status_code == 403
+    assert admin.delete("/api/v1/accounts/acme", headers={"If-Match": before}).status_code == 403
 
 
 def test_removing_an_account_takes_its_numbers_and_users(web: WebWorld) -> None:
