@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 SESSION_COOKIE = "pbx_sms_session"
 CSRF_HEADER = "X-CSRF-Token"
+CALLER_STATE = "caller"
 CSRF_FORM_FIELD = "csrf_token"
 ACCOUNT_PARAMETER = "account"
 USER_NAME_STATE = "user_name"  # request.state.user_name: the caller, for the request's log line
@@ -115,6 +116,7 @@ class Guard:
         if caller is None:
             raise NotAuthenticated()
         setattr(request.state, USER_NAME_STATE, caller.user.name)
+        setattr(request.state, CALLER_STATE, caller)  # an error page shows who is logged in, without a lookup
         # The form is read only when the token matters: a bearer call's body is the route's business.
         presented = await _presented_csrf(request) if csrf_required(request.method, caller.by_session) else None
         if not csrf_ok(caller, request.method, cookie, presented):
@@ -172,3 +174,9 @@ def guard_of(route: APIRoute) -> Guard | None:
             return dependency.call
         pending.extend(dependency.dependencies)
     return None
+
+
+def caller_of(request: Request) -> Caller | None:
+    """The caller the guard identified for this request (None: no guard ran, or it found nobody)."""
+    found = getattr(request.state, CALLER_STATE, None)
+    return found if isinstance(found, Caller) else None

@@ -14,6 +14,8 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from pbx_sms.web.errors import ApiError, CsrfRefused
+from pbx_sms.web.guard import caller_of
+from pbx_sms.web.pages.messages import translated_problem
 from pbx_sms.web.pages.render import HOME, frame_of, render, translator
 
 # Headers of the API's answer that a page must not carry (a browser would ask for a bearer token).
@@ -42,11 +44,18 @@ def explanation_of(error: ApiError, _: Callable[[str], str]) -> tuple[str, str]:
 def error_page(request: Request, error: ApiError) -> Response:
     # The language links lead to the start page: not to a form's POST-only path, and the page does not
     # echo a path it refused (another account's rule name in a link, say).
-    frame = replace(frame_of(request, None), path=HOME)
+    # A logged-in reader keeps the menu of their own account (never the refused one, which may be another's).
+    caller = caller_of(request)
+    user = caller.user if caller is not None and caller.by_session else None
+    frame = replace(frame_of(request, user, account=None if user is None else user.account), path=HOME)
     _ = translator(frame.language)
     title, sentence = explanation_of(error, _)
-    detail = error.detail if error.status in (409, 422) else None
-    problems = [problem for problem in error.problems if error.status == 422]
+    detail = translated_problem(error.detail, _) if error.status in (409, 422) else None
+    problems = [
+        replace(problem, message=translated_problem(problem.message, _))
+        for problem in error.problems
+        if error.status == 422
+    ]
     page = render(
         frame,
         "error.html",

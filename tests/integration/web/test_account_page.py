@@ -281,9 +281,21 @@ def test_another_accounts_admin_gets_the_html_not_found_page(web: WebWorld) -> N
     ):
         assert answer.status_code == 404 and is_html(answer)
         assert "+48221234567" not in answer.text
-    assert "Nie znaleziono" in client.get(PAGE, headers={"Accept-Language": "pl"}).text
+    polish_reader(web.database, "globex-admin")  # a logged-in reader's page is in their language, as every page
+    assert "Nie znaleziono" in client.get(PAGE).text
     assert "+48227654321" not in numbers_of(web) and "+48221234567" in numbers_of(web)
     assert client.get(GLOBEX_PAGE).status_code == 200
+
+
+def test_the_not_found_page_keeps_the_readers_own_menu_and_never_names_the_other_account(web: WebWorld) -> None:
+    client, _csrf = logged_in(web, "globex-admin")
+    answer = client.get(PAGE)
+    assert answer.status_code == 404
+    assert 'class="user"' in answer.text and "globex-admin" in answer.text
+    assert 'href="/accounts/globex/rules"' in answer.text and "Log out" in answer.text
+    assert "/accounts/acme" not in answer.text and ">acme<" not in answer.text
+    anonymous = browser(web).get(PAGE)  # nobody logged in: no menu, the page asks to log in
+    assert 'class="menu"' not in anonymous.text
 
 
 def test_the_menu_links_the_account_page(web: WebWorld) -> None:
