@@ -15,7 +15,6 @@ The time recorded is when the report arrived here (our clock), not ``donedate``.
 from __future__ import annotations
 
 import logging
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -26,8 +25,8 @@ from pbx_sms.storage.delivery_reports import record_report
 from pbx_sms.web.errors import ApiError
 from pbx_sms.web.guard import context_of, public
 from pbx_sms.web.hooks import HOOKS_PREFIX
-from pbx_sms.web.hooks.checks import bounded_body, client_address, first_values, token_accepted
 from pbx_sms.web.hooks.replies import refusals_of
+from pbx_sms.web.hooks.smsapi_requests import smsapi_form
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +43,7 @@ def _listed(form: dict[str, str], name: str, count: int) -> list[str]:
 
 async def _smsapi_status(request: Request, token: str) -> Response:
     context = context_of(request)
-    settings = context.settings
-    if not settings.web.hook_token.get_secret_value():
-        raise ApiError(404, "SMSAPI callbacks are off: set PBX_SMS_WEB_HOOK_TOKEN")
-    if not token_accepted(settings.web, token):
-        refusals_of(request).refused("smsapi status", client_address(request), "wrong token")
-        raise ApiError(404, "no such callback")
-    body = await bounded_body(request, settings.web.hook_max_body_bytes)
-    pairs = list(parse_qsl(request.url.query, keep_blank_values=True))
-    try:
-        pairs += parse_qsl(body.decode("utf-8"), keep_blank_values=True)
-    except UnicodeDecodeError:
-        raise ApiError(400, "SMSAPI status callback: the body is not UTF-8 form data") from None
-    form = first_values(pairs)
+    form = await smsapi_form(request, token, context.settings, refusals_of(request), "smsapi status")
     message_ids = [value.strip() for value in form.get("MsgId", "").split(",") if value.strip()]
     if not message_ids:
         raise ApiError(400, "SMSAPI status callback without MsgId")
