@@ -58,6 +58,9 @@ class HttpSettings(BaseModel):
     # A generic webhook deduplicates nothing we know of: an attempt cut short by a crash is held as
     # unclear for an operator unless this says send it again (at least once).
     resend_after_crash: bool = False
+    # Signs the delivery reports the webhook posts to /hooks/http/status (web/hooks/delivery_http.py);
+    # without it that callback is off.
+    callback_secret: SecretStr | None = None
 
     @field_validator("url")
     @classmethod

@@ -9,6 +9,8 @@ from pbx_sms.web.api import rules as rules_api
 from pbx_sms.web.context import WebContext
 from pbx_sms.web.docs import install_docs
 from pbx_sms.web.errors import install_error_handlers
+from pbx_sms.web.hooks import delivery_http as hook_delivery_http
+from pbx_sms.web.hooks import delivery_smsapi as hook_delivery_smsapi
 from pbx_sms.web.hooks import delivery_twilio as hook_delivery_twilio
 from pbx_sms.web.hooks import replies as hook_replies
 from pbx_sms.web.middleware import install_middleware
@@ -47,7 +49,12 @@ def create_app(context: WebContext) -> FastAPI:
         audit.router,
     )
     # Providers' callbacks (delivery reports, replies): public routes that check the request themselves.
-    hook_routers: tuple[APIRouter, ...] = (hook_replies.router, hook_delivery_twilio.router)
+    hook_routers: tuple[APIRouter, ...] = (
+        hook_replies.router,
+        hook_delivery_twilio.router,
+        hook_delivery_smsapi.router,
+        hook_delivery_http.router,
+    )
     page_routers = (
         login.router,
         home.router,

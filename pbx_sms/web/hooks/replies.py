@@ -16,7 +16,6 @@ provider's: a phone's or a carrier's clock must not decide which SMS it answers.
 from __future__ import annotations
 
 import logging
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -30,7 +29,8 @@ from pbx_sms.web.context import WebContext
 from pbx_sms.web.errors import ApiError
 from pbx_sms.web.guard import context_of, public
 from pbx_sms.web.hooks import HOOKS_PREFIX
-from pbx_sms.web.hooks.checks import RefusalLog, bounded_body, client_address, first_values, token_accepted
+from pbx_sms.web.hooks.checks import RefusalLog
+from pbx_sms.web.hooks.smsapi_requests import smsapi_form
 from pbx_sms.web.hooks.twilio_requests import signed_twilio_form
 
 log = logging.getLogger(__name__)
@@ -104,19 +104,7 @@ public("POST", TWILIO_INCOMING_PATH)
 
 async def _smsapi_replies(request: Request, token: str) -> Response:
     context = context_of(request)
-    settings = context.settings
-    if not settings.web.hook_token.get_secret_value():
-        raise ApiError(404, "SMSAPI callbacks are off: set PBX_SMS_WEB_HOOK_TOKEN")
-    if not token_accepted(settings.web, token):
-        refusals_of(request).refused("smsapi replies", client_address(request), "wrong token")
-        raise ApiError(404, "no such callback")
-    body = await bounded_body(request, settings.web.hook_max_body_bytes)
-    pairs = list(parse_qsl(request.url.query, keep_blank_values=True))
-    try:
-        pairs += parse_qsl(body.decode("utf-8"), keep_blank_values=True)
-    except UnicodeDecodeError:
-        raise ApiError(400, "SMSAPI replies callback: the body is not UTF-8 form data") from None
-    form = first_values(pairs)
+    form = await smsapi_form(request, token, context.settings, refusals_of(request), "smsapi replies")
     reply = InboundSms(
         provider="smsapi",
         message_id=_required(form, "MsgId", "SMSAPI replies"),
