@@ -80,6 +80,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "PBX_SMS_LOG_PATH": ("/var/lib/pbx-sms/sms.jsonl", "/var/lib/pbx-sms/sms.jsonl"),
     "PBX_SMS_HTTP_URL": ("https://sms.example.com/send", "https://sms.example.com/send"),
     "PBX_SMS_HTTP_TOKEN": ("bearer-token", "bearer-token"),
+    "PBX_SMS_HTTP_CALLBACK_SECRET": ("callback-secret", "callback-secret"),
     "PBX_SMS_HTTP_ID_FIELD": ("data.id", "data.id"),
     "PBX_SMS_HTTP_TIMEOUT_S": ("2.5", 2.5),
     "PBX_SMS_HTTP_MAX_CONNECTIONS": ("4", 4),
@@ -89,6 +90,10 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "PBX_SMS_SMSAPI_NORMALIZE": ("1", True),
     "PBX_SMS_SMSAPI_TEST": ("true", True),
     "PBX_SMS_SMSAPI_TIMEOUT_S": ("20", 20.0),
+    "PBX_SMS_SMSAPI_NOTIFY_URL": (
+        "https://pbx.example/hooks/smsapi/t0ken/status",
+        "https://pbx.example/hooks/smsapi/t0ken/status",
+    ),
     "PBX_SMS_TWILIO_ACCOUNT_SID": ("AC" + "f" * 32, "AC" + "f" * 32),
     "PBX_SMS_TWILIO_AUTH_TOKEN": ("twilio-token", "twilio-token"),
     "PBX_SMS_TWILIO_BASE_URL": ("http://127.0.0.1:9", "http://127.0.0.1:9"),
