@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pbx_sms.core.delivery import DeliveryStatus
 from pbx_sms.core.reasons import Reason
 from pbx_sms.core.sms_status import Status
 
@@ -56,3 +57,19 @@ def reason_labels(_: Translate) -> dict[str, str]:
         Reason.REPLANNED: _("replanned from a better view of the call"),
     }
     return {str(reason): label for reason, label in labels.items()}
+
+
+def delivery_labels(_: Translate) -> dict[str, str]:
+    """What the provider reported of an SMS (core.delivery), in words."""
+    labels = {
+        DeliveryStatus.QUEUED: _("queued at the provider"),
+        DeliveryStatus.SENDING: _("being sent by the provider"),
+        DeliveryStatus.SENT: _("sent by the provider"),
+        DeliveryStatus.ACCEPTED: _("accepted by the network"),
+        DeliveryStatus.DELIVERED: _("delivered"),
+        DeliveryStatus.UNDELIVERED: _("undelivered"),
+        DeliveryStatus.EXPIRED: _("expired"),
+        DeliveryStatus.REJECTED: _("rejected"),
+        DeliveryStatus.UNKNOWN: _("unknown"),
+    }
+    return {str(status): label for status, label in labels.items()}

@@ -17,6 +17,7 @@ from pbx_sms.core.sms_status import Status
 from pbx_sms.db.replies_table import ReplyRecord
 from pbx_sms.intake.calls import record_call
 from pbx_sms.outbox.sql import SqlOutbox
+from pbx_sms.storage.delivery_reports import record_report
 
 LOG = "/accounts/acme/sms"
 
@@ -181,3 +182,19 @@ def test_a_wrong_sms_log_filter_is_said_in_polish(seeded: SeededWorld) -> None:
     assert "nie jest poprawnym numerem telefonu (odczytany z domyślnym krajem PL)" in answer.text
     day = client.get(LOG, params={"from": "2026-13-01"})
     assert "od: oczekiwano daty, np. 2026-03-10, podano &#39;2026-13-01&#39;" in day.text
+
+
+def test_the_detail_shows_the_delivery_report_or_that_none_came(seeded: SeededWorld) -> None:
+    world = seeded.world
+    sent_id = acme_ids(seeded)["sent"]
+    client, _csrf = logged_in(world, "acme-viewer")
+    assert "no report from the provider yet" in client.get(f"{LOG}/{sent_id}").text
+    row = SqlOutbox(world.database.engine).get(sent_id)
+    assert row is not None and row.gateway is not None and row.message_id is not None
+    with world.database.write_session() as session:
+        at = datetime(2026, 3, 2, 9, 5, tzinfo=UTC)
+        record_report(session, row.gateway, row.message_id, "undelivered", "30008", at)
+    page = client.get(f"{LOG}/{sent_id}").text
+    assert re.search(r'class="delivery">undelivered \(code 30008\), ', page)
+    polish_reader(world.database, "acme-viewer")
+    assert "niedoręczony (kod 30008)" in client.get(f"{LOG}/{sent_id}").text
