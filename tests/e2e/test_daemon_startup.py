@@ -14,9 +14,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import POSTGRES_URL
+from conftest import empty_database
 from ports import free_port
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from tcp_proxy import TcpProxy
 
 from e2e.daemon import DaemonProcess, clean_environ, wait_until
@@ -86,7 +86,11 @@ async def health(port: int) -> tuple[int, dict[str, str]]:
 async def test_with_postgresql_unreachable_it_waits_then_starts_once_it_answers(
     tmp_path: Path, systemd: FakeSystemd
 ) -> None:
-    upstream = make_url(POSTGRES_URL)
+    with empty_database("postgresql", tmp_path) as schema_url:
+        await _wait_for_postgresql_then_start(make_url(schema_url), tmp_path, systemd)
+
+
+async def _wait_for_postgresql_then_start(upstream: URL, tmp_path: Path, systemd: FakeSystemd) -> None:
     proxy = TcpProxy("127.0.0.1", upstream.port or 5432)  # not started: the port refuses connections
     url = upstream.set(host="127.0.0.1", port=proxy.port, password=DB_PASSWORD).render_as_string(hide_password=False)
     metrics_port = free_port()

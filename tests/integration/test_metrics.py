@@ -15,14 +15,14 @@ from typing import Any
 import aiohttp
 import pytest
 from ami_server import FakeAmiServer, load_recording_events, move_to_now
-from conftest import POSTGRES_URL
+from conftest import empty_database
 from daemon_ports import free_port_env
 from http_server import LoopbackHttpServer
 from paths import FIXTURES, ROOT
 from ports import free_port
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, select
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from tcp_proxy import TcpProxy
 
 from pbx_sms.config import load_settings
@@ -285,7 +285,11 @@ async def test_health_fails_and_the_outbox_series_go_absent_while_the_database_i
     http_server: LoopbackHttpServer, tmp_path: Path
 ) -> None:
     """PostgreSQL behind a proxy that is cut: /health says 503 with the reason, /metrics still answers."""
-    upstream = make_url(POSTGRES_URL)
+    with empty_database("postgresql", tmp_path) as schema_url:
+        await _health_and_metrics_with_the_database_cut(make_url(schema_url), http_server)
+
+
+async def _health_and_metrics_with_the_database_cut(upstream: URL, http_server: LoopbackHttpServer) -> None:
     proxy = TcpProxy("127.0.0.1", upstream.port or 5432).start()
     database_url = upstream.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     (await asyncio.to_thread(open_database, database_url)).close()
