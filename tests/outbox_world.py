@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from pbx_sms.core.delivery import Delivery, DeliveryStatus
 from pbx_sms.db.config_tables import Account, OptOut
 from pbx_sms.db.engine import Database
 from pbx_sms.outbox.decisions import AccountLimits
@@ -19,6 +20,7 @@ from pbx_sms.outbox.memory import MemoryOutbox
 from pbx_sms.outbox.model import NewSms
 from pbx_sms.outbox.sql import SqlOutbox
 from pbx_sms.storage.database import open_database
+from pbx_sms.storage.delivery_reports import record_report
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 _calls = itertools.count(1)
@@ -70,6 +72,10 @@ class MemoryWorld:
     def set_limits(self, account_id: int, limits: AccountLimits) -> None:
         self.store.set_limits(account_id, limits)
 
+    def report(self, gateway: str, message_id: str, status: DeliveryStatus, code: str | None, at: datetime) -> None:
+        """A provider's delivery report (one per message here: the twin keeps what it is given)."""
+        self.store.set_delivery(gateway, message_id, Delivery(status, at, code))
+
 
 @dataclass
 class SqlWorld:
@@ -105,6 +111,10 @@ class SqlWorld:
             account.sms_enabled = limits.sms_enabled
             account.daily_cap = limits.daily_cap
             account.timezone = limits.timezone
+
+    def report(self, gateway: str, message_id: str, status: DeliveryStatus, code: str | None, at: datetime) -> None:
+        with self.database.write_session() as session:
+            record_report(session, gateway, message_id, status.value, code, at)
 
 
 @contextmanager

@@ -20,15 +20,18 @@ Provider vocabularies (each mapped here only):
 - Twilio ``MessageStatus``: queued, sending, sent, delivered, undelivered, failed (plus accepted,
   scheduled, canceled, read...). ``failed`` means Twilio never handed the message to a carrier, so
   it is ``rejected``; ``undelivered`` means the carrier refused it (``undelivered``).
-- SMSAPI: the callback's status names (SMSAPI documentation https://www.smsapi.pl/docs, sections
-  "9. Raporty Callback" and "18. Lista statusów doręczenia"): DELIVERED, UNDELIVERED, EXPIRED,
-  REJECTED, SENT, QUEUE, ACCEPTED, UNKNOWN... Their numeric codes are NOT mapped yet (the codes
-  table was not read from SMSAPI's documentation; see the report of this change).
+- SMSAPI: the callback's ``status_name`` and numeric ``status`` (SMSAPI documentation
+  https://www.smsapi.pl/docs, sections "9. Raporty Callback" and "18. Lista statusów doręczenia"):
+  401 NOT_FOUND, 402 EXPIRED, 403 SENT, 404 DELIVERED, 405 UNDELIVERED, 406 FAILED, 407 REJECTED,
+  408 UNKNOWN, 409 QUEUE, 410 ACCEPTED, 411 RENEWAL, 412 STOP. NOT_FOUND, UNKNOWN and RENEWAL say
+  nothing about the phone, so they are not recorded; STOP (the send was stopped) is ``rejected``.
 - The generic http gateway's documented words: the statuses themselves.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -52,6 +55,33 @@ FINAL_DELIVERY_STATUSES = frozenset(
 
 # Counted as "not delivered" by the delivery rate.
 NOT_DELIVERED_STATUSES = frozenset({DeliveryStatus.UNDELIVERED, DeliveryStatus.EXPIRED, DeliveryStatus.REJECTED})
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The provider's last report on one SMS: its status, when it came here, the provider's code."""
+
+    status: DeliveryStatus
+    at: datetime
+    code: str | None
+
+
+def shown_delivery(report: DeliveryStatus | None, sent: bool) -> DeliveryStatus | None:
+    """What the SMS log shows for an SMS: a final report as it is; ``unknown`` for a sent SMS with no
+    final report (none, or only intermediate ones); None for an SMS not sent (nothing to deliver)."""
+    if report is not None and report in FINAL_DELIVERY_STATUSES:
+        return report
+    return DeliveryStatus.UNKNOWN if sent else None
+
+
+# What the SMS log can be filtered by (and what it shows).
+SHOWN_DELIVERY_STATUSES = (
+    DeliveryStatus.DELIVERED,
+    DeliveryStatus.UNDELIVERED,
+    DeliveryStatus.EXPIRED,
+    DeliveryStatus.REJECTED,
+    DeliveryStatus.UNKNOWN,
+)
 
 _STAGE = {
     DeliveryStatus.QUEUED: 0,
@@ -117,6 +147,19 @@ _SMSAPI_NAMES = {
     "EXPIRED": DeliveryStatus.EXPIRED,
     "REJECTED": DeliveryStatus.REJECTED,
     "FAILED": DeliveryStatus.UNDELIVERED,
+    "STOP": DeliveryStatus.REJECTED,
+}
+
+_SMSAPI_CODES = {
+    "402": "EXPIRED",
+    "403": "SENT",
+    "404": "DELIVERED",
+    "405": "UNDELIVERED",
+    "406": "FAILED",
+    "407": "REJECTED",
+    "409": "QUEUE",
+    "410": "ACCEPTED",
+    "412": "STOP",
 }
 
 _HTTP = {status.value: status for status in REPORTED_STATUSES}
@@ -127,9 +170,11 @@ def twilio_status(message_status: str) -> DeliveryStatus | None:
     return _TWILIO.get(message_status.strip().lower())
 
 
-def smsapi_status(status_name: str) -> DeliveryStatus | None:
-    """SMSAPI's status name (``status_name``) as a delivery status; None for one not known."""
-    return _SMSAPI_NAMES.get(status_name.strip().upper())
+def smsapi_status(status_name: str, status_code: str = "") -> DeliveryStatus | None:
+    """SMSAPI's ``status_name``, else its numeric ``status``, as a delivery status; None when neither
+    is one that says where the message is (NOT_FOUND, UNKNOWN, RENEWAL, or a word not documented)."""
+    name = status_name.strip().upper() or _SMSAPI_CODES.get(status_code.strip(), "")
+    return _SMSAPI_NAMES.get(name)
 
 
 def http_status(word: str) -> DeliveryStatus | None:

@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from pbx_sms.core.delivery import Delivery
 from pbx_sms.core.reasons import Reason
 from pbx_sms.core.sms_status import COUNTS_AS_SENT, Status
 from pbx_sms.outbox.claiming import ClaimPlan, DueRow
@@ -47,12 +48,18 @@ class MemoryOutbox(Outbox):
     def add_optout(self, number: str, account_id: int | None = None) -> None:
         self._memory.optouts.add((account_id, number))
 
+    # What the SQL store reads from the delivery_reports table (written by storage.delivery_reports).
+
+    def set_delivery(self, gateway: str, message_id: str, delivery: Delivery) -> None:
+        self._memory.deliveries[(gateway, message_id)] = delivery
+
 
 class MemoryRows:
     def __init__(self) -> None:
         self.rows: dict[int, OutboxRow] = {}
         self.limits: dict[int, AccountLimits] = {}
         self.optouts: set[tuple[int | None, str]] = set()
+        self.deliveries: dict[tuple[str, str], Delivery] = {}
         self._keys: set[tuple[int, str, str, str]] = set()
         self._next_id = 1
         self._lock = threading.Lock()
@@ -64,14 +71,21 @@ class MemoryRows:
 
     def get(self, row_id: int) -> OutboxRow | None:
         with self._lock:
-            return self.rows.get(row_id)
+            row = self.rows.get(row_id)
+            return self._logged(row) if row is not None else None
 
     def list(self, query: LogQuery) -> list[OutboxRow]:
         with self._lock:
-            snapshot = list(self.rows.values())
+            snapshot = [self._logged(row) for row in self.rows.values()]
         rows = [row for row in snapshot if query.admits(row)]
         rows.sort(key=lambda row: (row.created_at, row.id), reverse=True)
         return rows[: query.limit] if query.limit is not None else rows
+
+    def _logged(self, row: OutboxRow) -> OutboxRow:
+        """The row with its delivery report, as the SQL store's outer join gives it."""
+        if row.gateway is None or row.message_id is None:
+            return row
+        return replace(row, delivery=self.deliveries.get((row.gateway, row.message_id)))
 
     def next_due_at(self, scope: ClaimScope | None = None) -> datetime | None:
         with self._lock:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pbx_sms.core.delivery import Delivery, DeliveryStatus, shown_delivery
 from pbx_sms.core.reasons import Reason
 from pbx_sms.core.sms_status import Status
 from pbx_sms.gateways.base import OutgoingSms
@@ -82,6 +83,15 @@ class OutboxRow:
     # Since when an attempt's outcome is unclear (None: no attempt so far had an unclear outcome). Set
     # by the first unclear attempt; kept once sent or failed (history); cleared by an operator's retry.
     unclear_since: datetime | None = None
+    # The provider's last delivery report, on the rows the log reads (get, list); None when none came.
+    # Reports live in their own table (storage.delivery_reports), matched by gateway and message id.
+    delivery: Delivery | None = None
+
+    @property
+    def delivery_status(self) -> DeliveryStatus | None:
+        """What the SMS log shows: a final report, ``unknown`` for a sent SMS without one, else None."""
+        report = self.delivery.status if self.delivery is not None else None
+        return shown_delivery(report, self.status is Status.SENT)
 
     def outgoing(self) -> OutgoingSms:
         return OutgoingSms(
@@ -195,6 +205,7 @@ class LogQuery:
     rule_name: str | None = None
     until: datetime | None = None
     after: LogPosition | None = None
+    delivery: DeliveryStatus | None = None
 
     def admits(self, row: OutboxRow) -> bool:
         """The same filter as a store's SQL (the contract suite checks that both say the same)."""
@@ -206,6 +217,7 @@ class LogQuery:
             and (self.account_id is None or row.account_id == self.account_id)
             and (self.rule_name is None or row.rule_name == self.rule_name)
             and (self.after is None or (row.created_at, row.id) < (self.after.created_at, self.after.id))
+            and (self.delivery is None or row.delivery_status == self.delivery)
         )
 
 

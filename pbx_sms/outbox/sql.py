@@ -40,6 +40,7 @@ from pbx_sms.outbox.model import (
 )
 from pbx_sms.outbox.replan import CallRow
 from pbx_sms.outbox.rows import LockedAccounts, RowTransaction
+from pbx_sms.outbox.sql_log import delivery_is, logged_row, select_logged
 from pbx_sms.outbox.sql_rows import DUE_COLUMNS, as_utc, due_row, insert_values, outbox_row, t
 
 
@@ -64,7 +65,7 @@ class SqlRows:
             return _get(conn, row_id)
 
     def list(self, query: LogQuery) -> list[OutboxRow]:
-        select_rows = select(t).order_by(t.c.created_at.desc(), t.c.id.desc())
+        select_rows = select_logged().order_by(t.c.created_at.desc(), t.c.id.desc())
         if query.statuses is not None:
             select_rows = select_rows.where(t.c.status.in_(sorted(str(status) for status in query.statuses)))
         if query.since is not None:
@@ -77,13 +78,15 @@ class SqlRows:
             select_rows = select_rows.where(t.c.account_id == query.account_id)
         if query.rule_name is not None:
             select_rows = select_rows.where(t.c.rule_name == query.rule_name)
+        if query.delivery is not None:
+            select_rows = select_rows.where(delivery_is(query.delivery))
         if query.after is not None:
             at, row_id = query.after.created_at, query.after.id
             select_rows = select_rows.where(or_(t.c.created_at < at, and_(t.c.created_at == at, t.c.id < row_id)))
         if query.limit is not None:
             select_rows = select_rows.limit(query.limit)
         with self._engine.connect() as conn:
-            return [outbox_row(row._mapping) for row in conn.execute(select_rows)]
+            return [logged_row(row._mapping) for row in conn.execute(select_rows)]
 
     def next_due_at(self, scope: ClaimScope | None = None) -> datetime | None:
         of_pbx = _admitted(scope)
@@ -250,8 +253,8 @@ class _SqlTransaction:
 
 
 def _get(conn: Connection, row_id: int) -> OutboxRow | None:
-    row = conn.execute(select(t).where(t.c.id == row_id)).first()
-    return outbox_row(row._mapping) if row else None
+    row = conn.execute(select_logged().where(t.c.id == row_id)).first()
+    return logged_row(row._mapping) if row else None
 
 
 def _outcome_params(outcome: Outcome) -> dict[str, Any]:

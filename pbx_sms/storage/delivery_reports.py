@@ -1,23 +1,23 @@
-"""Delivery reports: record what the providers' callbacks say, and read it per SMS and per rule.
+"""Delivery reports: record what the providers' callbacks say, and sum them up per rule.
 
 A report is recorded under (gateway, message_id) whether or not an outbox row has that id yet (a
 report may come before the send's outcome is written); it is matched to the outbox at read time by
-outbox.gateway and outbox.message_id. Which report wins is core.delivery.supersedes's decision.
+outbox.gateway and outbox.message_id (the SMS log's reads: pbx_sms/outbox/sql_log.py). Which
+report wins is core.delivery.supersedes's decision.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from pbx_sms.core.delivery import FINAL_DELIVERY_STATUSES, NOT_DELIVERED_STATUSES, DeliveryStatus, supersedes
+from pbx_sms.core.delivery import NOT_DELIVERED_STATUSES, DeliveryStatus, supersedes
 from pbx_sms.core.sms_status import Status
 from pbx_sms.db.delivery_table import DeliveryReportRecord
 from pbx_sms.db.outbox_table import OutboxRecord
@@ -28,13 +28,6 @@ _Row = TypeVar("_Row", bound=tuple[Any, ...])
 
 MAX_MESSAGE_ID_CHARS = 200
 MAX_CODE_CHARS = 200
-
-
-@dataclass(frozen=True)
-class Delivery:
-    status: str
-    at: datetime
-    code: str | None
 
 
 @dataclass(frozen=True)
@@ -106,54 +99,6 @@ def _joined_on_outbox() -> ColumnElement[bool]:
         DeliveryReportRecord.gateway == OutboxRecord.gateway,
         DeliveryReportRecord.message_id == OutboxRecord.message_id,
     )
-
-
-def deliveries_of(session: Session, sms_ids: Sequence[int]) -> dict[int, Delivery]:
-    """Outbox id -> its delivery, for the SMS among ``sms_ids`` that have a report."""
-    if not sms_ids:
-        return {}
-    rows = session.execute(
-        select(
-            OutboxRecord.id, DeliveryReportRecord.status, DeliveryReportRecord.received_at, DeliveryReportRecord.code
-        )
-        .join(DeliveryReportRecord, _joined_on_outbox())
-        .where(OutboxRecord.id.in_(list(sms_ids)))
-    )
-    return {sms_id: Delivery(status=status, at=at, code=code) for sms_id, status, at, code in rows}
-
-
-def delivery_status_column() -> ColumnElement[str]:
-    """The SMS's delivery status as a column of a query over the outbox joined by ``with_delivery``.
-
-    The stored status when there is a report; ``unknown`` for a sent SMS with none (or none final
-    yet is still its intermediate status); NULL for an SMS not sent.
-    """
-    return case(
-        (DeliveryReportRecord.status.is_not(None), DeliveryReportRecord.status),
-        (OutboxRecord.status == Status.SENT.value, DeliveryStatus.UNKNOWN.value),
-        else_=None,
-    )
-
-
-def with_delivery(query: Select[_Row]) -> Select[_Row]:
-    """``query`` (over the outbox) outer-joined to the delivery reports."""
-    return query.outerjoin(DeliveryReportRecord, _joined_on_outbox())
-
-
-def filter_by_delivery(query: Select[_Row], status: str) -> Select[_Row]:
-    """The outbox ``query`` narrowed to SMS whose delivery status is ``status``.
-
-    ``unknown`` means sent with no final report (none at all, or only intermediate ones).
-    """
-    wanted = DeliveryStatus(status)
-    joined = with_delivery(query)
-    if wanted is DeliveryStatus.UNKNOWN:
-        finals = [final.value for final in FINAL_DELIVERY_STATUSES]
-        return joined.where(
-            OutboxRecord.status == Status.SENT.value,
-            (DeliveryReportRecord.status.is_(None)) | (DeliveryReportRecord.status.not_in(finals)),
-        )
-    return joined.where(DeliveryReportRecord.status == wanted.value)
 
 
 def delivery_rates(session: Session, account_id: int, since: datetime) -> list[DeliveryRate]:

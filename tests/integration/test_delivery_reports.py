@@ -7,18 +7,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
 
+from pbx_sms.core.delivery import Delivery, DeliveryStatus
 from pbx_sms.db.engine import Database
 from pbx_sms.db.outbox_table import OutboxRecord
+from pbx_sms.outbox.sql import SqlOutbox
 from pbx_sms.storage.database import open_database
-from pbx_sms.storage.delivery_reports import (
-    Delivery,
-    deliveries_of,
-    delivery_rates,
-    filter_by_delivery,
-    record_report,
-)
+from pbx_sms.storage.delivery_reports import delivery_rates, record_report
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -70,22 +65,23 @@ def report(db: Database, message_id: str, status: str, at: datetime = T0, code: 
 
 
 def delivery(db: Database, sms_id: int) -> Delivery | None:
-    with db.session() as session:
-        return deliveries_of(session, [sms_id]).get(sms_id)
+    row = SqlOutbox(db.engine).get(sms_id)
+    assert row is not None
+    return row.delivery
 
 
 def test_a_duplicate_changes_nothing(database: Database) -> None:
     sms = add_sms(database, message_id="m1")
     assert report(database, "m1", "delivered", T0)
     assert not report(database, "m1", "delivered", T0 + timedelta(minutes=1))
-    assert delivery(database, sms) == Delivery(status="delivered", at=T0, code=None)
+    assert delivery(database, sms) == Delivery(status=DeliveryStatus.DELIVERED, at=T0, code=None)
 
 
 def test_an_intermediate_after_a_final_is_ignored(database: Database) -> None:
     sms = add_sms(database, message_id="m2")
     assert report(database, "m2", "undelivered", T0, code="404")
     assert not report(database, "m2", "sent", T0 + timedelta(minutes=1))
-    assert delivery(database, sms) == Delivery(status="undelivered", at=T0, code="404")
+    assert delivery(database, sms) == Delivery(status=DeliveryStatus.UNDELIVERED, at=T0, code="404")
 
 
 def test_a_report_before_the_message_id_is_matched_later(database: Database) -> None:
@@ -94,30 +90,14 @@ def test_a_report_before_the_message_id_is_matched_later(database: Database) -> 
     assert delivery(database, sms) is None
     with database.session() as session:
         session.get_one(OutboxRecord, sms).message_id = "early"
-    assert delivery(database, sms) == Delivery(status="delivered", at=T0, code=None)
+    assert delivery(database, sms) == Delivery(status=DeliveryStatus.DELIVERED, at=T0, code=None)
 
 
 def test_a_report_for_an_unknown_message_is_kept(database: Database) -> None:
     assert report(database, "nobody", "sent")
     assert report(database, "nobody", "expired")
     sms = add_sms(database, message_id="nobody")
-    assert delivery(database, sms) == Delivery(status="expired", at=T0, code=None)
-
-
-def test_filter_by_delivery_and_unknown(database: Database) -> None:
-    delivered = add_sms(database, message_id="d")
-    sent_only = add_sms(database, message_id="s")
-    silent = add_sms(database, message_id="q")
-    add_sms(database, message_id=None, status="queued")
-    report(database, "d", "delivered")
-    report(database, "s", "sent")
-
-    def ids(status: str) -> set[int]:
-        with database.session() as session:
-            return set(session.scalars(filter_by_delivery(select(OutboxRecord.id), status)))
-
-    assert ids("delivered") == {delivered}
-    assert ids("unknown") == {sent_only, silent}
+    assert delivery(database, sms) == Delivery(status=DeliveryStatus.EXPIRED, at=T0, code=None)
 
 
 def test_rates_per_rule(database: Database) -> None:

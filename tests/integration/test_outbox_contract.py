@@ -11,6 +11,7 @@ import pytest
 from outbox_world import T0, MemoryWorld, SqlWorld, sms, sql_world
 from sqlalchemy import text
 
+from pbx_sms.core.delivery import DeliveryStatus
 from pbx_sms.core.reasons import Reason
 from pbx_sms.core.sms_status import Status
 from pbx_sms.outbox.decisions import AccountLimits
@@ -456,6 +457,44 @@ class OutboxContract:
         assert [row.to for row in world.store.log(window)] == [A]
         after = LogPosition(rows[0].created_at, rows[0].id)
         assert [row.to for row in world.store.log(LogQuery(account_id=ours, after=after, limit=1))] == [B]
+
+    def test_the_log_shows_and_filters_by_the_delivery_report(self, world: World) -> None:
+        account = world.account()
+        world.store.enqueue([sms(account, to=to) for to in (A, B, MANAGER, "+48601000004")], T0)
+        world.store.enqueue([sms(account, to="+48601000005")], T0)  # stays queued: nothing to deliver
+        delivered, undelivered, intermediate, silent = world.store.claim_due("w1", T0, 4, LEASE_S)
+        sent = [Sent(row.id, "twilio", f"SM{row.id}") for row in (delivered, undelivered, intermediate, silent)]
+        world.store.apply("w1", sent, T0 + timedelta(seconds=1))
+        at = T0 + timedelta(minutes=1)
+        world.report("twilio", f"SM{delivered.id}", DeliveryStatus.DELIVERED, None, at)
+        world.report("twilio", f"SM{undelivered.id}", DeliveryStatus.UNDELIVERED, "30003", at)
+        world.report("twilio", f"SM{intermediate.id}", DeliveryStatus.SENT, None, at)
+        world.report("other", f"SM{silent.id}", DeliveryStatus.DELIVERED, None, at)  # another gateway's id
+
+        def shown(delivery: DeliveryStatus) -> list[int]:
+            return sorted(row.id for row in world.store.log(LogQuery(account_id=account, delivery=delivery)))
+
+        assert shown(DeliveryStatus.DELIVERED) == [delivered.id]
+        assert shown(DeliveryStatus.UNDELIVERED) == [undelivered.id]
+        assert shown(DeliveryStatus.UNKNOWN) == sorted([intermediate.id, silent.id])
+        assert shown(DeliveryStatus.EXPIRED) == []
+        statuses = {row.to: row.delivery_status for row in world.store.log(LogQuery(account_id=account))}
+        assert statuses == {
+            A: DeliveryStatus.DELIVERED,
+            B: DeliveryStatus.UNDELIVERED,
+            MANAGER: DeliveryStatus.UNKNOWN,
+            "+48601000004": DeliveryStatus.UNKNOWN,
+            "+48601000005": None,
+        }
+        report = world.store.get(undelivered.id)
+        assert report is not None and report.delivery is not None
+        assert (report.delivery.status, report.delivery.code, report.delivery.at) == (
+            DeliveryStatus.UNDELIVERED,
+            "30003",
+            at,
+        )
+        kept = world.store.get(intermediate.id)
+        assert kept is not None and kept.delivery is not None and kept.delivery.status is DeliveryStatus.SENT
 
 
 class TestMemoryOutbox(OutboxContract):

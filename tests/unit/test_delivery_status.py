@@ -14,6 +14,7 @@ from pbx_sms.core.delivery import (
     DeliveryStatus,
     apply_reports,
     http_status,
+    shown_delivery,
     smsapi_status,
     supersedes,
     twilio_status,
@@ -89,6 +90,42 @@ def test_smsapi_status_names() -> None:
     assert smsapi_status("EXPIRED") == DeliveryStatus.EXPIRED
     assert smsapi_status("REJECTED") == DeliveryStatus.REJECTED
     assert smsapi_status("NOPE") is None
+    assert smsapi_status("UNKNOWN", "408") is None  # says nothing about the phone: not recorded
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("401", None),  # NOT_FOUND
+        ("402", DeliveryStatus.EXPIRED),
+        ("403", DeliveryStatus.SENT),
+        ("404", DeliveryStatus.DELIVERED),
+        ("405", DeliveryStatus.UNDELIVERED),
+        ("406", DeliveryStatus.UNDELIVERED),  # FAILED
+        ("407", DeliveryStatus.REJECTED),
+        ("408", None),  # UNKNOWN
+        ("409", DeliveryStatus.QUEUED),
+        ("410", DeliveryStatus.ACCEPTED),
+        ("411", None),  # RENEWAL
+        ("412", DeliveryStatus.REJECTED),  # STOP
+        ("999", None),
+    ],
+)
+def test_smsapi_numeric_codes_when_no_name_came(code: str, expected: DeliveryStatus | None) -> None:
+    assert smsapi_status("", code) == expected
+
+
+def test_the_name_wins_over_the_code() -> None:
+    assert smsapi_status("DELIVERED", "405") == DeliveryStatus.DELIVERED
+
+
+@pytest.mark.parametrize("report", sorted(REPORTED_STATUSES))
+def test_the_log_shows_a_final_report_else_unknown_when_sent_else_nothing(report: DeliveryStatus) -> None:
+    final = report in FINAL_DELIVERY_STATUSES
+    assert shown_delivery(report, sent=True) == (report if final else DeliveryStatus.UNKNOWN)
+    assert shown_delivery(report, sent=False) == (report if final else None)
+    assert shown_delivery(None, sent=True) == DeliveryStatus.UNKNOWN
+    assert shown_delivery(None, sent=False) is None
 
 
 def test_http_status_words_are_the_statuses() -> None:

@@ -7,8 +7,9 @@ the other parameters are comma-separated lists in the same order. SMSAPI cannot 
 secret token segment proves the origin (a wrong one: the same 404 as the replies hook, nothing
 stored). Answered with the text ``OK``, which SMSAPI expects.
 
-Only ``status_name`` is mapped (core.delivery.smsapi_status): the numeric codes were not confirmed
-from SMSAPI's documentation, so a report without a known name is ignored (logged), not guessed.
+``status_name`` is mapped, else the numeric ``status`` (core.delivery.smsapi_status); a report that
+says nothing about the phone (NOT_FOUND, UNKNOWN, RENEWAL, a word not documented) is logged and
+not recorded.
 The time recorded is when the report arrived here (our clock), not ``donedate``.
 """
 
@@ -51,7 +52,7 @@ async def _smsapi_status(request: Request, token: str) -> Response:
     codes = _listed(form, "status", len(message_ids))
     reports = []
     for message_id, name, code in zip(message_ids, names, codes, strict=True):
-        status = smsapi_status(name)
+        status = smsapi_status(name, code)
         if status is None:
             log.info(
                 "smsapi status: message %s has status %r (code %r), not mapped; ignored",

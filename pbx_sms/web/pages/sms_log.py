@@ -26,7 +26,6 @@ from pbx_sms.outbox.model import LogQuery, OutboxError, OutboxRow
 from pbx_sms.outbox.sql import SqlOutbox
 from pbx_sms.outbox.sql_facts import usable_timezone
 from pbx_sms.storage.accounts import get_account
-from pbx_sms.storage.delivery_reports import deliveries_of
 from pbx_sms.storage.errors import InvalidValue, NotFound
 from pbx_sms.storage.numbers import to_e164
 from pbx_sms.storage.replies import replies_of_sms
@@ -171,7 +170,6 @@ def detail_page(request: Request, scope: Scope, sms_id: int, *, problem: str | N
     with scope.read_session() as session:
         call = call_of(session, row)
         replies = replies_of_sms(session, row.id)
-        delivery = deliveries_of(session, [row.id]).get(row.id)
     frame = account_frame(request, scope)
     may_write = may(scope.user.principal, Action(Resource.OUTBOX, Access.WRITE), account.id) is Decision.ALLOWED
     _ = translator(frame.language)
@@ -190,7 +188,7 @@ def detail_page(request: Request, scope: Scope, sms_id: int, *, problem: str | N
         direction_labels=direction_labels(_),
         reasons=reason_labels(_),
         replies=replies,
-        delivery=delivery,
+        delivery=row.delivery,
         delivery_labels=delivery_labels(_),
         two_way=sender_can_receive(row.sender),
     )

@@ -14,9 +14,11 @@ from web_sms import queue_sms
 from web_world import WebWorld, web_world
 
 from pbx_sms.config.models import Settings, WebSettings
+from pbx_sms.core.delivery import DeliveryStatus
 from pbx_sms.db.delivery_table import DeliveryReportRecord
 from pbx_sms.db.outbox_table import OutboxRecord
-from pbx_sms.storage.delivery_reports import deliveries_of
+from pbx_sms.outbox.model import OutboxRow
+from pbx_sms.outbox.sql import SqlOutbox
 
 HOOK_TOKEN = "h" * 40
 STATUS = f"/hooks/smsapi/{HOOK_TOKEN}/status"
@@ -59,34 +61,42 @@ def test_several_comma_separated_reports_in_one_request_are_each_recorded(web: W
     ]
 
 
+def logged(web: WebWorld, sms_id: int) -> OutboxRow:
+    row = SqlOutbox(web.database.engine).get(sms_id)
+    assert row is not None
+    return row
+
+
 def test_a_duplicate_and_a_late_intermediate_leave_delivered(web: WebWorld) -> None:
-    delivered = {"MsgId": "B1", "status": "403", "status_name": "DELIVERED"}
+    delivered = {"MsgId": "B1", "status": "404", "status_name": "DELIVERED"}
     assert report(web, delivered) == 200
     assert report(web, delivered, post=True) == 200
-    assert report(web, {"MsgId": "B1", "status": "406", "status_name": "SENT"}) == 200
+    assert report(web, {"MsgId": "B1", "status": "403", "status_name": "SENT"}) == 200
     assert [(row[2], row[4]) for row in stored(web)] == [("delivered", 3)]
 
 
 def test_an_unknown_status_name_is_ignored_but_the_others_recorded(web: WebWorld) -> None:
-    assert report(web, {"MsgId": "C1,C2", "status": "999,403", "status_name": "SOMETHING_NEW,DELIVERED"}) == 200
+    assert report(web, {"MsgId": "C1,C2", "status": "999,404", "status_name": "SOMETHING_NEW,DELIVERED"}) == 200
     assert [row[1:3] for row in stored(web)] == [("C2", "delivered")]
 
 
 def test_a_report_before_the_outbox_row_knows_its_id_is_matched_later(web: WebWorld) -> None:
-    assert report(web, {"MsgId": "D1", "status": "403", "status_name": "DELIVERED"}) == 200
+    assert report(web, {"MsgId": "D1", "status": "404", "status_name": "DELIVERED"}) == 200
     row = queue_sms(web, "acme", at=T0)
-    with web.database.session() as session:
-        assert deliveries_of(session, [row.id]) == {}
+    assert logged(web, row.id).delivery is None
     with web.database.write_session() as session:
         session.execute(
             update(OutboxRecord)
             .where(OutboxRecord.id == row.id)
             .values(status="sent", gateway="smsapi", message_id="D1", last_attempt_at=T0)
         )
-    with web.database.session() as session:
-        found = deliveries_of(session, [row.id])
-    assert found[row.id].status == "delivered"
-    assert found[row.id].code == "403"
+    found = logged(web, row.id).delivery
+    assert found is not None and (found.status, found.code) == (DeliveryStatus.DELIVERED, "404")
+
+
+def test_a_report_with_only_the_numeric_code_is_mapped_and_unknown_is_not_recorded(web: WebWorld) -> None:
+    assert report(web, {"MsgId": "E1,E2,E3", "status": "404,408,412"}) == 200
+    assert [row[1:3] for row in stored(web)] == [("E1", "delivered"), ("E3", "rejected")]
 
 
 def test_a_request_without_msgid_is_refused(web: WebWorld) -> None:
