@@ -110,6 +110,11 @@ class OutboxRow:
             value = getattr(self, name)
             data[name] = value.isoformat() if isinstance(value, datetime) else value
         data["status"] = str(self.status)
+        report = self.delivery
+        data["delivery"] = (
+            {"status": str(report.status), "at": report.at.isoformat(), "code": report.code} if report else None
+        )
+        data["delivery_status"] = str(self.delivery_status) if self.delivery_status is not None else None
         return data
 
 

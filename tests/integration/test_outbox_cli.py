@@ -12,9 +12,10 @@ from typer.testing import CliRunner
 
 from pbx_sms.cli.main import app
 from pbx_sms.config import load_settings
+from pbx_sms.core.delivery import DeliveryStatus
 from pbx_sms.core.sms_status import Status
 from pbx_sms.outbox.config import WorkerConfig
-from pbx_sms.outbox.model import Failed
+from pbx_sms.outbox.model import Failed, Sent
 
 runner = CliRunner()
 CALLER = "+48602000001"
@@ -120,9 +121,40 @@ def test_log_filters_by_number_status_and_time(world: SqlWorld) -> None:
     assert {row["status"] for row in json.loads(output)} == {"queued", "failed", "sending"}
 
 
+def test_log_shows_the_delivery_status_and_filters_by_it(world: SqlWorld) -> None:
+    account = world.account()
+    now = datetime.now(UTC)
+    numbers = ("+48602000011", "+48602000012", "+48602000013")
+    world.store.enqueue([sms(account, to=number, due_at=now) for number in numbers], now)
+    rows = world.store.claim_due("cli-test", now, 3, 30)
+    world.store.apply("cli-test", [Sent(row.id, "smsapi", f"msg-{row.to}") for row in rows], now)
+    world.report("smsapi", "msg-+48602000011", DeliveryStatus.DELIVERED, None, now)
+    world.report("smsapi", "msg-+48602000012", DeliveryStatus.UNDELIVERED, "405", now)
+    by_to = {row.to: row.id for row in rows}
+    code, output = run("log")
+    assert code == 0
+    lines = output.splitlines()
+    assert lines[0].split()[:4] == ["ID", "CREATED", "STATUS", "DELIVERY"]
+    shown = {line.split()[0]: line.split()[3:5] for line in lines[1:]}
+    assert shown[str(by_to["+48602000011"])][0] == "delivered"
+    assert shown[str(by_to["+48602000012"])] == ["undelivered", "(405)"]
+    assert shown[str(by_to["+48602000013"])][0] == "unknown"
+    code, output = run("log", "--delivery", "undelivered", "--json")
+    assert code == 0
+    [entry] = json.loads(output)
+    assert entry["id"] == by_to["+48602000012"] and entry["delivery_status"] == "undelivered"
+    assert (entry["delivery"]["status"], entry["delivery"]["code"]) == ("undelivered", "405")
+    code, output = run("log", "--delivery", "unknown", "--json")
+    assert [entry["id"] for entry in json.loads(output)] == [by_to["+48602000013"]]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(("--since", "last tuesday"), "--since: expected a time like 2h"), (("--number", "hello"), "--number: 'hello'")],
+    [
+        (("--since", "last tuesday"), "--since: expected a time like 2h"),
+        (("--number", "hello"), "--number: 'hello'"),
+        (("--delivery", "sent"), "--delivery: unknown delivery status 'sent' (expected one of: delivered, undelivered"),
+    ],
 )
 def test_log_rejects_bad_filters(world: SqlWorld, args: tuple[str, str], message: str) -> None:
     code, output = run("log", *args)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from pbx_sms.core.access import Access, Resource
 from pbx_sms.core.bounds import RULE_NAME_MAX_CHARS
+from pbx_sms.core.delivery import DeliveryStatus
 from pbx_sms.core.sms_status import Status
 from pbx_sms.manage.sms_log import CallSummary, call_of, log_page, sms_of_account
 from pbx_sms.outbox.model import LogQuery, OutboxRow
@@ -30,11 +31,25 @@ router = APIRouter(prefix=f"{V1}/accounts/{{account}}/sms", tags=["sms log"], re
 
 ReadLog = Annotated[Scope, Depends(Guard(Resource.SMS_LOG, Access.READ))]
 MAX_PAGE = 200
+# What the log shows of the delivery (core.delivery.shown_delivery): a final report, or unknown.
+ShownDelivery = Literal["delivered", "undelivered", "expired", "rejected", "unknown"]
+ReportedStatus = Literal["queued", "sending", "sent", "accepted", "delivered", "undelivered", "expired", "rejected"]
+
+
+class DeliveryReportOut(BaseModel):
+    """The provider's last report: its status on the lifecycle queued < sending < sent < accepted < final,
+    when it came, and the provider's code (an error code for a failed delivery)."""
+
+    status: ReportedStatus
+    received_at: datetime
+    code: str | None
 
 
 class SmsOut(BaseModel):
     """One SMS of the log. ``reason``: why it was suppressed, failed or cancelled; ``note``: why it goes
-    out later than planned (quiet hours); ``last_error``: the last failed attempt's error."""
+    out later than planned (quiet hours); ``last_error``: the last failed attempt's error; ``delivery``:
+    delivered, undelivered, expired or rejected as the provider reported, unknown for a sent SMS with
+    no final report yet, null for an SMS not sent; ``delivery_report``: the provider's last report."""
 
     id: int
     status: Status
@@ -53,6 +68,8 @@ class SmsOut(BaseModel):
     created_at: datetime
     due_at: datetime
     updated_at: datetime
+    delivery: ShownDelivery | None
+    delivery_report: DeliveryReportOut | None
 
 
 class CallOut(BaseModel):
@@ -122,7 +139,16 @@ def _common(row: OutboxRow) -> dict[str, object]:
         "created_at": row.created_at,
         "due_at": row.due_at,
         "updated_at": row.updated_at,
+        "delivery": row.delivery_status,
+        "delivery_report": _report_out(row),
     }
+
+
+def _report_out(row: OutboxRow) -> DeliveryReportOut | None:
+    if row.delivery is None:
+        return None
+    report = row.delivery
+    return DeliveryReportOut(status=report.status.value, received_at=report.at, code=report.code)
 
 
 def _call_out(call: CallSummary | None) -> CallOut | None:
@@ -151,6 +177,9 @@ def list_sms(
         str | None, Query(description="The recipient or the call's other party, any format (account's country).")
     ] = None,
     rule: Annotated[str | None, Query(description="Only SMS of the rule with this name.")] = None,
+    delivery: Annotated[
+        ShownDelivery | None, Query(description="Only SMS with this delivery status (unknown: sent, no final report).")
+    ] = None,
     since: Annotated[
         str | None,
         Query(
@@ -182,6 +211,7 @@ def list_sms(
         number=to_e164(number, country, field="number") if number is not None else None,
         account_id=ref.id,
         rule_name=rule,
+        delivery=DeliveryStatus(delivery) if delivery is not None else None,
     )
     if rule is not None and not can_be_stored(rule, RULE_NAME_MAX_CHARS):
         return SmsPage(items=[], next_cursor=None)  # no rule has such a name (nor could it be asked about)

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from outbox_world import T0
-from web_sms import account_id, queue_sms
+from web_sms import account_id, mark_sent, queue_sms, report_delivery
 from web_world import WebWorld, web_world
 
 from pbx_sms.core.call import CompletedCall
+from pbx_sms.core.delivery import DeliveryStatus
 from pbx_sms.intake.calls import record_call
 from pbx_sms.outbox.sql import SqlOutbox
 
@@ -80,6 +81,36 @@ def test_filters_by_status_number_rule_and_time(web: WebWorld) -> None:
     assert _ids(client.get(LOG, params={"from": (T0 + timedelta(hours=1)).isoformat()})) == [late.id, middle.id]
 
 
+def test_each_sms_shows_its_delivery_and_the_log_filters_by_it(web: WebWorld) -> None:
+    delivered, undelivered, silent, queued = (queue_sms(web, "acme", at=T0 + timedelta(minutes=m)) for m in range(4))
+    for row in (delivered, undelivered, silent):
+        mark_sent(web, row, "twilio", f"SM{row.id}")
+    at = T0 + timedelta(minutes=30)
+    report_delivery(web, "twilio", f"SM{delivered.id}", DeliveryStatus.DELIVERED, at=at)
+    report_delivery(web, "twilio", f"SM{undelivered.id}", DeliveryStatus.UNDELIVERED, "30005", at=at)
+    report_delivery(web, "twilio", f"SM{silent.id}", DeliveryStatus.SENDING, at=at)
+    client = web.as_("acme-viewer")
+    items = {item["id"]: item for item in client.get(LOG).json()["items"]}
+    assert {sms_id: item["delivery"] for sms_id, item in items.items()} == {
+        delivered.id: "delivered",
+        undelivered.id: "undelivered",
+        silent.id: "unknown",
+        queued.id: None,
+    }
+    assert items[undelivered.id]["delivery_report"] == {
+        "status": "undelivered",
+        "received_at": at.isoformat().replace("+00:00", "Z"),
+        "code": "30005",
+    }
+    assert items[silent.id]["delivery_report"]["status"] == "sending"
+    assert items[queued.id]["delivery_report"] is None
+    assert _ids(client.get(LOG, params={"delivery": "undelivered"})) == [undelivered.id]
+    assert _ids(client.get(LOG, params={"delivery": "unknown"})) == [silent.id]
+    assert _ids(client.get(LOG, params={"delivery": "expired"})) == []
+    detail = client.get(f"{LOG}/{delivered.id}").json()
+    assert (detail["delivery"], detail["delivery_report"]["status"]) == ("delivered", "delivered")
+
+
 def test_bad_filters_are_422_on_their_field(web: WebWorld) -> None:
     client = web.as_("acme-viewer")
     for params, field in (
@@ -88,6 +119,7 @@ def test_bad_filters_are_422_on_their_field(web: WebWorld) -> None:
         ({"from": "yesterday"}, "from"),
         ({"to": "0.5"}, "to"),  # a number of seconds is no ISO 8601 time
         ({"limit": 201}, "limit"),
+        ({"delivery": "sent"}, "delivery"),  # an intermediate report is not what the log shows
         ({"limit": 0}, "limit"),
         ({"cursor": "bm90IGEgY3Vyc29y"}, "cursor"),
         ({"cursor": "%%%"}, "cursor"),
