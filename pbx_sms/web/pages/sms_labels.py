@@ -70,6 +70,6 @@ def delivery_labels(_: Translate) -> dict[str, str]:
         DeliveryStatus.UNDELIVERED: _("undelivered"),
         DeliveryStatus.EXPIRED: _("expired"),
         DeliveryStatus.REJECTED: _("rejected"),
-        DeliveryStatus.UNKNOWN: _("unknown"),
+        DeliveryStatus.UNKNOWN: _("no final report yet"),
     }
     return {str(status): label for status, label in labels.items()}

@@ -18,6 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from pbx_sms.core.access import Access, Action, Decision, Resource, may
 from pbx_sms.core.bounds import RULE_NAME_MAX_CHARS
+from pbx_sms.core.delivery import SHOWN_DELIVERY_STATUSES
 from pbx_sms.core.rule_fields import sender_can_receive
 from pbx_sms.core.sms_status import Status
 from pbx_sms.manage.sms_log import call_of, log_page, sms_of_account
@@ -68,11 +69,13 @@ class Filters:
     rule: str = ""
     since: str = ""  # a local date, YYYY-MM-DD
     until: str = ""  # a local date, included
+    delivery: str = ""
 
     def link(self, cursor: str | None = None) -> str:
         """This page's query string (with ``cursor``: the next page's)."""
         fields = {"status": self.status, "number": self.number, "rule": self.rule, "from": self.since}
         fields["to"] = self.until
+        fields["delivery"] = self.delivery
         values = {name: value for name, value in fields.items() if value}
         if cursor is not None:
             values["cursor"] = cursor
@@ -98,6 +101,12 @@ def log_query(filters: Filters, account_id: int, country: str, zone: ZoneInfo) -
             raise InvalidValue(f"status: not a status of an SMS: {filters.status!r}", field="status")
         statuses = frozenset({Status(filters.status)})
     number = to_e164(filters.number.strip(), country, field="number") if filters.number.strip() else None
+    delivery = None
+    if filters.delivery:
+        shown = {status.value: status for status in SHOWN_DELIVERY_STATUSES}
+        if filters.delivery not in shown:
+            raise InvalidValue(f"delivery: not a delivery status: {filters.delivery!r}", field="delivery")
+        delivery = shown[filters.delivery]
     return LogQuery(
         statuses=statuses,
         since=_local_day(filters.since, zone, "from"),
@@ -105,6 +114,7 @@ def log_query(filters: Filters, account_id: int, country: str, zone: ZoneInfo) -
         number=number,
         account_id=account_id,
         rule_name=filters.rule or None,
+        delivery=delivery,
     )
 
 
@@ -115,13 +125,14 @@ def sms_list(
     status: str = "",
     number: str = "",
     rule: str = "",
+    delivery: str = "",
     cursor: str | None = None,
 ) -> Response:
     """The account's SMS, newest first, a page at a time (``from``/``to``: local dates, both included)."""
     account = scope.require_account()
     frame = account_frame(request, scope)
     params = request.query_params
-    filters = Filters(status, number, rule, params.get("from", ""), params.get("to", ""))
+    filters = Filters(status, number, rule, params.get("from", ""), params.get("to", ""), delivery)
     with scope.read_session() as session:
         found = get_account(session, account.name)
         country, zone = found.country, ZoneInfo(usable_timezone(found.timezone))
@@ -144,6 +155,8 @@ def sms_list(
         rows=rows,
         filters=filters,
         statuses=list(Status),
+        deliveries=[status.value for status in SHOWN_DELIVERY_STATUSES],
+        delivery_labels=delivery_labels(translator(frame.language)),
         rule_names=rule_names,
         problem=problem,
         base=base,

@@ -198,3 +198,28 @@ def test_the_detail_shows_the_delivery_report_or_that_none_came(seeded: SeededWo
     assert re.search(r'class="delivery">undelivered \(code 30008\), ', page)
     polish_reader(world.database, "acme-viewer")
     assert "niedoręczony (kod 30008)" in client.get(f"{LOG}/{sent_id}").text
+
+
+def test_the_list_shows_each_sms_delivery_and_filters_by_it(seeded: SeededWorld) -> None:
+    world = seeded.world
+    sent_id = acme_ids(seeded)["sent"]
+    other_sent = acme_ids(seeded, 2)["sent"]
+    row = SqlOutbox(world.database.engine).get(sent_id)
+    assert row is not None and row.gateway is not None and row.message_id is not None
+    with world.database.write_session() as session:
+        record_report(session, row.gateway, row.message_id, "expired", None, datetime(2026, 3, 2, 9, tzinfo=UTC))
+    client, _csrf = logged_in(world, "acme-viewer")
+    page = client.get(LOG).text
+    cells = dict(re.findall(r'href="/accounts/acme/sms/(\d+)".*?<td class="delivery">([^<]*)</td>', page, re.S))
+    assert cells[str(sent_id)] == "expired"
+    assert cells[str(other_sent)] == "no final report yet"
+    assert cells[str(acme_ids(seeded)["queued"])] == ""  # not sent: nothing to deliver
+    assert ids_on(client.get(LOG, params={"delivery": "expired"}).text) == [sent_id]
+    unknown = client.get(LOG, params={"delivery": "unknown"}).text
+    assert sent_id not in ids_on(unknown) and other_sent in ids_on(unknown)
+    assert re.search(r'<option value="expired" selected>', client.get(LOG, params={"delivery": "expired"}).text)
+    wrong = client.get(LOG, params={"delivery": "sent"})
+    assert wrong.status_code == 422 and re.search(r'id="delivery"[^>]*aria-invalid="true"', wrong.text)
+    polish_reader(world.database, "acme-viewer")
+    polish = client.get(LOG).text
+    assert re.search(r'<td class="delivery">wygasł</td>', polish) and ">Doręczenie<" in polish
