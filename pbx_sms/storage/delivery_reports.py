@@ -191,3 +191,44 @@ def delivery_rates(session: Session, account_id: int, since: datetime) -> list[D
             )
         )
     return rates
+
+
+# What a sent SMS's delivery is counted as: a final status as reported, else unknown (no report, or
+# only intermediate ones: the provider has not said whether it reached the phone).
+COUNTED_DELIVERY_STATUSES = (
+    DeliveryStatus.DELIVERED,
+    DeliveryStatus.UNDELIVERED,
+    DeliveryStatus.EXPIRED,
+    DeliveryStatus.REJECTED,
+    DeliveryStatus.UNKNOWN,
+)
+
+
+def counted_as(report_status: str | None) -> DeliveryStatus:
+    """The counted delivery status of a sent SMS whose stored report says ``report_status`` (None: none)."""
+    if report_status is not None and report_status in FINAL_DELIVERY_STATUSES:
+        return DeliveryStatus(report_status)
+    return DeliveryStatus.UNKNOWN
+
+
+def delivery_counts(session: Session, since: datetime) -> dict[str, int]:
+    """SMS of every account sent since ``since`` (their last attempt), by delivery status: every status
+    of ``COUNTED_DELIVERY_STATUSES``, 0 when none. At most one row per stored report status comes back."""
+    query = (
+        select(DeliveryReportRecord.status, func.count(OutboxRecord.id))
+        .select_from(OutboxRecord)
+        .outerjoin(DeliveryReportRecord, _joined_on_outbox())
+        .where(OutboxRecord.status == Status.SENT.value, OutboxRecord.last_attempt_at >= since)
+        .group_by(DeliveryReportRecord.status)
+    )
+    counts = dict.fromkeys((status.value for status in COUNTED_DELIVERY_STATUSES), 0)
+    for report_status, count in session.execute(query):
+        counts[counted_as(report_status).value] += count
+    return counts
+
+
+def reports_received_since(session: Session, since: datetime) -> int:
+    """Messages whose stored delivery state was set by a report received since ``since`` (duplicates and
+    stale reports, which change nothing, are not counted), matched to an SMS or not."""
+    query = select(func.count()).select_from(DeliveryReportRecord).where(DeliveryReportRecord.received_at >= since)
+    return session.scalar(query) or 0
