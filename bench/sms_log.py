@@ -112,8 +112,11 @@ def databases(postgres: str) -> Iterator[tuple[str, str]]:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     try:
-        yield "postgresql", make_url(postgres).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
+        yield (
+            "postgresql",
+            make_url(postgres)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False),
         )
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:

@@ -74,6 +74,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "PBX_SMS_WEB_PUBLIC_URL": ("https://pbx.example.com/sms/", "https://pbx.example.com/sms"),
     "PBX_SMS_WEB_HOOK_TOKEN": ("k" * 43, "k" * 43),
     "PBX_SMS_WEB_HOOK_MAX_BODY_BYTES": ("32768", 32768),
+    "PBX_SMS_WEB_METRICS_ENABLED": ("false", False),
     "PBX_SMS_OPTOUT_KEYWORDS": ("STOP, nie, Rezygnuję", ("STOP", "nie", "Rezygnuję")),
     "PBX_SMS_OPTOUT_CONFIRMATION": ("Wypisano. / Unsubscribed.", "Wypisano. / Unsubscribed."),
     # Gateways' settings.

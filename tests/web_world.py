@@ -7,7 +7,7 @@ user's bearer token.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
 from pbx_sms.config.models import Settings
+from pbx_sms.core.clock import utc_now
 from pbx_sms.db.engine import Database
 from pbx_sms.storage.accounts import add_account
 from pbx_sms.storage.api_tokens import create_token
@@ -52,8 +53,10 @@ class WebWorld:
         return client
 
 
-def web_world(database_url: str, *, settings: Settings | None = None) -> Iterator[WebWorld]:
-    """The generator behind a ``web`` fixture: ``yield from web_world(database_url)``."""
+def web_world(
+    database_url: str, *, settings: Settings | None = None, clock: Callable[[], datetime] = utc_now
+) -> Iterator[WebWorld]:
+    """The generator behind a ``web`` fixture: ``yield from web_world(database_url)``; ``clock``: the app's."""
     settings = settings or Settings(database_url=database_url)
     database = open_database(database_url)
     now = datetime.now(UTC)
@@ -64,7 +67,7 @@ def web_world(database_url: str, *, settings: Settings | None = None) -> Iterato
         for name, (role, account) in USERS.items():
             add_user(session, name, role=role, account=account, password=PASSWORD, hasher=FAST_HASHER)
             _view, tokens[name] = create_token(session, name, now)
-    app = create_app(WebContext(database, settings))
+    app = create_app(WebContext(database, settings, clock=clock))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield WebWorld(database, settings, client, tokens)
     database.close()

@@ -206,6 +206,8 @@ class WebSettings(_Section):
     hook_token: SecretStr = SecretStr("")
     # Callbacks are small forms or JSON: a longer body is refused (413) before it is read whole.
     hook_max_body_bytes: int = Field(64 * 1024, gt=0)
+    # GET /metrics (delivery figures for Prometheus, operators only); False: the route is not there (404).
+    metrics_enabled: bool = True
 
     @field_validator("public_url")
     @classmethod

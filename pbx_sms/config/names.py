@@ -66,6 +66,7 @@ SETTING_PATHS: dict[str, tuple[str, ...]] = {
     "web_public_url": ("web", "public_url"),
     "web_hook_token": ("web", "hook_token"),
     "web_hook_max_body_bytes": ("web", "hook_max_body_bytes"),
+    "web_metrics_enabled": ("web", "metrics_enabled"),
     "optout_keywords": ("replies", "optout_keywords"),
     "optout_confirmation": ("replies", "optout_confirmation"),
 }

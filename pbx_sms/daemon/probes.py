@@ -15,10 +15,11 @@ from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 from sqlalchemy import func, select, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from pbx_sms.core.reasons import Reason
 from pbx_sms.core.sms_status import FINAL_STATUSES, Status
+from pbx_sms.db.engine import limit_statement_time
 from pbx_sms.db.outbox_table import outbox_table
 
 T = TypeVar("T")
@@ -96,15 +97,9 @@ class Probe(Generic[T]):
         return await in_daemon_thread(work, self.timeout_s)
 
 
-def _bounded(conn: Connection, timeout_s: float) -> None:
-    """PostgreSQL stops the statement itself after the deadline (SQLite reads never wait in WAL mode)."""
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}")
-
-
 def database_answers(engine: Engine, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
     with engine.begin() as conn:
-        _bounded(conn, timeout_s)
+        limit_statement_time(conn, timeout_s)
         conn.execute(text("SELECT 1"))
     return True
 
@@ -149,7 +144,7 @@ def outbox_counts(engine: Engine, now: datetime, timeout_s: float = PROBE_TIMEOU
     depth = dict.fromkeys(open_statuses, 0)
     final: dict[tuple[str, str], int] = {}
     with engine.begin() as conn:
-        _bounded(conn, timeout_s)
+        limit_statement_time(conn, timeout_s)
         for status, count in conn.execute(depth_query):
             depth[status] = count
         for status, reason in conn.execute(final_query):

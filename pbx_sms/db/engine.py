@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from pbx_sms.db.url import is_sqlite, normalise_database_url
@@ -61,6 +61,13 @@ def _install_sqlite_hooks(engine: Engine, in_memory: bool) -> None:
 
 
 POSTGRES_CONNECT_TIMEOUT_S = 10  # whole seconds: libpq's unit
+
+
+def limit_statement_time(connection: Connection, timeout_s: float) -> None:
+    """Within the connection's transaction, PostgreSQL stops a statement itself after ``timeout_s``
+    (SQLite reads never wait for a writer in WAL mode)."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}")
 
 
 def make_engine(url: str | URL) -> Engine:

@@ -82,6 +82,8 @@ class OutboxRecord(Base):
         Index("ix_outbox_recipient_sender_last_attempt_at", "recipient", "sender", "last_attempt_at"),
         # Matches delivery reports to their SMS.
         Index("ix_outbox_gateway_message_id", "gateway", "message_id"),
+        # The SMS sent in a recent window, of every account (pbx_sms/web/metrics.py; migration 0015).
+        Index("ix_outbox_status_last_attempt_at", "status", "last_attempt_at"),
     )
 
 

@@ -17,7 +17,13 @@ from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from pbx_sms.core.delivery import NOT_DELIVERED_STATUSES, DeliveryStatus, supersedes
+from pbx_sms.core.delivery import (
+    NOT_DELIVERED_STATUSES,
+    SHOWN_DELIVERY_STATUSES,
+    DeliveryStatus,
+    shown_delivery,
+    supersedes,
+)
 from pbx_sms.core.sms_status import Status
 from pbx_sms.db.delivery_table import DeliveryReportRecord
 from pbx_sms.db.outbox_table import OutboxRecord
@@ -136,3 +142,37 @@ def delivery_rates(session: Session, account_id: int, since: datetime) -> list[D
             )
         )
     return rates
+
+
+# What a sent SMS's delivery is counted as: what the SMS log shows (core.delivery.shown_delivery).
+COUNTED_DELIVERY_STATUSES = SHOWN_DELIVERY_STATUSES
+
+
+def counted_as(report_status: str | None) -> DeliveryStatus:
+    """The counted delivery status of a sent SMS whose stored report says ``report_status`` (None: none)."""
+    shown = shown_delivery(DeliveryStatus(report_status) if report_status is not None else None, sent=True)
+    assert shown is not None  # a sent SMS always shows a delivery status
+    return shown
+
+
+def delivery_counts(session: Session, since: datetime) -> dict[str, int]:
+    """SMS of every account sent since ``since`` (their last attempt), by delivery status: every status
+    of ``COUNTED_DELIVERY_STATUSES``, 0 when none. At most one row per stored report status comes back."""
+    query = (
+        select(DeliveryReportRecord.status, func.count(OutboxRecord.id))
+        .select_from(OutboxRecord)
+        .outerjoin(DeliveryReportRecord, _joined_on_outbox())
+        .where(OutboxRecord.status == Status.SENT.value, OutboxRecord.last_attempt_at >= since)
+        .group_by(DeliveryReportRecord.status)
+    )
+    counts = dict.fromkeys((status.value for status in COUNTED_DELIVERY_STATUSES), 0)
+    for report_status, count in session.execute(query):
+        counts[counted_as(report_status).value] += count
+    return counts
+
+
+def reports_received_since(session: Session, since: datetime) -> int:
+    """Messages whose stored delivery state was set by a report received since ``since`` (duplicates and
+    stale reports, which change nothing, are not counted), matched to an SMS or not."""
+    query = select(func.count()).select_from(DeliveryReportRecord).where(DeliveryReportRecord.received_at >= since)
+    return session.scalar(query) or 0

@@ -13,6 +13,7 @@ from pbx_sms.web.hooks import delivery_http as hook_delivery_http
 from pbx_sms.web.hooks import delivery_smsapi as hook_delivery_smsapi
 from pbx_sms.web.hooks import delivery_twilio as hook_delivery_twilio
 from pbx_sms.web.hooks import replies as hook_replies
+from pbx_sms.web.metrics import install_metrics
 from pbx_sms.web.middleware import install_middleware
 from pbx_sms.web.pages import account, account_lists, dashboard, home, login, rule_edit
 from pbx_sms.web.pages import rules as rules_pages
@@ -67,6 +68,7 @@ def create_app(context: WebContext) -> FastAPI:
     )
     for router in (*api_routers, *hook_routers, *page_routers):
         app.include_router(router)
+    install_metrics(app, context)  # GET /metrics for Prometheus (operator), unless turned off
     install_docs(app, OPENAPI_PATH)
     app.mount(STATIC_PATH, static_files(), name="static")  # public: guard.public in pages/render.py
     return app

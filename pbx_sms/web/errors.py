@@ -5,10 +5,10 @@
 when the problem is the whole body). Storage errors map here once: NotFound 404, AlreadyExists and
 Refused 409, InvalidValue 422.
 
-A page (a path outside /api) that needs a login redirects to the login page instead of answering 401;
-any other error of a page (403, 404, a CSRF failure, 409, 422 ...) is a translated HTML page drawn by
-the renderer the app installs (``pages/error_page.py``: this module sits below the pages and cannot
-import them). The API keeps answering JSON.
+A page (a path outside /api and ``MACHINE_PATHS``) that needs a login redirects to the login page
+instead of answering 401; any other error of a page (403, 404, a CSRF failure, 409, 422 ...) is a
+translated HTML page drawn by the renderer the app installs (``pages/error_page.py``: this module sits
+below the pages and cannot import them). The API and ``MACHINE_PATHS`` keep answering JSON.
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api"
 LOGIN_PAGE = "/login"
+METRICS_PATH = "/metrics"
+# Paths outside /api that machines call (Prometheus): answered like the API, never redirected to a login.
+MACHINE_PATHS = frozenset({METRICS_PATH})
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +110,13 @@ def storage_error(exc: StorageError) -> ApiError:
     return ApiError(400, str(exc))
 
 
+def is_page_path(path: str) -> bool:
+    """Whether ``path`` is the panel's (HTML errors, a login redirect) rather than the API's or a machine's."""
+    return not path.startswith(API_PREFIX) and path not in MACHINE_PATHS
+
+
 def _is_page(request: Request) -> bool:
-    return not request.url.path.startswith(API_PREFIX)
+    return is_page_path(request.url.path)
 
 
 def _answer(request: Request, error: ApiError) -> Response:

@@ -7,15 +7,22 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
 
 from pbx_sms.core.delivery import Delivery, DeliveryStatus
-from pbx_sms.db.engine import Database
+from pbx_sms.db.config_tables import Base
+from pbx_sms.db.engine import SQLITE_BEGIN_OPTION, Database
+from pbx_sms.db.migrate import alembic_config
 from pbx_sms.db.outbox_table import OutboxRecord
 from pbx_sms.outbox.sql import SqlOutbox
 from pbx_sms.storage.database import open_database
-from pbx_sms.storage.delivery_reports import delivery_rates, record_report
+from pbx_sms.storage.delivery_reports import delivery_counts, delivery_rates, record_report
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+INDEX = "ix_outbox_status_last_attempt_at"
 
 
 @pytest.fixture
@@ -116,3 +123,30 @@ def test_rates_per_rule(database: Database) -> None:
     assert rates[0].rate == pytest.approx(2 / 3)
     assert rates[1].rate is None
     assert later == []
+
+
+def test_delivery_counts_take_the_window_from_the_send_inclusive(database: Database) -> None:
+    add_sms(database, message_id="w1")  # sent (last attempt) at T0
+    report(database, "w1", "rejected")
+    with database.session() as session:
+        at_start = delivery_counts(session, T0)
+        after = delivery_counts(session, T0 + timedelta(microseconds=1))
+    assert at_start == {"delivered": 0, "undelivered": 0, "expired": 0, "rejected": 1, "unknown": 0}
+    assert after == dict.fromkeys(at_start, 0)
+
+
+def test_the_sent_window_has_its_index_going_down_and_up_with_migration_0015(
+    database: Database, database_url: str
+) -> None:
+    def outbox_indexes() -> dict[str, list[str | None]]:
+        return {index["name"]: index["column_names"] for index in inspect(database.engine).get_indexes("outbox")}
+
+    assert outbox_indexes()["ix_outbox_status_last_attempt_at"] == ["status", "last_attempt_at"]
+    with database.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert [diff for diff in differences if INDEX in repr(diff)] == []
+    with database.engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"}).begin() as connection:
+        command.downgrade(alembic_config(connection), "0014")
+    assert INDEX not in outbox_indexes()
+    open_database(database_url).close()  # up again
+    assert INDEX in outbox_indexes()

@@ -56,7 +56,7 @@ from pbx_sms.storage.optouts import add_optout
 from pbx_sms.storage.users import account_id_of, get_user, view
 from pbx_sms.web import guard
 from pbx_sms.web.api import GUARD_STATUSES
-from pbx_sms.web.errors import API_PREFIX, LOGIN_PAGE
+from pbx_sms.web.errors import LOGIN_PAGE, is_page_path
 
 ROLES = ("root", "acme-admin", "acme-viewer")
 SEED_COPY_OF = {"root": 1, "acme-admin": 2, "acme-viewer": 1}  # the viewer deletes nothing
@@ -88,7 +88,7 @@ class Endpoint:
 
     @property
     def is_page(self) -> bool:
-        return not self.path.startswith(API_PREFIX)
+        return is_page_path(self.path)
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
