@@ -84,6 +84,8 @@ class OutboxRecord(Base):
         Index("ix_outbox_gateway_message_id", "gateway", "message_id"),
         # The SMS sent in a recent window, of every account (pbx_sms/web/metrics.py; migration 0015).
         Index("ix_outbox_status_last_attempt_at", "status", "last_attempt_at"),
+        # An account's SMS log, newest first, a page at a time (pbx_sms/outbox/sql.py; migration 0016).
+        Index("ix_outbox_account_id_created_at_id", "account_id", "created_at", "id"),
     )
 
 
