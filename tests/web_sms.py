@@ -34,7 +34,8 @@ _recipients = itertools.count(1)
 
 def sent_sms(web: WebWorld, account: str, *, at: datetime, message_id: str, **extra: object) -> int:
     """One SMS of ``account`` that went out at ``at`` through smsapi as ``message_id``, the way the worker
-    leaves it (enqueued, claimed, its outcome applied); each to a number of its own (no interval limit)."""
+    leaves it (enqueued, claimed, its outcome applied); each to a number of its own (no interval limit).
+    Call it before queuing SMS due by ``at``: the claim must take this one alone."""
     outbox = SqlOutbox(web.database.engine)
     to = f"+4860100{next(_recipients):04d}"
     report = outbox.enqueue([sms(account_id(web, account), due_at=at, to=to, **extra)], at)
