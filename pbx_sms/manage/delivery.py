@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from pbx_sms.core.delivery import delivery_rate
 from pbx_sms.storage.delivery_reports import DeliveryRate, delivery_rates
 
 DEFAULT_DAYS = 7
@@ -28,9 +29,7 @@ class DeliveryTotal:
 
     @property
     def rate(self) -> float | None:
-        """Delivered among the SMS with a final report; None when none has one yet."""
-        decided = self.delivered + self.undelivered
-        return self.delivered / decided if decided else None
+        return delivery_rate(self.delivered, self.undelivered)
 
 
 def delivery_total(rates: Iterable[DeliveryRate]) -> DeliveryTotal:

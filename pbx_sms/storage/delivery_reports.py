@@ -17,7 +17,13 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from pbx_sms.core.delivery import FINAL_DELIVERY_STATUSES, NOT_DELIVERED_STATUSES, DeliveryStatus, supersedes
+from pbx_sms.core.delivery import (
+    FINAL_DELIVERY_STATUSES,
+    NOT_DELIVERED_STATUSES,
+    DeliveryStatus,
+    delivery_rate,
+    supersedes,
+)
 from pbx_sms.core.sms_status import Status
 from pbx_sms.db.delivery_table import DeliveryReportRecord
 from pbx_sms.db.outbox_table import OutboxRecord
@@ -48,9 +54,7 @@ class DeliveryRate:
 
     @property
     def rate(self) -> float | None:
-        """Delivered among the SMS with a final report; None when none has one yet."""
-        decided = self.delivered + self.undelivered
-        return self.delivered / decided if decided else None
+        return delivery_rate(self.delivered, self.undelivered)
 
 
 def record_report(

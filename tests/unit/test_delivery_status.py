@@ -13,6 +13,7 @@ from pbx_sms.core.delivery import (
     REPORTED_STATUSES,
     DeliveryStatus,
     apply_reports,
+    delivery_rate,
     http_status,
     smsapi_status,
     supersedes,
@@ -94,3 +95,9 @@ def test_smsapi_status_names() -> None:
 def test_http_status_words_are_the_statuses() -> None:
     assert http_status("Delivered") == DeliveryStatus.DELIVERED
     assert http_status("unknown") is None
+
+
+def test_the_delivery_rate_counts_only_final_reports() -> None:
+    assert delivery_rate(3, 1) == 0.75
+    assert delivery_rate(0, 2) == 0.0
+    assert delivery_rate(0, 0) is None
