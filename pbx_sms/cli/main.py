@@ -34,6 +34,7 @@ from pbx_sms.cli import (  # noqa: E402
     audit,
     daemon,
     db,
+    delivery,
     numbers,
     optout,
     outbox,
@@ -64,6 +65,7 @@ app.add_typer(optout.app, name="optout")
 app.add_typer(outbox.app, name="outbox")
 app.command("log")(smslog.smslog)
 app.command("replies")(replies.replies)
+app.command("delivery")(delivery.delivery)
 app.add_typer(users.app, name="users")
 app.add_typer(tokens.app, name="tokens")
 app.command("audit")(audit.audit)

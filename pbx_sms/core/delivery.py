@@ -83,6 +83,14 @@ SHOWN_DELIVERY_STATUSES = (
     DeliveryStatus.UNKNOWN,
 )
 
+
+def delivery_rate(delivered: int, undelivered: int) -> float | None:
+    """Delivered among the SMS with a final report (pending ones do not count either way); None when
+    none has one yet: "no figure", not 0 %."""
+    decided = delivered + undelivered
+    return delivered / decided if decided else None
+
+
 _STAGE = {
     DeliveryStatus.QUEUED: 0,
     DeliveryStatus.SENDING: 1,

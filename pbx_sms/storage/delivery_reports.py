@@ -21,6 +21,7 @@ from pbx_sms.core.delivery import (
     NOT_DELIVERED_STATUSES,
     SHOWN_DELIVERY_STATUSES,
     DeliveryStatus,
+    delivery_rate,
     shown_delivery,
     supersedes,
 )
@@ -47,9 +48,7 @@ class DeliveryRate:
 
     @property
     def rate(self) -> float | None:
-        """Delivered among the SMS with a final report; None when none has one yet."""
-        decided = self.delivered + self.undelivered
-        return self.delivered / decided if decided else None
+        return delivery_rate(self.delivered, self.undelivered)
 
 
 def record_report(
@@ -110,14 +109,22 @@ def _joined_on_outbox() -> ColumnElement[bool]:
 def delivery_rates(session: Session, account_id: int, since: datetime) -> list[DeliveryRate]:
     """Per rule of the account: SMS sent since ``since`` and how many were delivered, not, or pending.
 
-    The rule's name is the one the outbox stored (a rule removed since still has its row).
+    An SMS counts by when it went out (its last attempt); pending is sent with no final report yet
+    (none at all, or only intermediate ones). The rule's name is the one the outbox stored with its
+    latest SMS: a rule renamed in the window shows its newer name, a rule removed since still has its row.
     """
     not_delivered = [status.value for status in NOT_DELIVERED_STATUSES]
     delivered = func.sum(case((DeliveryReportRecord.status == DeliveryStatus.DELIVERED.value, 1), else_=0))
     undelivered = func.sum(case((DeliveryReportRecord.status.in_(not_delivered), 1), else_=0))
+    # Grouped by name too, so that each name's latest SMS can pick the rule's name (in any database).
     query = (
         select(
-            OutboxRecord.rule_id, func.max(OutboxRecord.rule_name), func.count(OutboxRecord.id), delivered, undelivered
+            OutboxRecord.rule_id,
+            OutboxRecord.rule_name,
+            func.max(OutboxRecord.last_attempt_at),
+            func.count(OutboxRecord.id),
+            delivered,
+            undelivered,
         )
         .outerjoin(DeliveryReportRecord, _joined_on_outbox())
         .where(
@@ -125,23 +132,30 @@ def delivery_rates(session: Session, account_id: int, since: datetime) -> list[D
             OutboxRecord.status == Status.SENT.value,
             OutboxRecord.last_attempt_at >= since,
         )
-        .group_by(OutboxRecord.rule_id)
-        .order_by(OutboxRecord.rule_id)
+        .group_by(OutboxRecord.rule_id, OutboxRecord.rule_name)
     )
-    rates = []
-    for rule_id, rule_name, sent, delivered_count, undelivered_count in session.execute(query):
-        done = int(delivered_count or 0) + int(undelivered_count or 0)
-        rates.append(
-            DeliveryRate(
-                rule_id=rule_id,
-                rule_name=rule_name,
-                sent=sent,
-                delivered=int(delivered_count or 0),
-                undelivered=int(undelivered_count or 0),
-                pending=sent - done,
-            )
+    names: dict[int, tuple[datetime, str]] = {}
+    counts: dict[int, tuple[int, int, int]] = {}
+    for rule_id, rule_name, latest, sent, delivered_count, undelivered_count in session.execute(query):
+        if rule_id not in names or latest > names[rule_id][0]:
+            names[rule_id] = (latest, rule_name)
+        before = counts.get(rule_id, (0, 0, 0))
+        counts[rule_id] = (
+            before[0] + int(sent),
+            before[1] + int(delivered_count or 0),
+            before[2] + int(undelivered_count or 0),
         )
-    return rates
+    return [
+        DeliveryRate(
+            rule_id=rule_id,
+            rule_name=names[rule_id][1],
+            sent=sent,
+            delivered=delivered_count,
+            undelivered=undelivered_count,
+            pending=sent - delivered_count - undelivered_count,
+        )
+        for rule_id, (sent, delivered_count, undelivered_count) in sorted(counts.items())
+    ]
 
 
 # What a sent SMS's delivery is counted as: what the SMS log shows (core.delivery.shown_delivery).

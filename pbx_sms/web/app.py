@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from pbx_sms.web.api import accounts, audit, me, numbers, optouts, outbox, rule_tools, senders, session, sms_log, status
+from pbx_sms.web.api import (
+    accounts,
+    audit,
+    delivery,
+    me,
+    numbers,
+    optouts,
+    outbox,
+    rule_tools,
+    senders,
+    session,
+    sms_log,
+    status,
+)
 from pbx_sms.web.api import rules as rules_api
 from pbx_sms.web.context import WebContext
 from pbx_sms.web.docs import install_docs
@@ -45,6 +58,7 @@ def create_app(context: WebContext) -> FastAPI:
         senders.router,
         optouts.router,
         sms_log.router,
+        delivery.router,
         outbox.router,
         status.router,
         audit.router,

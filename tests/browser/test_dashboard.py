@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import Browser, Page, expect
-from web_sms import queue_sms
+from web_sms import delivery_week, queue_sms
 
 from pbx_sms.daemon.status import write_heartbeat
 
@@ -23,6 +23,7 @@ def switch_language(page: Page, language: str) -> None:
 
 def seed(panel: Panel) -> None:
     now = datetime.now(UTC)
+    delivery_week(panel.world, now)  # first: its SMS are claimed and sent, the ones below stay queued
     for minutes in (1, 2, 3):
         queue_sms(panel.world, "acme", at=now - timedelta(minutes=minutes), rule_name="Thanks")
     queue_sms(panel.world, "acme", at=now - timedelta(days=2), rule_name="Thanks")
@@ -38,9 +39,12 @@ def test_log_in_lands_on_the_dashboard_with_counts_and_the_chart(panel: Panel, p
     expect(page.locator("main")).to_contain_text("AMI connected")
     chart = page.get_by_role("img", name="Calls and SMS per hour, last 7 days")
     expect(chart).to_be_visible()
-    expect(page.locator("figure.chart figcaption")).to_contain_text("SMS: 4")
+    expect(page.locator("figure.chart figcaption")).to_contain_text("SMS: 10")  # with delivery_week's 6
     box = chart.bounding_box()
     assert box is not None and box["width"] > 600 and box["height"] > 150
+    delivery = page.get_by_role("table").filter(has=page.get_by_role("columnheader", name="Delivery rate"))
+    expect(delivery.get_by_role("row", name="Missed call")).to_contain_text("66.7%")
+    expect(delivery.get_by_role("row", name="All rules")).to_contain_text("50%")
     panel.screenshot(page, "dashboard")
 
 
@@ -55,6 +59,7 @@ def test_the_dashboard_fits_a_phone(panel: Panel, browser: Browser) -> None:
     expect(chart).to_be_visible()
     box = chart.bounding_box()
     assert box is not None and box["width"] <= PHONE["width"] and box["height"] > 50
+    expect(phone.locator("#delivery")).to_contain_text("Skuteczność doręczeń")
     assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     panel.screenshot(phone, "dashboard-phone")
     switch_language(phone, "en")  # the user's setting: back as the other tests expect it

@@ -62,6 +62,7 @@ REQUIRED: dict[str, str] = {
     "other": "+48600100200",
     "status": "no_answer",
     "name": "default",
+    "account": "default",
     "sender": "ACME",
     "sms_id": "1",
     "user": "admin",

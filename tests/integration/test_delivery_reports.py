@@ -19,7 +19,7 @@ from pbx_sms.db.migrate import alembic_config
 from pbx_sms.db.outbox_table import OutboxRecord
 from pbx_sms.outbox.sql import SqlOutbox
 from pbx_sms.storage.database import open_database
-from pbx_sms.storage.delivery_reports import delivery_counts, delivery_rates, record_report
+from pbx_sms.storage.delivery_reports import DeliveryRate, delivery_counts, delivery_rates, record_report
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 INDEX = "ix_outbox_status_last_attempt_at"
@@ -32,12 +32,22 @@ def database(database_url: str) -> Iterator[Database]:
     db.close()
 
 
-def add_sms(db: Database, *, message_id: str | None, rule_id: int = 1, status: str = "sent") -> int:
+def add_sms(
+    db: Database,
+    *,
+    message_id: str | None,
+    rule_id: int = 1,
+    status: str = "sent",
+    account_id: int = 1,
+    at: datetime = T0,
+    rule_name: str | None = None,
+) -> int:
+    """A row as the worker leaves it: sent at ``at`` (its last attempt) by smsapi as ``message_id``."""
     row = OutboxRecord(
         idempotency_key=str(uuid.uuid4()),
-        account_id=1,
+        account_id=account_id,
         rule_id=rule_id,
-        rule_name=f"rule {rule_id}",
+        rule_name=rule_name or f"rule {rule_id}",
         pbx="pbx",
         call_id=str(uuid.uuid4()),
         other_party="+48500100200",
@@ -54,7 +64,7 @@ def add_sms(db: Database, *, message_id: str | None, rule_id: int = 1, status: s
         scheduled_at=T0,
         due_at=T0,
         attempts=1,
-        last_attempt_at=T0,
+        last_attempt_at=at,
         gateway="smsapi",
         message_id=message_id,
         created_at=T0,
@@ -150,3 +160,60 @@ def test_the_sent_window_has_its_index_going_down_and_up_with_migration_0015(
     assert INDEX not in outbox_indexes()
     open_database(database_url).close()  # up again
     assert INDEX in outbox_indexes()
+
+
+def rows_of(rates: list[DeliveryRate]) -> list[tuple[int, str, int, int, int, int]]:
+    return [(r.rule_id, r.rule_name, r.sent, r.delivered, r.undelivered, r.pending) for r in rates]
+
+
+def test_rates_of_the_last_7_days_of_one_account(database: Database) -> None:
+    since = T0 - timedelta(days=7)
+    # Rule 3 of account 1, in the window: each final and intermediate kind once.
+    for message_id, status in [
+        ("ok1", "delivered"),
+        ("ok2", "delivered"),
+        ("ok3", "delivered"),
+        ("bad", "undelivered"),
+        ("exp", "expired"),
+        ("rej", "rejected"),
+        ("mid1", "sent"),
+        ("mid2", "accepted"),
+    ]:
+        add_sms(database, message_id=message_id, rule_id=3, at=T0 - timedelta(days=1))
+        report(database, message_id, status)
+    add_sms(database, message_id="silent", rule_id=3, at=since)  # no report at all, and just in the window
+    report(database, "mid1", "delivered")  # an intermediate then a final: delivered
+    # Outside: older than 7 days, another account's, not sent, a report of another gateway's message.
+    add_sms(database, message_id="old", rule_id=3, at=since - timedelta(seconds=1))
+    report(database, "old", "delivered")
+    add_sms(database, message_id="globex", rule_id=3, account_id=2)
+    report(database, "globex", "undelivered")
+    add_sms(database, message_id=None, rule_id=3, status="failed")
+    with database.write_session() as session:
+        record_report(session, "twilio", "ok1", "undelivered", None, T0)
+    with database.session() as session:
+        rates = delivery_rates(session, 1, since)
+        other = delivery_rates(session, 2, since)
+    assert rows_of(rates) == [(3, "rule 3", 9, 4, 3, 2)]
+    assert rates[0].rate == pytest.approx(4 / 7)
+    assert rows_of(other) == [(3, "rule 3", 1, 0, 1, 0)] and other[0].rate == 0.0
+
+
+def test_an_intermediate_report_counts_as_pending_and_no_final_has_no_rate(database: Database) -> None:
+    add_sms(database, message_id="q", rule_id=4)
+    report(database, "q", "queued")
+    add_sms(database, message_id="a", rule_id=4)
+    report(database, "a", "accepted")
+    with database.session() as session:
+        (rate,) = delivery_rates(session, 1, T0 - timedelta(days=7))
+    assert (rate.sent, rate.delivered, rate.undelivered, rate.pending, rate.rate) == (2, 0, 0, 2, None)
+
+
+def test_a_renamed_rule_shows_the_name_of_its_latest_sms(database: Database) -> None:
+    add_sms(database, message_id="n1", rule_id=5, rule_name="Zzz old name", at=T0 - timedelta(days=2))
+    add_sms(database, message_id="n2", rule_id=5, rule_name="Aaa new name", at=T0 - timedelta(days=1))
+    add_sms(database, message_id="n3", rule_id=6, rule_name="Other", at=T0)
+    report(database, "n1", "delivered")
+    with database.session() as session:
+        rates = delivery_rates(session, 1, T0 - timedelta(days=7))
+    assert rows_of(rates) == [(5, "Aaa new name", 2, 1, 0, 1), (6, "Other", 1, 0, 0, 1)]

@@ -13,6 +13,7 @@ from pbx_sms.core.delivery import (
     REPORTED_STATUSES,
     DeliveryStatus,
     apply_reports,
+    delivery_rate,
     http_status,
     shown_delivery,
     smsapi_status,
@@ -131,3 +132,9 @@ def test_the_log_shows_a_final_report_else_unknown_when_sent_else_nothing(report
 def test_http_status_words_are_the_statuses() -> None:
     assert http_status("Delivered") == DeliveryStatus.DELIVERED
     assert http_status("unknown") is None
+
+
+def test_the_delivery_rate_counts_only_final_reports() -> None:
+    assert delivery_rate(3, 1) == 0.75
+    assert delivery_rate(0, 2) == 0.0
+    assert delivery_rate(0, 0) is None

@@ -1,5 +1,6 @@
 """An account's dashboard: the daemons and their AMI, today's calls and SMS by status, recent errors,
-and a chart of calls and SMS per hour over the last 7 days (server-rendered SVG, no script)."""
+the delivery of the last 7 days' SMS per rule, and a chart of calls and SMS per hour over the last 7 days
+(server-rendered SVG, no script)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
+from babel.numbers import format_percent
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
@@ -17,6 +19,7 @@ from pbx_sms.core.access import Access, Action, Decision, Resource, may
 from pbx_sms.core.sms_status import Status
 from pbx_sms.daemon.status import read_status
 from pbx_sms.manage.dashboard import hourly_series, recent_errors, today_counts
+from pbx_sms.manage.delivery import delivery_report
 from pbx_sms.outbox.sql import SqlOutbox
 from pbx_sms.outbox.sql_facts import usable_timezone
 from pbx_sms.storage.accounts import get_account
@@ -73,6 +76,15 @@ def day_label_formatter(language: str) -> Callable[[date], str]:
     return day_label
 
 
+def rate_formatter(language: str) -> Callable[[float | None], str]:
+    """A delivery rate as the language writes a percentage ("97.5%" / "97,5%"); "—" with nothing final."""
+
+    def rate_label(rate: float | None) -> str:
+        return "—" if rate is None else format_percent(rate, format="#,##0.#%", locale=language)
+
+    return rate_label
+
+
 @router.get(DASHBOARD_PAGE)
 def dashboard(request: Request, scope: ReadDashboard) -> Response:
     account = scope.require_account()
@@ -82,6 +94,7 @@ def dashboard(request: Request, scope: ReadDashboard) -> Response:
         zone = ZoneInfo(usable_timezone(get_account(session, account.name).timezone))
         today = today_counts(session, account.id, account.name, now, zone)
         series = hourly_series(session, account.id, account.name, now, zone)
+        delivery = delivery_report(session, account.id, account.name, now)
     errors = recent_errors(SqlOutbox(scope.context.database.engine), account.id)
     daemons = daemon_lines(read_status(scope.context.database.engine, now))
     _ = translator(frame.language)
@@ -95,6 +108,8 @@ def dashboard(request: Request, scope: ReadDashboard) -> Response:
         call_statuses=CALL_STATUSES,
         sms_statuses=list(Status),
         errors=errors,
+        delivery=delivery,
+        rate_label=rate_formatter(frame.language),
         chart=chart_geometry(series.hour_starts, series.calls, series.sms, zone),
         base=f"/accounts/{url_part(account.name)}",
         status_labels=sms_status_labels(_),
