@@ -91,6 +91,21 @@ def delivery_rate(delivered: int, undelivered: int) -> float | None:
     return delivered / decided if decided else None
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryFigures:
+    """SMS sent in a window and what became of them: delivered, not (undelivered, expired, rejected),
+    or pending (no final report yet)."""
+
+    sent: int
+    delivered: int
+    undelivered: int
+    pending: int
+
+    @property
+    def rate(self) -> float | None:
+        return delivery_rate(self.delivered, self.undelivered)
+
+
 _STAGE = {
     DeliveryStatus.QUEUED: 0,
     DeliveryStatus.SENDING: 1,

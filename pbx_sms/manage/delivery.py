@@ -13,23 +13,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from pbx_sms.core.delivery import delivery_rate
+from pbx_sms.core.delivery import DeliveryFigures
 from pbx_sms.storage.delivery_reports import DeliveryRate, delivery_rates
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 90
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryTotal:
-    sent: int
-    delivered: int
-    undelivered: int
-    pending: int
-
-    @property
-    def rate(self) -> float | None:
-        return delivery_rate(self.delivered, self.undelivered)
+# The account's figures: its rules' summed.
+DeliveryTotal = DeliveryFigures
 
 
 def delivery_total(rates: Iterable[DeliveryRate]) -> DeliveryTotal:

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from pbx_sms.core.delivery import (
     NOT_DELIVERED_STATUSES,
     SHOWN_DELIVERY_STATUSES,
+    DeliveryFigures,
     DeliveryStatus,
-    delivery_rate,
     shown_delivery,
     supersedes,
 )
@@ -37,18 +37,12 @@ MAX_MESSAGE_ID_CHARS = 200
 MAX_CODE_CHARS = 200
 
 
-@dataclass(frozen=True)
-class DeliveryRate:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryRate(DeliveryFigures):
+    """One rule's figures (``rule_name``: the name its latest SMS in the window was sent under)."""
+
     rule_id: int
     rule_name: str
-    sent: int
-    delivered: int
-    undelivered: int
-    pending: int
-
-    @property
-    def rate(self) -> float | None:
-        return delivery_rate(self.delivered, self.undelivered)
 
 
 def record_report(

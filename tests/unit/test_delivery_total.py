@@ -9,7 +9,15 @@ from pbx_sms.storage.delivery_reports import DeliveryRate
 
 
 def rule(rule_id: int, sent: int, delivered: int, undelivered: int) -> DeliveryRate:
-    return DeliveryRate(rule_id, f"rule {rule_id}", sent, delivered, undelivered, sent - delivered - undelivered)
+    pending = sent - delivered - undelivered
+    return DeliveryRate(
+        rule_id=rule_id,
+        rule_name=f"rule {rule_id}",
+        sent=sent,
+        delivered=delivered,
+        undelivered=undelivered,
+        pending=pending,
+    )
 
 
 def test_the_total_sums_the_rules_and_its_rate_is_of_the_sums() -> None:
