@@ -23,8 +23,12 @@ Provider vocabularies (each mapped here only):
 - SMSAPI: the callback's ``status_name`` and numeric ``status`` (SMSAPI documentation
   https://www.smsapi.pl/docs, sections "9. Raporty Callback" and "18. Lista statusów doręczenia"):
   401 NOT_FOUND, 402 EXPIRED, 403 SENT, 404 DELIVERED, 405 UNDELIVERED, 406 FAILED, 407 REJECTED,
-  408 UNKNOWN, 409 QUEUE, 410 ACCEPTED, 411 RENEWAL, 412 STOP. NOT_FOUND, UNKNOWN and RENEWAL say
-  nothing about the phone, so they are not recorded; STOP (the send was stopped) is ``rejected``.
+  408 UNKNOWN, 409 QUEUE, 410 ACCEPTED, 411 RENEWAL, 412 STOP. The twelve names are SMSAPI's own
+  (its client smsapi/smsapi-javascript-client, src/modules/sms/types/SmsStatus.ts, lists exactly
+  these); the numbers were read from an SMSAPI integration quoting that table ("Statuses from api",
+  YetiForce's SMSAPI provider), as the docs page itself could not be read past its start here, so
+  the name, when it comes, always wins. NOT_FOUND, UNKNOWN and RENEWAL say nothing about the phone,
+  so they are not recorded; STOP (the send was stopped) is ``rejected``.
 - The generic http gateway's documented words: the statuses themselves.
 """
 
