@@ -176,7 +176,9 @@ def _seed_copy(database: Database, names: Names, now: datetime) -> CopySeed:
         add_sender(session, names.sender, account)
         import_rules(session, [RuleSource("seed.yaml", account, parse_rule_text(_rules_text(names)).rules)])
         add_optout(session, names.optout, account, COUNTRY)
-        add_user(session, names.user, role="viewer", account=account, password=PASSWORD, hasher=FAST_HASHER)
+        add_user(
+            session, names.user, role="viewer", account=account, password=PASSWORD, language="en", hasher=FAST_HASHER
+        )
         token, _secret = create_token(session, names.user, now, name="seed")
         account_id = get_account(session, account).id
         rule_id = get_stored_rule(session, account, names.rule).id

@@ -65,7 +65,7 @@ def web_world(
         for account_name in ACCOUNTS:
             add_account(session, account_name, timezone="Europe/Warsaw", country="PL")
         for name, (role, account) in USERS.items():
-            add_user(session, name, role=role, account=account, password=PASSWORD, hasher=FAST_HASHER)
+            add_user(session, name, role=role, account=account, password=PASSWORD, language="en", hasher=FAST_HASHER)
             _view, tokens[name] = create_token(session, name, now)
     app = create_app(WebContext(database, settings, clock=clock))
     with TestClient(app, raise_server_exceptions=False) as client:

@@ -71,6 +71,7 @@ def user_json(user: UserView) -> dict[str, Any]:
         "role": user.role.value,
         "account": user.account,
         "language": user.language,
+        "language_chosen": user.language_chosen,
         "disabled": user.disabled,
         "created_at": _when(user.created_at),
         "updated_at": _when(user.updated_at),
@@ -91,14 +92,19 @@ def add(
         str | None, typer.Option("--account", help="The account of an admin or viewer (not for an operator).")
     ] = None,
     language: Annotated[
-        Language, typer.Option("--language", case_sensitive=False, help="The web panel's language.")
-    ] = Language.EN,
+        Language | None,
+        typer.Option(
+            "--language",
+            case_sensitive=False,
+            help="The web panel's language (default: the browser's, else Polish for an account in PL, else English).",
+        ),
+    ] = None,
     password_stdin: PasswordStdinOpt = False,
 ) -> None:
     """Add a user (asks for the password unless --password-stdin)."""
     # Name, role and account are checked before the password is asked for.
     with read_session(ctx) as session:
-        check_new_user(session, name, role.value, account, language.value)
+        check_new_user(session, name, role.value, account, language.value if language else None)
     password = read_new_password(password_stdin)
     with write_session(ctx) as session:
         user = add_user(
@@ -107,7 +113,7 @@ def add(
             role=role.value,
             account=account,
             password=password,
-            language=language.value,
+            language=language.value if language else None,
             hasher=credentials.DEFAULT_HASHER,
         )
     where = f" of account {user.account!r}" if user.account else " (every account)"
@@ -133,7 +139,7 @@ def list_(
                 user.name,
                 user.role.value,
                 user.account or "(all)",
-                user.language,
+                user.chosen_language or "(browser)",
                 "DISABLED" if user.disabled else "enabled",
                 _when(user.created_at),
             )

@@ -33,6 +33,9 @@ class UserRow(TimestampMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     disabled: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
     language: Mapped[str] = mapped_column(String(2))
+    # Whether the user picked ``language`` (panel switch, CLI --language): until then the browser's
+    # Accept-Language and the account's country choose (pbx_sms/web/pages/i18n.py).
+    language_chosen: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
 
     __table_args__ = (
         CheckConstraint("role IN " + str(ROLE_VALUES), name="role_known"),

@@ -44,6 +44,12 @@ class UserView:
     disabled: bool
     created_at: datetime
     updated_at: datetime
+    language_chosen: bool = False
+
+    @property
+    def chosen_language(self) -> str | None:
+        """The language the user picked; None while it is the default (the browser's then applies)."""
+        return self.language if self.language_chosen else None
 
     @property
     def principal(self) -> Principal:
@@ -128,19 +134,18 @@ class NewUser:
     role: Role
     account_id: int | None
     language: str
+    language_chosen: bool
 
 
-def check_new_user(
-    session: Session, name: str, role: str, account: str | None, language: str = DEFAULT_LANGUAGE
-) -> NewUser:
+def check_new_user(session: Session, name: str, role: str, account: str | None, language: str | None = None) -> NewUser:
     """Everything `add_user` would refuse, checked without writing (so the CLI can ask for the password after)."""
     name = check_user_name(name)
     checked_role = check_role(role)
-    checked_language = check_language(language)
+    checked_language = check_language(language) if language is not None else DEFAULT_LANGUAGE
     account_id = _account_id(session, checked_role, account)
     if session.scalar(select(UserRow.id).where(UserRow.name == name)) is not None:
         raise AlreadyExists(f"user {name!r} already exists")
-    return NewUser(name, checked_role, account_id, checked_language)
+    return NewUser(name, checked_role, account_id, checked_language, language is not None)
 
 
 def add_user(
@@ -150,10 +155,11 @@ def add_user(
     role: str,
     password: str,
     account: str | None = None,
-    language: str = DEFAULT_LANGUAGE,
+    language: str | None = None,
     hasher: PasswordHasher = DEFAULT_HASHER,
 ) -> UserView:
-    """Add a user; every field is checked before anything is written (and before the slow hash)."""
+    """Add a user; every field is checked before anything is written (and before the slow hash).
+    Without ``language`` the panel follows the browser until the user picks one."""
     new = check_new_user(session, name, role, account, language)
     user = UserRow(
         name=new.name,
@@ -161,6 +167,7 @@ def add_user(
         account_id=new.account_id,
         password_hash=hash_password(password, hasher),
         language=new.language,
+        language_chosen=new.language_chosen,
     )
     session.add(user)
     session.flush()
@@ -180,6 +187,7 @@ def view(session: Session, user: UserRow) -> UserView:
         disabled=user.disabled,
         created_at=user.created_at,
         updated_at=user.updated_at,
+        language_chosen=user.language_chosen,
     )
 
 
@@ -199,6 +207,7 @@ def list_users(session: Session, account: str | None = None) -> list[UserView]:
             disabled=user.disabled,
             created_at=user.created_at,
             updated_at=user.updated_at,
+            language_chosen=user.language_chosen,
         )
         for user, account_name in session.execute(query.order_by(UserRow.name))
     ]
@@ -226,6 +235,7 @@ def change_password(session: Session, name: str, password: str, *, hasher: Passw
 def set_language(session: Session, name: str, language: str) -> None:
     user = get_user(session, name)
     user.language = check_language(language)
+    user.language_chosen = True
     session.flush()
     record_change("language changed", user.name, language=user.language)
 

@@ -94,6 +94,8 @@ def test_users_lifecycle(cli: Run, database_url: str) -> None:
     ]
     table = cli("users", "list").stdout
     assert "root  operator  (all)" in table and "argon2" not in table
+    assert [line.split()[3] for line in table.splitlines() if line.startswith(("anna", "vic"))] == ["(browser)", "pl"]
+    assert [u["language_chosen"] for u in listed] == [False, False, True]  # without --language: the browser's
     assert logs_in(database_url, "anna", PASSWORD)
 
     assert "user 'vic': language en" in cli("users", "set", "VIC", "--language", "EN").stdout

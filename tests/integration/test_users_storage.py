@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 from alembic import command
 from argon2 import PasswordHasher
-from sqlalchemy import inspect, select, text
+from sqlalchemy import func, inspect, select, text
 
 from pbx_sms.core.access import Role
 from pbx_sms.core.web_session import SessionLimits
 from pbx_sms.db.auth_tables import AUTH_TABLES, ApiTokenRow, LoginFailureRow, UserRow, WebSessionRow
 from pbx_sms.db.engine import SQLITE_BEGIN_OPTION, Database, make_engine
+from pbx_sms.db.migrate import alembic_config
 from pbx_sms.storage.accounts import add_account, remove_account
 from pbx_sms.storage.api_tokens import authenticate_token, create_token, list_tokens, revoke_token
 from pbx_sms.storage.credentials import csrf_matches, csrf_token
@@ -454,3 +455,33 @@ def test_the_migration_builds_exactly_the_models_tables(database: Database) -> N
     with database.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert [diff for diff in differences if any(table in repr(diff) for table in AUTH_TABLES)] == []
+
+
+def test_a_language_counts_as_the_users_choice_only_once_picked(database: Database) -> None:
+    add(database, "ewa")
+    add(database, "jan", language="pl")
+    with database.session() as session:
+        ewa, jan = list_users(session)
+    assert (ewa.language, ewa.language_chosen, ewa.chosen_language) == ("en", False, None)
+    assert (jan.language, jan.chosen_language) == ("pl", "pl")
+    with database.write_session() as session:
+        set_language(session, "ewa", "en")
+    with database.session() as session:
+        assert [user.chosen_language for user in list_users(session)] == ["en", "pl"]
+
+
+def test_migration_0017_takes_polish_as_chosen_and_english_as_the_old_default(database: Database) -> None:
+    add(database, "ewa", language="en")
+    add(database, "jan", language="pl")
+    with database.write_session() as session:
+        create_token(session, "jan", T0)
+    with database.engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"}).begin() as connection:
+        command.downgrade(alembic_config(connection), "0016")
+    assert "language_chosen" not in {column["name"] for column in inspect(database.engine).get_columns("users")}
+    with database.engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"}).begin() as connection:
+        command.upgrade(alembic_config(connection), "head")
+    with database.session() as session:
+        chosen = {user.name: user.chosen_language for user in list_users(session)}
+        assert session.scalar(select(func.count()).select_from(UserRow)) == 2  # nothing lost on the way down
+        assert session.scalar(select(func.count()).select_from(ApiTokenRow)) == 1  # no cascade from a table copy
+    assert chosen == {"ewa": None, "jan": "pl"}

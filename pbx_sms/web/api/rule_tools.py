@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pbx_sms.core.access import Access, Resource
@@ -86,7 +86,7 @@ class PreviewOut(TextMeasureOut):
 
 
 @router.post("/accounts/{account}/rules/preview", response_model=PreviewOut)
-def preview_rule_text(account: str, body: PreviewIn, scope: RulesRead) -> dict[str, Any]:
+def preview_rule_text(account: str, body: PreviewIn, scope: RulesRead, request: Request) -> dict[str, Any]:
     """How a rule's SMS text comes out: the panel's live counter calls this while the text is typed.
 
     Body: ``{"text": str, "transliterate": bool = false, "call": {placeholder: value, ...}}`` (``call``
@@ -100,12 +100,12 @@ def preview_rule_text(account: str, body: PreviewIn, scope: RulesRead) -> dict[s
     with transliteration on, whatever ``transliterate`` says) and ``problems`` (``[{"field": "text",
     "message"}]``: unknown placeholders, unclosed braces, more than 255 parts; a text with template
     problems is measured as written). Nothing is read from the database but the caller's access.
-    Problems are in the caller's language (their user's setting): the panel's counter shows them as sent.
+    Problems are in the caller's language (their setting, else their browser's): the panel's counter shows them as sent.
     """
     scope.require_account()
     call = None if body.call is None else body.call.model_dump(exclude_none=True)
     answer = preview_text(body.text, transliterated=body.transliterate, call=call).as_json()
-    _ = translator(choose_language(scope.user.language, None, None))
+    _ = translator(choose_language(scope.user.chosen_language, request.headers.get("accept-language"), None))
     for problem in answer["problems"]:
         problem["message"] = translated_problem(problem["message"], _)
     return answer

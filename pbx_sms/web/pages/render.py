@@ -106,7 +106,7 @@ def frame_of(
 ) -> Frame:
     cookie = request.cookies.get(SESSION_COOKIE)
     language = choose_language(
-        user.language if user is not None else request.query_params.get("lang"),
+        user.chosen_language if user is not None else request.query_params.get("lang"),
         request.headers.get("accept-language"),
         account_country,
     )

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 from panel_world import browser, csrf_of, logged_in, login_form, seed_rules
-from web_world import PASSWORD, WebWorld, web_world
+from web_world import FAST_HASHER, PASSWORD, WebWorld, web_world
 
 from pbx_sms.storage.rule_store import stored_rules
+from pbx_sms.storage.users import add_user
 
 MISSED = "/accounts/acme/rules/Missed%20call"
 SLASHED = "/accounts/acme/rules/After%20hours%20%2F%20weekend"
@@ -156,6 +157,18 @@ def test_the_language_switch_is_the_users_setting(web: WebWorld) -> None:
     page = client.get("/accounts/acme/rules").text
     assert '<html lang="pl">' in page and "SMS po połączeniu" in page and "nieodebrane, zajęte" in page
     assert client.post("/language", data={"csrf_token": csrf, "language": "de"}).status_code == 422
+
+
+def test_until_a_user_picks_a_language_the_browser_and_then_the_accounts_country_choose(web: WebWorld) -> None:
+    with web.database.write_session() as session:
+        add_user(session, "ewa", role="viewer", account="acme", password=PASSWORD, hasher=FAST_HASHER)
+    client, csrf = logged_in(web, "ewa")
+    rules = "/accounts/acme/rules"
+    assert '<html lang="en">' in client.get(rules, headers={"Accept-Language": "en-GB,en;q=0.9"}).text
+    assert '<html lang="pl">' in client.get(rules, headers={"Accept-Language": "pl-PL,pl;q=0.9"}).text
+    assert '<html lang="pl">' in client.get(rules, headers={"Accept-Language": "de"}).text  # acme is in PL
+    client.post("/language", data={"csrf_token": csrf, "language": "en", "next": rules})
+    assert '<html lang="en">' in client.get(rules, headers={"Accept-Language": "pl"}).text  # now their setting
 
 
 def test_the_login_page_follows_the_browser_and_the_visitors_choice(web: WebWorld) -> None:
