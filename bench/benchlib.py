@@ -14,6 +14,7 @@ import re
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -292,3 +293,24 @@ if __name__ == "__main__":
         import asyncio
 
         asyncio.run(_serve_http_async())
+
+
+@contextmanager
+def postgres_schema(base: str) -> Iterator[str]:
+    """A URL of a fresh schema on the PostgreSQL at ``base``, dropped afterwards."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = make_url(base).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield (
+            make_url(base)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import machine, percentile, print_table
+from benchlib import machine, percentile, postgres_schema, print_table
 from sqlalchemy import insert, text
 
 from pbx_sms.core.delivery import DeliveryStatus
@@ -106,25 +106,9 @@ def timed(outbox: SqlOutbox, query: LogQuery, repeat: int) -> tuple[float, float
 def databases(postgres: str) -> Iterator[tuple[str, str]]:
     with tempfile.TemporaryDirectory() as directory:
         yield "sqlite", f"sqlite:///{Path(directory) / 'bench.db'}"
-    if not postgres:
-        return
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = make_url(postgres).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield (
-            "postgresql",
-            make_url(postgres)
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False),
-        )
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    if postgres:
+        with postgres_schema(postgres) as url:
+            yield "postgresql", url
 
 
 def main() -> None:

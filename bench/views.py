@@ -15,20 +15,18 @@ Per database (SQLite in a temp dir, PostgreSQL at PBX_SMS_TEST_POSTGRES_URL in a
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import machine, print_table
+from benchlib import machine, postgres_schema, print_table
 
 from pbx_sms.core.call import CompletedCall
 from pbx_sms.core.rulefile import parse_rule_text
@@ -98,26 +96,6 @@ def bench(url: str, calls: int, batch: int) -> list[object]:
         return [url.split(":")[0], f"{first_s:,.0f}", f"{second_s:,.0f}", f"{process_first_s:,.0f}", f"{replan_s:,.0f}"]
     finally:
         database.close()
-
-
-@contextlib.contextmanager
-def postgres_schema(base: str) -> Iterator[str]:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = make_url(base).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield (
-            make_url(base)
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def main() -> int:

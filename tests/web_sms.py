@@ -9,7 +9,6 @@ from outbox_world import T0, sms
 from sqlalchemy import update
 from web_world import WebWorld
 
-from pbx_sms.core.delivery import DeliveryStatus
 from pbx_sms.db.outbox_table import OutboxRecord
 from pbx_sms.outbox.model import OutboxRow, Sent
 from pbx_sms.outbox.sql import SqlOutbox
@@ -32,22 +31,17 @@ def queue_sms(web: WebWorld, account: str, *, at: datetime = T0, **extra: object
     return row
 
 
-def mark_sent(web: WebWorld, row: OutboxRow, gateway: str, message_id: str, at: datetime = T0) -> None:
-    """``row`` as the worker leaves it after the gateway took it (its id for delivery reports)."""
+def mark_sent(
+    web: WebWorld, row: OutboxRow, gateway: str, message_id: str, at: datetime = T0, status: str = "sent"
+) -> None:
+    """``row`` as the worker leaves it after the gateway took it (its id for delivery reports); ``status``
+    another outcome with that id (a failed SMS that had one)."""
     with web.database.write_session() as session:
         session.execute(
             update(OutboxRecord)
             .where(OutboxRecord.id == row.id)
-            .values(status="sent", gateway=gateway, message_id=message_id, last_attempt_at=at, attempts=1)
+            .values(status=status, gateway=gateway, message_id=message_id, last_attempt_at=at, attempts=1)
         )
-
-
-def report_delivery(
-    web: WebWorld, gateway: str, message_id: str, status: DeliveryStatus, code: str | None = None, at: datetime = T0
-) -> None:
-    """A provider's delivery report, stored as the callbacks store it."""
-    with web.database.write_session() as session:
-        record_report(session, gateway, message_id, status.value, code, at)
 
 
 _recipients = itertools.count(1)
@@ -69,10 +63,12 @@ def sent_sms(web: WebWorld, account: str, *, at: datetime, message_id: str, **ex
     return row_id
 
 
-def delivery_report(web: WebWorld, message_id: str, status: str, at: datetime) -> None:
+def delivery_report(
+    web: WebWorld, message_id: str, status: str, at: datetime, *, gateway: str = "smsapi", code: str | None = None
+) -> None:
     """The provider's callback for ``message_id``, recorded as the hook routes record it."""
     with web.database.write_session() as session:
-        record_report(session, "smsapi", message_id, status, None, at)
+        record_report(session, gateway, message_id, status, code, at)
 
 
 def delivery_week(web: WebWorld, now: datetime) -> None:

@@ -12,7 +12,7 @@ from pbx_sms.cli.context import fail, state
 from pbx_sms.cli.db import opened_database, print_json, print_table
 from pbx_sms.cli.outbox import JsonOpt, StatusOpt, parse_statuses
 from pbx_sms.core.clock import utc_now
-from pbx_sms.core.delivery import SHOWN_DELIVERY_STATUSES, DeliveryStatus
+from pbx_sms.core.delivery import SHOWN_DELIVERY_STATUSES, DeliveryStatus, shown_delivery_named
 from pbx_sms.core.phone import normalise
 from pbx_sms.outbox.model import LogQuery, OutboxRow
 from pbx_sms.outbox.sql import SqlOutbox
@@ -37,10 +37,11 @@ def parse_since(value: str, now: datetime) -> datetime:
 
 
 def parse_delivery(value: str) -> DeliveryStatus:
-    shown = {status.value: status for status in SHOWN_DELIVERY_STATUSES}
-    if value not in shown:
-        fail(f"--delivery: unknown delivery status {value!r} (expected one of: {', '.join(shown)})")
-    return shown[value]
+    shown = shown_delivery_named(value)
+    if shown is None:
+        expected = ", ".join(status.value for status in SHOWN_DELIVERY_STATUSES)
+        fail(f"--delivery: unknown delivery status {value!r} (expected one of: {expected})")
+    return shown
 
 
 def _delivery_cell(row: OutboxRow) -> str | None:

@@ -86,6 +86,12 @@ SHOWN_DELIVERY_STATUSES = (
     DeliveryStatus.REJECTED,
     DeliveryStatus.UNKNOWN,
 )
+_SHOWN_BY_WORD = {status.value: status for status in SHOWN_DELIVERY_STATUSES}
+
+
+def shown_delivery_named(word: str) -> DeliveryStatus | None:
+    """A filter's word (delivered, undelivered, expired, rejected, unknown) as its status; None otherwise."""
+    return _SHOWN_BY_WORD.get(word)
 
 
 def delivery_rate(delivered: int, undelivered: int) -> float | None:

@@ -7,7 +7,7 @@ show: the window, the per-rule figures (storage's ``delivery_rates``) and their 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,31 +46,18 @@ class DeliveryReport:
 
     def to_json(self) -> dict[str, Any]:
         """The API's shape (``DeliveryOut``), for `pbx-sms delivery --json`."""
-        total = self.total
         return {
             "account": self.account,
             "since": self.since.isoformat(),
             "days": self.days,
-            "total": {
-                "sent": total.sent,
-                "delivered": total.delivered,
-                "undelivered": total.undelivered,
-                "pending": total.pending,
-                "rate": total.rate,
-            },
-            "rules": [
-                {
-                    "rule_id": rule.rule_id,
-                    "rule_name": rule.rule_name,
-                    "sent": rule.sent,
-                    "delivered": rule.delivered,
-                    "undelivered": rule.undelivered,
-                    "pending": rule.pending,
-                    "rate": rule.rate,
-                }
-                for rule in self.rules
-            ],
+            "total": _figures_json(self.total),
+            "rules": [_figures_json(rule) for rule in self.rules],
         }
+
+
+def _figures_json(figures: DeliveryFigures) -> dict[str, Any]:
+    """The figures' fields (a rule's with its id and name) and their rate."""
+    return {**asdict(figures), "rate": figures.rate}
 
 
 def delivery_report(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -30,8 +29,6 @@ from pbx_sms.db.delivery_table import DeliveryReportRecord
 from pbx_sms.db.outbox_table import OutboxRecord
 
 logger = logging.getLogger(__name__)
-
-_Row = TypeVar("_Row", bound=tuple[Any, ...])
 
 MAX_MESSAGE_ID_CHARS = 200
 MAX_CODE_CHARS = 200

@@ -30,6 +30,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from pbx_sms.core.access import Access, Resource
+from pbx_sms.daemon.endpoint import database_problem
 from pbx_sms.db.engine import Database, limit_statement_time
 from pbx_sms.storage.delivery_reports import COUNTED_DELIVERY_STATUSES, delivery_counts, reports_received_since
 from pbx_sms.web.api import ERROR_RESPONSES
@@ -48,22 +49,22 @@ REGISTRY_STATE = "metrics_registry"
 
 
 @dataclass(frozen=True, slots=True)
-class DeliveryFigures:
+class DeliveryScrape:
     # Delivery status (COUNTED_DELIVERY_STATUSES) → SMS sent in SENT_WINDOW.
     sent_by_delivery: Mapping[str, int]
     reports_last_24h: int
 
 
-def read_delivery_figures(database: Database, now: datetime, timeout_s: float = QUERY_TIMEOUT_S) -> DeliveryFigures:
+def read_delivery_scrape(database: Database, now: datetime, timeout_s: float = QUERY_TIMEOUT_S) -> DeliveryScrape:
     with database.session() as session:
         limit_statement_time(session.connection(), timeout_s)
-        return DeliveryFigures(
+        return DeliveryScrape(
             sent_by_delivery=delivery_counts(session, now - SENT_WINDOW),
             reports_last_24h=reports_received_since(session, now - REPORTS_WINDOW),
         )
 
 
-def delivery_families(figures: DeliveryFigures | None) -> Iterator[Metric]:
+def delivery_families(figures: DeliveryScrape | None) -> Iterator[Metric]:
     """The metric families of one scrape; ``figures`` None: the database did not answer."""
     yield GaugeMetricFamily(
         PREFIX + "database_up", "1 when the database answered this scrape's query in time.", value=figures is not None
@@ -85,15 +86,10 @@ def delivery_families(figures: DeliveryFigures | None) -> Iterator[Metric]:
     )
 
 
-def database_problem(error: BaseException) -> str:
-    """The failure in words without the driver's message, which may echo the database URL."""
-    return f"query failed ({type(error).__name__})"
-
-
 class DeliveryCollector(Collector):
     """Reads the delivery figures each time the registry is collected (``read``: one bounded query)."""
 
-    def __init__(self, read: Callable[[], DeliveryFigures]) -> None:
+    def __init__(self, read: Callable[[], DeliveryScrape]) -> None:
         self._read = read
         self._in_flight = threading.Lock()
         self._database_down = False
@@ -101,7 +97,7 @@ class DeliveryCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         yield from delivery_families(self._figures())
 
-    def _figures(self) -> DeliveryFigures | None:
+    def _figures(self) -> DeliveryScrape | None:
         if not self._in_flight.acquire(blocking=False):
             self._went_down("the previous scrape's query has not returned")
             return None
@@ -125,7 +121,7 @@ class DeliveryCollector(Collector):
 
 def metrics_registry(context: WebContext) -> CollectorRegistry:
     registry = CollectorRegistry()
-    registry.register(DeliveryCollector(lambda: read_delivery_figures(context.database, context.clock())))
+    registry.register(DeliveryCollector(lambda: read_delivery_scrape(context.database, context.clock())))
     return registry
 
 

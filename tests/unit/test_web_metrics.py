@@ -11,9 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pbx_sms.core.delivery import DeliveryStatus
 from pbx_sms.storage.delivery_reports import COUNTED_DELIVERY_STATUSES, counted_as
-from pbx_sms.web.metrics import DeliveryCollector, DeliveryFigures, delivery_families
+from pbx_sms.web.metrics import DeliveryCollector, DeliveryScrape, delivery_families
 
-FIGURES = DeliveryFigures({"delivered": 5, "unknown": 2}, reports_last_24h=4)
+FIGURES = DeliveryScrape({"delivered": 5, "unknown": 2}, reports_last_24h=4)
 
 
 def samples_of(collector: DeliveryCollector) -> dict[tuple[str, str | None], float]:
@@ -69,7 +69,7 @@ def test_every_status_is_a_series_missing_ones_0() -> None:
 
 
 def test_a_status_outside_the_vocabulary_never_becomes_a_label() -> None:
-    figures = DeliveryFigures({"delivered": 1, "+48601000001": 9}, reports_last_24h=0)
+    figures = DeliveryScrape({"delivered": 1, "+48601000001": 9}, reports_last_24h=0)
     families = list(delivery_families(figures))
     labels = {sample.labels.get("status") for family in families for sample in family.samples}
     assert labels == {None, *(status.value for status in COUNTED_DELIVERY_STATUSES)}
@@ -78,7 +78,7 @@ def test_a_status_outside_the_vocabulary_never_becomes_a_label() -> None:
 def test_a_failing_read_is_database_up_0_logged_once_per_outage(caplog: pytest.LogCaptureFixture) -> None:
     failing = True
 
-    def read() -> DeliveryFigures:
+    def read() -> DeliveryScrape:
         if failing:
             raise ConnectionRefusedError("postgresql://pbx:hunter2@db/pbx refused")
         return FIGURES
@@ -99,7 +99,7 @@ def test_a_failing_read_is_database_up_0_logged_once_per_outage(caplog: pytest.L
 def test_a_scrape_meeting_a_query_still_running_does_not_wait_for_it() -> None:
     started, release = threading.Event(), threading.Event()
 
-    def hanging_read() -> DeliveryFigures:
+    def hanging_read() -> DeliveryScrape:
         started.set()
         release.wait(10)
         return FIGURES

@@ -50,31 +50,8 @@ class DeliveryOut(BaseModel):
 
 
 def delivery_out(report: DeliveryReport) -> DeliveryOut:
-    total = report.total
-    return DeliveryOut(
-        account=report.account,
-        since=report.since,
-        days=report.days,
-        total=DeliveryCountsOut(
-            sent=total.sent,
-            delivered=total.delivered,
-            undelivered=total.undelivered,
-            pending=total.pending,
-            rate=total.rate,
-        ),
-        rules=[
-            RuleDeliveryOut(
-                rule_id=rule.rule_id,
-                rule_name=rule.rule_name,
-                sent=rule.sent,
-                delivered=rule.delivered,
-                undelivered=rule.undelivered,
-                pending=rule.pending,
-                rate=rule.rate,
-            )
-            for rule in report.rules
-        ],
-    )
+    # Read from the report's attributes (the figures' ``rate`` property included), field by field.
+    return DeliveryOut.model_validate(report, from_attributes=True)
 
 
 @router.get("/delivery", response_model=DeliveryOut)

@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from pbx_sms.core.access import Access, Action, Decision, Resource, may
 from pbx_sms.core.bounds import RULE_NAME_MAX_CHARS
-from pbx_sms.core.delivery import SHOWN_DELIVERY_STATUSES
+from pbx_sms.core.delivery import SHOWN_DELIVERY_STATUSES, shown_delivery_named
 from pbx_sms.core.rule_fields import sender_can_receive
 from pbx_sms.core.sms_status import Status
 from pbx_sms.manage.sms_log import call_of, log_page, sms_of_account
@@ -101,12 +101,9 @@ def log_query(filters: Filters, account_id: int, country: str, zone: ZoneInfo) -
             raise InvalidValue(f"status: not a status of an SMS: {filters.status!r}", field="status")
         statuses = frozenset({Status(filters.status)})
     number = to_e164(filters.number.strip(), country, field="number") if filters.number.strip() else None
-    delivery = None
-    if filters.delivery:
-        shown = {status.value: status for status in SHOWN_DELIVERY_STATUSES}
-        if filters.delivery not in shown:
-            raise InvalidValue(f"delivery: not a delivery status: {filters.delivery!r}", field="delivery")
-        delivery = shown[filters.delivery]
+    delivery = shown_delivery_named(filters.delivery) if filters.delivery else None
+    if filters.delivery and delivery is None:
+        raise InvalidValue(f"delivery: not a delivery status: {filters.delivery!r}", field="delivery")
     return LogQuery(
         statuses=statuses,
         since=_local_day(filters.since, zone, "from"),

@@ -13,16 +13,14 @@ from conftest import empty_database
 from fastapi.testclient import TestClient
 from ports import free_port
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import text, update
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
-from web_sms import queue_sms
+from web_sms import delivery_report, mark_sent, queue_sms
 from web_world import PASSWORD, WebWorld, web_world
 
 from pbx_sms.config.models import Settings, WebSettings
 from pbx_sms.db.engine import Database, limit_statement_time, make_engine
-from pbx_sms.db.outbox_table import OutboxRecord
-from pbx_sms.storage.delivery_reports import record_report
-from pbx_sms.web.metrics import DeliveryCollector, delivery_families, read_delivery_figures
+from pbx_sms.web.metrics import DeliveryCollector, delivery_families, read_delivery_scrape
 
 # Far from the real time on purpose: rows inside the app's 7-day window are outside the real clock's,
 # and the other way round, so counts that come out right show the app's clock was used.
@@ -40,18 +38,7 @@ def web(database_url: str) -> Iterator[WebWorld]:
 
 def sent_sms(web: WebWorld, account: str, message_id: str, sent_at: datetime, status: str = "sent") -> None:
     """An SMS queued before ``sent_at`` whose last attempt (the send) was at ``sent_at``."""
-    row = queue_sms(web, account, at=sent_at - timedelta(minutes=5))
-    with web.database.write_session() as session:
-        session.execute(
-            update(OutboxRecord)
-            .where(OutboxRecord.id == row.id)
-            .values(status=status, gateway="smsapi", message_id=message_id, last_attempt_at=sent_at)
-        )
-
-
-def report(web: WebWorld, message_id: str, status: str, received_at: datetime, gateway: str = "smsapi") -> None:
-    with web.database.write_session() as session:
-        record_report(session, gateway, message_id, status, None, received_at)
+    mark_sent(web, queue_sms(web, account, at=sent_at - timedelta(minutes=5)), "smsapi", message_id, sent_at, status)
 
 
 def scrape(client: TestClient) -> Samples:
@@ -83,32 +70,32 @@ class Seeded:
 def seed(web: WebWorld) -> Seeded:
     hour = timedelta(hours=1)
     sent_sms(web, "acme", "d1", NOW - hour)
-    report(web, "d1", "sent", NOW - 55 * timedelta(minutes=1))
-    report(web, "d1", "delivered", NOW - 50 * timedelta(minutes=1))
-    report(web, "d1", "delivered", NOW - 10 * timedelta(minutes=1))  # a duplicate: changes nothing
+    delivery_report(web, "d1", "sent", NOW - 55 * timedelta(minutes=1))
+    delivery_report(web, "d1", "delivered", NOW - 50 * timedelta(minutes=1))
+    delivery_report(web, "d1", "delivered", NOW - 10 * timedelta(minutes=1))  # a duplicate: changes nothing
     sent_sms(web, "acme", "d2", NOW - 2 * timedelta(days=1))
-    report(web, "d2", "delivered", NOW - 2 * timedelta(days=1) + hour)  # not in the last 24 h
+    delivery_report(web, "d2", "delivered", NOW - 2 * timedelta(days=1) + hour)  # not in the last 24 h
     sent_sms(web, "globex", "u1", NOW - 3 * hour)
-    report(web, "u1", "undelivered", NOW - 2 * hour)
+    delivery_report(web, "u1", "undelivered", NOW - 2 * hour)
     sent_sms(web, "acme", "e1", NOW - 6 * timedelta(days=1))
-    report(web, "e1", "expired", NOW - 2 * hour)
+    delivery_report(web, "e1", "expired", NOW - 2 * hour)
     sent_sms(web, "globex", "r1", NOW - 4 * hour)
-    report(web, "r1", "rejected", NOW - 3 * hour)
+    delivery_report(web, "r1", "rejected", NOW - 3 * hour)
     sent_sms(web, "acme", "n1", NOW - 5 * hour)  # no report at all: unknown
     sent_sms(web, "acme", "i1", NOW - 5 * hour)
-    report(web, "i1", "sent", NOW - 4 * hour)  # only an intermediate report: unknown
+    delivery_report(web, "i1", "sent", NOW - 4 * hour)  # only an intermediate report: unknown
     sent_sms(web, "globex", "a1", NOW - 5 * hour)
-    report(web, "a1", "accepted", NOW - 4 * hour)  # likewise
+    delivery_report(web, "a1", "accepted", NOW - 4 * hour)  # likewise
     # Sent 8 days ago: outside the window, its report too.
     sent_sms(web, "acme", "old", NOW - 8 * timedelta(days=1))
-    report(web, "old", "delivered", NOW - 8 * timedelta(days=1) + hour)
+    delivery_report(web, "old", "delivered", NOW - 8 * timedelta(days=1) + hour)
     # Not sent (failed): not counted, whatever a report says.
     sent_sms(web, "acme", "f1", NOW - hour, status="failed")
-    report(web, "f1", "delivered", NOW - hour)
+    delivery_report(web, "f1", "delivered", NOW - hour)
     # A report of another gateway with a sent SMS's id: not that SMS's, but a report received.
-    report(web, "n1", "undelivered", NOW - hour, gateway="twilio")
+    delivery_report(web, "n1", "undelivered", NOW - hour, gateway="twilio")
     # A report of no SMS (yet): received all the same.
-    report(web, "nobody", "delivered", NOW - hour)
+    delivery_report(web, "nobody", "delivered", NOW - hour)
     # Received in the last 24 h: d1, u1, e1, r1, i1, a1, f1, twilio n1, nobody.
     return Seeded({"delivered": 2, "undelivered": 1, "expired": 1, "rejected": 1, "unknown": 3}, 9)
 
@@ -192,7 +179,7 @@ def test_metrics_can_be_turned_off(database_url: str) -> None:
 def test_a_database_that_refuses_connections_is_database_up_0() -> None:
     database = Database(make_engine(f"postgresql://postgres@127.0.0.1:{free_port()}/test"))
     try:
-        collector = DeliveryCollector(lambda: read_delivery_figures(database, NOW))
+        collector = DeliveryCollector(lambda: read_delivery_scrape(database, NOW))
         families = list(collector.collect())
     finally:
         database.close()

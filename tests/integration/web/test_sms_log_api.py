@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from outbox_world import T0
-from web_sms import account_id, mark_sent, queue_sms, report_delivery
+from web_sms import account_id, delivery_report, mark_sent, queue_sms
 from web_world import WebWorld, web_world
 
 from pbx_sms.core.call import CompletedCall
@@ -86,9 +86,9 @@ def test_each_sms_shows_its_delivery_and_the_log_filters_by_it(web: WebWorld) ->
     for row in (delivered, undelivered, silent):
         mark_sent(web, row, "twilio", f"SM{row.id}")
     at = T0 + timedelta(minutes=30)
-    report_delivery(web, "twilio", f"SM{delivered.id}", DeliveryStatus.DELIVERED, at=at)
-    report_delivery(web, "twilio", f"SM{undelivered.id}", DeliveryStatus.UNDELIVERED, "30005", at=at)
-    report_delivery(web, "twilio", f"SM{silent.id}", DeliveryStatus.SENDING, at=at)
+    delivery_report(web, f"SM{delivered.id}", DeliveryStatus.DELIVERED, at, gateway="twilio")
+    delivery_report(web, f"SM{undelivered.id}", DeliveryStatus.UNDELIVERED, at, gateway="twilio", code="30005")
+    delivery_report(web, f"SM{silent.id}", DeliveryStatus.SENDING, at, gateway="twilio")
     client = web.as_("acme-viewer")
     items = {item["id"]: item for item in client.get(LOG).json()["items"]}
     assert {sms_id: item["delivery"] for sms_id, item in items.items()} == {
